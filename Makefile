@@ -1,0 +1,35 @@
+# The README's two commands are `make run` and `make test`; everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test install install-dev lint bench compose-check
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.txt
+
+install-dev: $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements-dev.txt
+
+## Runs the product on http://127.0.0.1:8000 with the demo consortium and a Celery worker.
+run: install
+	VENV=$(VENV) scripts/run
+
+## Runs the whole test suite (browser and service tests included when their services are up).
+test: install-dev
+	scripts/ensure-chromium
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy simulations/engine
+
+bench: install-dev
+	$(PY) bench/engine

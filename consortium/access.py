@@ -1,0 +1,81 @@
+"""Who may see and change what. Pages, the API and reports all ask these functions.
+
+- A lab's users (any role) edit that lab and log its contributions, artifacts and reuse.
+- A consortium's coordinators manage its memberships and scenarios and start runs.
+- Users of a lab with a current membership (any status) in a consortium, and its coordinators,
+  read that consortium and the data of every lab currently in it.
+- Staff read everything; they change data through the admin.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from labs.models import Lab
+
+from .models import Consortium, Membership
+
+
+def user_lab_ids(user) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_lab_ids_cache", None)
+    if cached is None:
+        cached = set(user.lab_memberships.values_list("lab_id", flat=True))
+        user._lab_ids_cache = cached
+    return cached
+
+
+def visible_consortia(user) -> QuerySet[Consortium]:
+    if not user.is_authenticated:
+        return Consortium.objects.none()
+    if user.is_staff:
+        return Consortium.objects.all()
+    current = Membership.objects.current().filter(lab__in=user_lab_ids(user)).values("consortium_id")
+    return Consortium.objects.filter(Q(coordinators=user) | Q(pk__in=current)).distinct()
+
+
+def visible_labs(user) -> QuerySet[Lab]:
+    if not user.is_authenticated:
+        return Lab.objects.none()
+    if user.is_staff:
+        return Lab.objects.all()
+    in_visible = Membership.objects.current().filter(consortium__in=visible_consortia(user)).values("lab_id")
+    return Lab.objects.filter(Q(pk__in=user_lab_ids(user)) | Q(pk__in=in_visible)).distinct()
+
+
+def can_view_consortium(user, consortium: Consortium) -> bool:
+    return visible_consortia(user).filter(pk=consortium.pk).exists()
+
+
+def can_view_lab(user, lab: Lab) -> bool:
+    return visible_labs(user).filter(pk=lab.pk).exists()
+
+
+def can_edit_lab(user, lab: Lab) -> bool:
+    """Only the lab's own users change its profile and log its contributions, artifacts and reuse."""
+    return user.is_authenticated and lab.pk in user_lab_ids(user)
+
+
+def is_coordinator(user, consortium: Consortium) -> bool:
+    return user.is_authenticated and consortium.coordinators.filter(pk=user.pk).exists()
+
+
+def coordinated_consortia(user) -> QuerySet[Consortium]:
+    if not user.is_authenticated:
+        return Consortium.objects.none()
+    return Consortium.objects.filter(coordinators=user)
+
+
+def can_log_for(user, lab: Lab, consortium: Consortium) -> bool:
+    """A lab logs contributions to a consortium it currently belongs to (member or candidate)."""
+    return (
+        can_edit_lab(user, lab)
+        and Membership.objects.current()
+        .filter(
+            lab=lab,
+            consortium=consortium,
+            status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE],
+        )
+        .exists()
+    )

@@ -1,0 +1,148 @@
+"""Consortia, their membership history, and scenarios (who is in, which parameters, which rules)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from simulations.engine.errors import EngineError
+from simulations.engine.params import PARAMETER_SPECS
+
+CURRENCY_CHOICES = [("USD", "US dollar"), ("EUR", "Euro"), ("GBP", "Pound sterling"), ("CHF", "Swiss franc")]
+
+
+class Consortium(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    charter = models.TextField(blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
+    coordinators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="coordinated_consortia", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "consortia"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("consortium:detail", kwargs={"slug": self.slug})
+
+
+class MembershipQuerySet(models.QuerySet):
+    def current(self) -> MembershipQuerySet:
+        return self.filter(left_on__isnull=True)
+
+
+class Membership(models.Model):
+    """One spell of a lab in a consortium. A change of status closes the spell and opens a new one."""
+
+    class Status(models.TextChoices):
+        MEMBER = "member", "Member"
+        CANDIDATE = "candidate", "Candidate"
+        OBSERVER = "observer", "Observer"
+
+    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="memberships")
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="consortium_memberships")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.MEMBER)
+    joined_on = models.DateField()
+    left_on = models.DateField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["consortium", "lab__name", "-joined_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "lab"],
+                condition=models.Q(left_on__isnull=True),
+                name="membership_one_current_spell",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(left_on__isnull=True) | models.Q(left_on__gte=models.F("joined_on")),
+                name="membership_left_after_joined",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab} in {self.consortium} ({self.status})"
+
+    def clean(self) -> None:
+        if self.left_on and self.joined_on and self.left_on < self.joined_on:
+            raise ValidationError({"left_on": "The leaving date cannot be before the joining date."})
+
+
+def default_parameters() -> dict[str, object]:
+    return {
+        name: list(spec.default) if isinstance(spec.default, tuple) else spec.default
+        for name, spec in PARAMETER_SPECS.items()
+    }
+
+
+def default_rules() -> list[str]:
+    return ["shapley", "nucleolus", "proportional"]
+
+
+def validate_parameters(value: object) -> None:
+    """Parameters are a mapping of known cost-model parameters to values within their allowed range."""
+    if not isinstance(value, dict):
+        raise ValidationError("Enter the parameters as an object {name: value}.")
+    unknown = sorted(set(value) - set(PARAMETER_SPECS))
+    if unknown:
+        raise ValidationError(f"Unknown parameter(s): {', '.join(unknown)}.")
+    errors = []
+    for name, given in value.items():
+        try:
+            PARAMETER_SPECS[name].check(given)
+        except EngineError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_rules(value: object) -> None:
+    from simulations.engine import RULES
+
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one cost-sharing rule.")
+    unknown = sorted({str(rule) for rule in value} - set(RULES))
+    if unknown:
+        raise ValidationError(f"Unknown rule(s): {', '.join(unknown)}. Known: {', '.join(RULES)}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each rule may be chosen once.")
+
+
+class Scenario(models.Model):
+    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="scenarios")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    labs = models.ManyToManyField("labs.Lab", related_name="scenarios")
+    parameters = models.JSONField(default=default_parameters, validators=[validate_parameters])
+    rules = models.JSONField(default=default_rules, validators=[validate_rules])
+    draws = models.PositiveIntegerField(
+        "Monte Carlo draws", default=1000, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+    )
+    seed = models.PositiveIntegerField(default=2026, validators=[MaxValueValidator(2**31 - 1)])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["consortium", "name"]
+        constraints = [models.UniqueConstraint(fields=["consortium", "name"], name="scenario_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.consortium}: {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("simulations:scenario", kwargs={"pk": self.pk})
+
+    def effective_parameters(self) -> dict[str, object]:
+        """Stored parameters over the defaults, so a scenario saved before a parameter existed still runs."""
+        return default_parameters() | dict(self.parameters)

@@ -1,0 +1,307 @@
+"""Labs, their people, and what they contribute: compute (an append-only ledger), artifacts, reuse."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from simulations.engine.params import AREA_LABELS, AREAS
+
+AREA_CHOICES = [(area, AREA_LABELS[area]) for area in AREAS]
+
+# Price per GPU-hour by GPU type (US$, before the all-in uplift), from DOMAIN.md.
+GPU_PRICES = {"H100": Decimal("2.40"), "H800": Decimal("2.00"), "A100": Decimal("1.20"), "H200": Decimal("3.50")}
+GPU_CHOICES = [(name, name) for name in GPU_PRICES] + [("other", "Other")]
+
+WEIGHT_TOLERANCE = 1e-6
+# Above 0.99 the implied R&D compute (F * rho / (1 - rho)) exceeds 99x the final run: a typo.
+RD_SHARE_MAX = 0.99
+
+
+def validate_area_weights(value: object) -> None:
+    """Area weights are a mapping of every research area to a share in [0, 1], summing to 1."""
+    if not isinstance(value, dict):
+        raise ValidationError("Enter the research-area weights as an object {area: weight}.")
+    unknown = sorted(set(value) - set(AREAS))
+    if unknown:
+        raise ValidationError(f"Unknown research area(s): {', '.join(unknown)}.")
+    missing = sorted(set(AREAS) - set(value))
+    if missing:
+        raise ValidationError(f"Missing research area(s): {', '.join(missing)}.")
+    total = 0.0
+    for area, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ValidationError(f"The weight of {area} must be a number.")
+        if not 0 <= weight <= 1:
+            raise ValidationError(f"The weight of {area} must be between 0 and 1, got {weight}.")
+        total += weight
+    if abs(total - 1) > WEIGHT_TOLERANCE:
+        raise ValidationError(f"Research-area weights must sum to 1, they sum to {total:.4f}.")
+
+
+def default_area_weights() -> dict[str, float]:
+    return {area: round(1 / len(AREAS), 12) for area in AREAS[:-1]} | {
+        AREAS[-1]: 1 - round(1 / len(AREAS), 12) * (len(AREAS) - 1)
+    }
+
+
+class Lab(models.Model):
+    class Kind(models.TextChoices):
+        FRONTIER = "frontier", "Frontier lab"
+        OPEN_WEIGHT = "open_weight", "Open-weight lab"
+        ACADEMIC = "academic", "Academic"
+        NON_PROFIT = "non_profit", "Non-profit"
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    country = models.CharField(max_length=60, blank=True)
+    website = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+    gpu_type = models.CharField("default GPU type", max_length=10, choices=GPU_CHOICES, default="H100")
+    price_per_gpu_hour = models.DecimalField(
+        "price per GPU-hour (US$)",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("2.40"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+    )
+    final_run_gpu_hours = models.BigIntegerField(
+        "final-run compute per year (GPU-hours)",
+        validators=[MinValueValidator(1), MaxValueValidator(10**10)],
+    )
+    rd_share = models.FloatField(
+        "R&D share of development compute",
+        default=0.80,
+        help_text="Strictly between 0 and 1. Default 0.80 (Olmo 3 accounting: about 82%).",
+    )
+    area_weights = models.JSONField(
+        "research-area weights", default=default_area_weights, validators=[validate_area_weights]
+    )
+    openness = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of its shareable research the lab publishes into the commons (0 to 1).",
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, through="LabMember", related_name="labs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rd_share__gt=0) & models.Q(rd_share__lte=RD_SHARE_MAX), name="lab_rd_share_open_unit"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(openness__gte=0) & models.Q(openness__lte=1), name="lab_openness_unit"
+            ),
+            models.CheckConstraint(condition=models.Q(final_run_gpu_hours__gt=0), name="lab_final_run_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("labs:detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        if self.rd_share is not None and not 0 < self.rd_share <= RD_SHARE_MAX:
+            raise ValidationError(
+                {"rd_share": f"The R&D share must be strictly between 0 and 1 (at most {RD_SHARE_MAX})."}
+            )
+
+    @property
+    def rd_gpu_hours(self) -> float:
+        """R&D compute implied by the final run and the R&D share: F * rho / (1 - rho)."""
+        return self.final_run_gpu_hours * self.rd_share / (1 - self.rd_share)
+
+    @property
+    def standalone_gpu_hours(self) -> float:
+        return self.final_run_gpu_hours + self.rd_gpu_hours
+
+
+class LabMember(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Lab admin"
+        MEMBER = "member", "Lab member"
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lab", "user"], name="labmember_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.lab} ({self.role})"
+
+
+class LedgerQuerySet(models.QuerySet):
+    """Ledger rows are never changed or removed in bulk either."""
+
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise LedgerImmutableError("Ledger entries cannot be changed; record a correction instead.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise LedgerImmutableError("Ledger entries cannot be deleted; record a reversal instead.")
+
+
+class LedgerImmutableError(Exception):
+    pass
+
+
+class ComputeContribution(models.Model):
+    """One row of the append-only compute ledger.
+
+    Amounts are signed: an original entry is positive, a reversal carries the negated amounts of
+    the entry it reverses, and an amendment is a reversal plus a replacement entry recorded
+    together. Totals per lab and period are therefore plain sums over the ledger, and the history
+    is never lost.
+    """
+
+    class EntryType(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        REVERSAL = "reversal", "Reversal"
+        REPLACEMENT = "replacement", "Replacement (amendment)"
+
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="contributions")
+    consortium = models.ForeignKey("consortium.Consortium", on_delete=models.PROTECT, related_name="contributions")
+    entry_type = models.CharField(max_length=12, choices=EntryType.choices, default=EntryType.ORIGINAL)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    gpu_type = models.CharField(max_length=10, choices=GPU_CHOICES, default="H100")
+    gpu_hours_pledged = models.DecimalField("GPU-hours pledged", max_digits=14, decimal_places=2)
+    gpu_hours_delivered = models.DecimalField("GPU-hours delivered", max_digits=14, decimal_places=2)
+    price_per_gpu_hour = models.DecimalField("price per GPU-hour (US$)", max_digits=8, decimal_places=2)
+    cash = models.DecimalField("cash (US$)", max_digits=14, decimal_places=2, default=Decimal("0"))
+    evidence_url = models.URLField("evidence link", blank=True)
+    evidence_note = models.TextField(blank=True)
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    reason = models.CharField("reason for the correction", max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")), name="contribution_period_order"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(entry_type="reversal")
+                | (models.Q(gpu_hours_pledged__gte=0) & models.Q(gpu_hours_delivered__gte=0) & models.Q(cash__gte=0)),
+                name="contribution_non_negative_unless_reversal",
+            ),
+            models.CheckConstraint(condition=models.Q(price_per_gpu_hour__gt=0), name="contribution_price_positive"),
+        ]
+        indexes = [models.Index(fields=["consortium", "lab", "period_start"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.lab} {self.period_start}..{self.period_end}: {self.gpu_hours_delivered} GPU-h ({self.entry_type})"
+        )
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None and not self._state.adding:
+            raise LedgerImmutableError("Ledger entries cannot be changed; record a correction instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise LedgerImmutableError("Ledger entries cannot be deleted; record a reversal instead.")
+
+    @property
+    def delivered_value(self) -> Decimal:
+        """Money value of the compute delivered (US$)."""
+        return self.gpu_hours_delivered * self.price_per_gpu_hour
+
+    @property
+    def pledged_value(self) -> Decimal:
+        return self.gpu_hours_pledged * self.price_per_gpu_hour
+
+    @property
+    def is_corrected(self) -> bool:
+        return hasattr(self, "reversed_by")
+
+
+class Artifact(models.Model):
+    class Kind(models.TextChoices):
+        DATASET = "dataset", "Dataset"
+        CHECKPOINT = "checkpoint", "Checkpoint"
+        CODE = "code", "Code or tool"
+        INFRASTRUCTURE = "infrastructure", "Infrastructure"
+        REPORT = "report", "Technical report"
+        EVALUATION = "evaluation", "Evaluation"
+        RECIPE = "recipe", "Recipe"
+
+    class Openness(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTIAL = "partial", "Partially open"
+        INTERNAL_FORK = "internal_fork", "Internal fork"
+
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="artifacts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    url = models.URLField("link", blank=True)
+    licence = models.CharField(max_length=80, blank=True)
+    openness = models.CharField(max_length=20, choices=Openness.choices, default=Openness.OPEN)
+    research_area = models.CharField(max_length=30, choices=AREA_CHOICES)
+    reproduction_gpu_hours = models.DecimalField(
+        "GPU-hours another lab would need to reproduce it",
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1e10"))],
+    )
+    release_date = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-release_date", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reproduction_gpu_hours__gte=0), name="artifact_gpu_hours_non_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ArtifactReuse(models.Model):
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="reuses")
+    reusing_lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="reuses")
+    reused_on = models.DateField()
+    gpu_hours_saved = models.DecimalField(
+        "GPU-hours saved (estimate)",
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1e10"))],
+    )
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reused_on"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(gpu_hours_saved__gte=0), name="reuse_saved_non_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reusing_lab} reused {self.artifact}"
+
+    def clean(self) -> None:
+        if self.artifact_id and self.reusing_lab_id and self.artifact.lab_id == self.reusing_lab_id:
+            raise ValidationError({"artifact": "A lab cannot log reuse of its own artifact."})
