@@ -216,6 +216,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "consortium.api_errors.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
