@@ -1,0 +1,215 @@
+"""Nucleolus and least core of a cost game by sequential linear programs with constraint generation.
+
+Excess of coalition S at allocation x: e(S, x) = x(S) - c(S) (positive: S pays more than alone).
+The nucleolus lexicographically minimizes the sorted vector of excesses (Schmeidler 1969) over
+imputations (x(N) = c(N), x_i <= c({i})), or over pre-imputations when no imputation exists.
+
+Steps (Maschler, Peleg & Shapley 1979; constraint generation as in Benedek, Fliege & Nguyen 2021):
+1. Stage LP: minimize eps subject to x(S) - c(S) <= eps for the free coalitions, x(B) - c(B) = e_B
+   for the fixed basis B, and the domain's bounds. Only a working set of coalitions is written
+   into the LP: singletons, their complements and the most violated coalitions so far.
+2. Separation: evaluate every excess at once (subset sums, O(2^n)); add the most violated free
+   coalitions and their complements, and re-solve until none exceeds eps. The restricted
+   optimum is then optimal for the full stage LP, and its duals (zero elsewhere) are optimal.
+3. Coalitions with a positive dual are tight in every optimal solution: fix their excess at eps,
+   keeping only those linearly independent of the basis. Coalitions whose incidence vector now
+   lies in the span of the basis have a fixed excess and leave the free set.
+4. Repeat until the basis has rank n; then x solves the square system of fixed coalitions.
+Each stage raises the rank by at least one, so at most n - 1 stages run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from .._bits import FloatArray, masks_to_bool, popcount, subset_sums
+from ..errors import EngineError
+from ..games import ExplicitGame
+
+FEAS_TOL = 1e-9
+DUAL_TOL = 1e-8
+SPAN_TOL = 1e-7
+BATCH = 64
+
+
+@dataclass
+class _Stage:
+    x: FloatArray
+    eps: float
+    masks: np.ndarray
+    duals: FloatArray
+    lp_solves: int
+
+
+class _Problem:
+    """A scaled cost game plus the lazily generated working set of coalitions."""
+
+    def __init__(self, game: ExplicitGame, imputation: bool) -> None:
+        n = game.n
+        self.n = n
+        self.full = (1 << n) - 1
+        self.scale = max(1.0, float(np.abs(game.costs).max()))
+        self.c = game.costs / self.scale
+        self.free = np.ones(1 << n, dtype=bool)
+        self.free[0] = self.free[self.full] = False
+        self.in_work = np.zeros(1 << n, dtype=bool)
+        singles = np.int64(1) << np.arange(n, dtype=np.int64)
+        self._add_work(singles)
+        self.x_bounds: list[tuple[float | None, float | None]] = [
+            (None, float(self.c[1 << i])) if imputation else (None, None) for i in range(n)
+        ]
+        self.eq_rows: list[FloatArray] = [np.ones(n)]
+        self.eq_vals: list[float] = [float(self.c[self.full])]
+        self.q = np.ones((n, 1)) / np.sqrt(n)
+        self.proj2 = subset_sums(self.q[:, 0]) ** 2
+        self.lp_solves = 0
+
+    def _add_work(self, masks: np.ndarray) -> None:
+        masks = np.asarray(masks, dtype=np.int64)
+        both = np.concatenate([masks, self.full ^ masks])
+        self.in_work[both] = True
+
+    def seed_from(self, x: FloatArray, count: int) -> None:
+        excess = subset_sums(x) - self.c
+        excess[~self.free] = -np.inf
+        count = min(count, int(self.free.sum()))
+        if count > 0:
+            self._add_work(np.argpartition(excess, -count)[-count:])
+
+    def solve(self, *, fixed_eps: float | None = None, anchor: FloatArray | None = None) -> _Stage:
+        """Minimize eps (or, with an anchor, the max-norm distance to it at eps = fixed_eps)."""
+        n = self.n
+        eq_a = np.array(self.eq_rows)
+        extra = 1 if anchor is not None else 0
+        a_eq = np.hstack([eq_a, np.zeros((len(eq_a), 1 + extra))])
+        b_eq = np.array(self.eq_vals)
+        objective = np.zeros(n + 1 + extra)
+        objective[-1] = 1.0
+        eps_bounds: tuple[float | None, float | None] = (None, None)
+        if fixed_eps is not None:
+            eps_bounds = (fixed_eps, fixed_eps)
+        bounds = [*self.x_bounds, eps_bounds] + ([(0.0, None)] if anchor is not None else [])
+        anchor_rows = np.zeros((0, n + 1 + extra))
+        anchor_b = np.zeros(0)
+        if anchor is not None:
+            eye = np.eye(n)
+            ones = np.ones((n, 1))
+            anchor_rows = np.vstack([
+                np.hstack([eye, np.zeros((n, 1)), -ones]),
+                np.hstack([-eye, np.zeros((n, 1)), -ones]),
+            ])
+            anchor_b = np.concatenate([anchor, -anchor])
+        while True:
+            masks = np.flatnonzero(self.in_work & self.free)
+            members = masks_to_bool(masks, n).astype(np.float64)
+            a_ub = np.hstack([members, -np.ones((len(masks), 1)), np.zeros((len(masks), extra))])
+            res = linprog(
+                objective,
+                A_ub=np.vstack([a_ub, anchor_rows]),
+                b_ub=np.concatenate([self.c[masks], anchor_b]),
+                A_eq=a_eq,
+                b_eq=b_eq,
+                bounds=bounds,
+                method="highs",
+                options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+            )
+            self.lp_solves += 1
+            if res.status != 0:
+                raise EngineError(f"the nucleolus linear program failed: {res.message}")
+            x = np.asarray(res.x[:n], dtype=np.float64)
+            eps = float(res.x[n])
+            excess = subset_sums(x) - self.c
+            excess[~self.free] = -np.inf
+            violated = np.flatnonzero(excess > eps + FEAS_TOL)
+            if violated.size == 0:
+                duals = -np.asarray(res.ineqlin.marginals[: len(masks)], dtype=np.float64)
+                return _Stage(x, eps, masks, duals, self.lp_solves)
+            if violated.size > BATCH:
+                violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
+            self._add_work(violated)
+
+    def fix(self, stage: _Stage) -> int:
+        """Fix the positive-dual coalitions; return how many independent rows were added."""
+        n = self.n
+        order = np.argsort(-stage.duals)
+        added = 0
+        for idx in order:
+            if stage.duals[idx] <= DUAL_TOL:
+                break
+            mask = int(stage.masks[idx])
+            chi = ((mask >> np.arange(n)) & 1).astype(np.float64)
+            residual = chi - self.q @ (self.q.T @ chi)
+            norm = float(np.linalg.norm(residual))
+            if norm <= SPAN_TOL:
+                continue
+            unit = residual / norm
+            self.q = np.hstack([self.q, unit[:, None]])
+            self.proj2 += subset_sums(unit) ** 2
+            self.eq_rows.append(chi)
+            self.eq_vals.append(float(self.c[mask]) + stage.eps)
+            added += 1
+            if len(self.eq_rows) == n:
+                break
+        self.free &= (popcount(n) - self.proj2) > SPAN_TOL
+        return added
+
+    def final_x(self) -> FloatArray:
+        return np.asarray(np.linalg.solve(np.array(self.eq_rows), np.array(self.eq_vals)))
+
+
+@dataclass(frozen=True)
+class NucleolusResult:
+    values: FloatArray
+    levels: FloatArray
+    domain: str
+    lp_solves: int
+
+
+def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusResult:
+    """The nucleolus of the cost game (see module docstring for the algorithm)."""
+    n = game.n
+    alone = game.standalone()
+    if domain not in ("imputation", "preimputation"):
+        raise EngineError(f"unknown nucleolus domain {domain!r}")
+    imputation = domain == "imputation"
+    if imputation and alone.sum() < game.grand_cost() - FEAS_TOL * max(1.0, game.grand_cost()):
+        imputation = False
+    used = "imputation" if imputation else "preimputation"
+    if n == 1:
+        return NucleolusResult(np.array([game.grand_cost()]), np.zeros(0), used, 0)
+    problem = _Problem(game, imputation)
+    start = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
+    problem.seed_from(start, 4 * n)
+    levels: list[float] = []
+    while len(problem.eq_rows) < n:
+        stage = problem.solve()
+        levels.append(stage.eps)
+        if problem.fix(stage) == 0:
+            raise EngineError("the nucleolus computation stalled (no coalition could be fixed)")
+    x = problem.final_x() * problem.scale
+    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves)
+
+
+def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:
+    """The least-core epsilon over pre-imputations, and one allocation achieving it."""
+    if game.n == 1:
+        return 0.0, np.array([game.grand_cost()])
+    problem = _Problem(game, imputation=False)
+    stage = problem.solve()
+    return stage.eps * problem.scale, stage.x * problem.scale
+
+
+def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
+    """The least-core point closest (max norm) to the proportional split, and the epsilon."""
+    if game.n == 1:
+        return 0.0, np.array([game.grand_cost()])
+    problem = _Problem(game, imputation=False)
+    stage = problem.solve()
+    alone = game.standalone()
+    anchor = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
+    eps = stage.eps + FEAS_TOL
+    point = problem.solve(fixed_eps=eps, anchor=anchor)
+    return stage.eps * problem.scale, point.x * problem.scale
