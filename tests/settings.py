@@ -1,0 +1,14 @@
+"""Settings for the test run: the production settings module with test-only environment defaults.
+
+pytest-django imports the settings before any conftest.py runs, so the defaults live here rather
+than in conftest. Tests run production-like (DEBUG off) minus the HTTPS redirect the test client
+cannot follow.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+from consortium.settings import *  # noqa: F403
