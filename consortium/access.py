@@ -5,15 +5,17 @@
 - Users of a lab with a current membership (any status) in a consortium, and its coordinators,
   read that consortium and the data of every lab currently in it.
 - Staff read everything; they change data through the admin.
+- A consortium's ledger (contributions to it) is read by whoever reads the consortium; a lab's
+  users always read their own lab's entries, including those of consortia it has left.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from labs.models import Lab
+from labs.models import Artifact, ArtifactReuse, ComputeContribution, Lab
 
-from .models import Consortium, Membership
+from .models import Consortium, Membership, Scenario
 
 
 def user_lab_ids(user) -> set[int]:
@@ -79,3 +81,35 @@ def can_log_for(user, lab: Lab, consortium: Consortium) -> bool:
         )
         .exists()
     )
+
+
+def visible_contributions(user) -> QuerySet[ComputeContribution]:
+    if not user.is_authenticated:
+        return ComputeContribution.objects.none()
+    if user.is_staff:
+        return ComputeContribution.objects.all()
+    return ComputeContribution.objects.filter(
+        Q(lab__in=user_lab_ids(user)) | Q(consortium__in=visible_consortia(user).values("pk"))
+    )
+
+
+def visible_artifacts(user) -> QuerySet[Artifact]:
+    return Artifact.objects.filter(lab__in=visible_labs(user).values("pk"))
+
+
+def visible_reuses(user) -> QuerySet[ArtifactReuse]:
+    """Reuse records of visible labs, and reuse of a user's own labs' artifacts by anyone."""
+    if not user.is_authenticated:
+        return ArtifactReuse.objects.none()
+    return ArtifactReuse.objects.filter(
+        Q(reusing_lab__in=visible_labs(user).values("pk")) | Q(artifact__lab__in=user_lab_ids(user))
+    )
+
+
+def visible_memberships(user) -> QuerySet[Membership]:
+    """Every spell (past ones included) of the consortia a user reads."""
+    return Membership.objects.filter(consortium__in=visible_consortia(user).values("pk"))
+
+
+def visible_scenarios(user) -> QuerySet[Scenario]:
+    return Scenario.objects.filter(consortium__in=visible_consortia(user).values("pk"))

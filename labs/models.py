@@ -18,6 +18,15 @@ AREA_CHOICES = [(area, AREA_LABELS[area]) for area in AREAS]
 GPU_PRICES = {"H100": Decimal("2.40"), "H800": Decimal("2.00"), "A100": Decimal("1.20"), "H200": Decimal("3.50")}
 GPU_CHOICES = [(name, name) for name in GPU_PRICES] + [("other", "Other")]
 
+# Plausibility limits of one ledger entry: more than ten billion GPU-hours (or US$100 billion) in
+# one entry, or over US$100 per GPU-hour, is a typo rather than a contribution.
+LEDGER_MAX_AMOUNT = {
+    "gpu_hours_pledged": Decimal("1e10"),
+    "gpu_hours_delivered": Decimal("1e10"),
+    "cash": Decimal("1e11"),
+}
+MAX_PRICE_PER_GPU_HOUR = Decimal("100")
+
 WEIGHT_TOLERANCE = 1e-6
 # Above 0.99 the implied R&D compute (F * rho / (1 - rho)) exceeds 99x the final run: a typo.
 RD_SHARE_MAX = 0.99
@@ -217,6 +226,27 @@ class ComputeContribution(models.Model):
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise LedgerImmutableError("Ledger entries cannot be deleted; record a reversal instead.")
 
+    def clean(self) -> None:
+        """State each check constraint, and the plausibility limits, against the field it concerns."""
+        errors: dict[str, str] = {}
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            errors["period_end"] = "The period cannot end before it starts."
+        is_reversal = self.entry_type == self.EntryType.REVERSAL
+        for name in ("gpu_hours_pledged", "gpu_hours_delivered", "cash"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if value < 0 and not is_reversal:
+                errors[name] = "Must be zero or more; record a correction to take compute back."
+            elif abs(value) > LEDGER_MAX_AMOUNT[name]:
+                errors[name] = f"{abs(value):,.0f} is not plausible; the limit is {LEDGER_MAX_AMOUNT[name]:,.0f}."
+        if self.price_per_gpu_hour is not None and not 0 < self.price_per_gpu_hour <= MAX_PRICE_PER_GPU_HOUR:
+            errors["price_per_gpu_hour"] = (
+                f"The price must be above 0 and at most US${MAX_PRICE_PER_GPU_HOUR}/GPU-hour."
+            )
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def delivered_value(self) -> Decimal:
         """Money value of the compute delivered (US$)."""
@@ -303,5 +333,11 @@ class ArtifactReuse(models.Model):
         return f"{self.reusing_lab} reused {self.artifact}"
 
     def clean(self) -> None:
-        if self.artifact_id and self.reusing_lab_id and self.artifact.lab_id == self.reusing_lab_id:
+        if not (self.artifact_id and self.reusing_lab_id):
+            return
+        if self.artifact.lab_id == self.reusing_lab_id:
             raise ValidationError({"artifact": "A lab cannot log reuse of its own artifact."})
+        if self.reused_on and self.reused_on < self.artifact.release_date:
+            raise ValidationError(
+                {"reused_on": f"The artifact was released on {self.artifact.release_date}; it cannot be reused before."}
+            )

@@ -1,0 +1,155 @@
+"""Writes to memberships and scenarios, each validated fully inside one transaction.
+
+Membership is history: a change of status closes the current spell and opens a new one, and
+leaving closes it; no spell is ever edited otherwise or removed. Errors are django
+ValidationErrors keyed by field. Permission checks belong to the caller (consortium.access).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from labs.models import Lab
+
+from .models import Consortium, Membership, Scenario, default_parameters
+
+logger = logging.getLogger(__name__)
+
+SCENARIO_FIELDS = ("name", "description", "labs", "parameters", "rules", "draws", "seed")
+# Below two labs there is nothing to share: the only "coalition" is going alone.
+SCENARIO_MIN_LABS = 2
+
+
+def _current_spell(*, consortium: Consortium, lab: Lab) -> Membership | None:
+    return Membership.objects.select_for_update().filter(consortium=consortium, lab=lab, left_on__isnull=True).first()
+
+
+@transaction.atomic
+def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date: datetime.date, by: Any) -> Membership:
+    """Give `lab` a new status in `consortium` from `on_date`: close the current spell, open a new one.
+
+    A lab without a current spell joins with `status`.
+    """
+    if status not in Membership.Status.values:
+        raise ValidationError({"status": f"Unknown status {status!r}; choose one of {', '.join(Membership.Status)}."})
+    current = _current_spell(consortium=consortium, lab=lab)
+    if current is not None:
+        if current.status == status:
+            raise ValidationError({"status": f"{lab} is already a {current.get_status_display().lower()}."})
+        if on_date < current.joined_on:
+            raise ValidationError(
+                {"on_date": f"The change cannot come before the current spell started ({current.joined_on})."}
+            )
+        current.left_on = on_date
+        current.full_clean()
+        current.save(update_fields=["left_on"])
+    else:
+        previous = Membership.objects.filter(consortium=consortium, lab=lab).order_by("-left_on").first()
+        if previous is not None and on_date < previous.left_on:
+            raise ValidationError({"on_date": f"{lab} left on {previous.left_on}; it cannot rejoin before that."})
+    spell = Membership(consortium=consortium, lab=lab, status=status, joined_on=on_date)
+    spell.full_clean(validate_constraints=False)
+    spell.save()
+    logger.info("membership: %s is %s of %s from %s (by %s)", lab, status, consortium, on_date, by)
+    return spell
+
+
+@transaction.atomic
+def membership_end(*, consortium: Consortium, lab: Lab, on_date: datetime.date, by: Any) -> Membership:
+    """Close the lab's current spell on `on_date`; the spell stays in the history."""
+    current = _current_spell(consortium=consortium, lab=lab)
+    if current is None:
+        raise ValidationError({"lab": f"{lab} is not currently in {consortium}."})
+    if on_date < current.joined_on:
+        raise ValidationError({"on_date": f"The leaving date cannot be before the joining date ({current.joined_on})."})
+    current.left_on = on_date
+    current.full_clean()
+    current.save(update_fields=["left_on"])
+    logger.info("membership: %s left %s on %s (by %s)", lab, consortium, on_date, by)
+    return current
+
+
+def _check_scenario_labs(*, consortium: Consortium, labs: Iterable[Lab]) -> list[Lab]:
+    labs = list(labs)
+    if len({lab.pk for lab in labs}) < SCENARIO_MIN_LABS:
+        raise ValidationError({"labs": f"Choose at least {SCENARIO_MIN_LABS} different labs."})
+    allowed = set(
+        Membership.objects.current()
+        .filter(consortium=consortium, status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE])
+        .values_list("lab_id", flat=True)
+    )
+    outside = sorted(lab.name for lab in labs if lab.pk not in allowed)
+    if outside:
+        raise ValidationError({"labs": f"Not a current member or candidate of {consortium}: {', '.join(outside)}."})
+    return labs
+
+
+def _check_unique_name(*, scenario: Scenario) -> None:
+    taken = Scenario.objects.filter(consortium=scenario.consortium, name=scenario.name).exclude(pk=scenario.pk)
+    if taken.exists():
+        raise ValidationError({"name": f"{scenario.consortium} already has a scenario named {scenario.name!r}."})
+
+
+def _save_scenario(scenario: Scenario, labs: list[Lab] | None) -> Scenario:
+    _check_unique_name(scenario=scenario)
+    scenario.full_clean(validate_constraints=False)
+    scenario.save()
+    if labs is not None:
+        scenario.labs.set(labs)
+    return scenario
+
+
+@transaction.atomic
+def scenario_create(
+    *,
+    consortium: Consortium,
+    created_by: Any,
+    name: str,
+    labs: Iterable[Lab],
+    parameters: dict[str, Any] | None = None,
+    rules: list[str] | None = None,
+    draws: int = 1000,
+    seed: int = 2026,
+    description: str = "",
+) -> Scenario:
+    """Create a scenario; parameters not given take their defaults and are stored explicitly."""
+    labs = _check_scenario_labs(consortium=consortium, labs=labs)
+    scenario = Scenario(
+        consortium=consortium,
+        created_by=created_by,
+        name=name,
+        description=description,
+        draws=draws,
+        seed=seed,
+    )
+    if rules is not None:
+        scenario.rules = rules
+    if parameters is not None:
+        scenario.parameters = _with_defaults(parameters)
+    return _save_scenario(scenario, labs)
+
+
+@transaction.atomic
+def scenario_update(*, scenario: Scenario, **fields: Any) -> Scenario:
+    unknown = sorted(set(fields) - set(SCENARIO_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This scenario field cannot be changed."))
+    labs = fields.pop("labs", None)
+    if labs is not None:
+        labs = _check_scenario_labs(consortium=scenario.consortium, labs=labs)
+    if "parameters" in fields:
+        fields["parameters"] = _with_defaults(fields["parameters"])
+    for name, value in fields.items():
+        setattr(scenario, name, value)
+    return _save_scenario(scenario, labs)
+
+
+def _with_defaults(parameters: Any) -> Any:
+    # Anything but a mapping is left for the model's validator to reject with its message.
+    return default_parameters() | parameters if isinstance(parameters, dict) else parameters
