@@ -7,8 +7,10 @@ A malformed value raises ImproperlyConfigured at start-up rather than being gues
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -17,7 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """An empty variable counts as unset, as docker-compose's `${NAME:-}` passes one through."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -46,7 +49,21 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_redis_url(name: str) -> str:
+    url = env_str(name, "")
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number in 1-65535
+        valid = False
+    if not valid:
+        raise ImproperlyConfigured(f"{name} must look like redis://host:6379/0, got {url!r}")
+    return url
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -55,6 +72,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+elif not DEBUG and SECRET_KEY.startswith("change-me"):
+    # The placeholder from .env.example is public: signing sessions with it is no secret at all.
+    raise ImproperlyConfigured("SECRET_KEY is still the .env.example placeholder; set a long random value")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -115,7 +135,9 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 except (ValueError, KeyError) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({DATABASE_URL!r}): {exc}") from None
+if not DATABASES["default"]["NAME"]:
+    raise ImproperlyConfigured(f"DATABASE_URL names no database: {DATABASE_URL!r}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -170,13 +192,17 @@ X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis when REDIS_URL is set, otherwise Kombu's filesystem transport, which carries
 # tasks between separate processes on one machine without any server.
-REDIS_URL = env_str("REDIS_URL", "")
+REDIS_URL = env_redis_url("REDIS_URL")
 BROKER_DIR = Path(env_str("BROKER_DIR", str(DATA_DIR / "broker")))
 if REDIS_URL:
-    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-        raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, got {REDIS_URL!r}")
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A task a lost worker had reserved goes back to the queue after visibility_timeout; it must
+    # exceed the longest task (SIMULATION_TIME_LIMIT) or running tasks would be handed out twice.
+    # A short connect timeout lets a web request learn quickly that the broker is down.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": env_int("SIMULATION_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        "socket_connect_timeout": 2,
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     for folder in ("out", "control", "processed"):
@@ -198,15 +224,58 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A worker keeps trying to reach a broker that went away instead of exiting after 100 attempts.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_TASK_ROUTES = {"simulations.tasks.*": {"queue": "simulations"}}
 SIMULATION_SOFT_TIME_LIMIT = env_int("SIMULATION_SOFT_TIME_LIMIT", 600, minimum=1)
 SIMULATION_TIME_LIMIT = env_int("SIMULATION_TIME_LIMIT", 660, minimum=1)
+if SIMULATION_TIME_LIMIT <= SIMULATION_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("SIMULATION_TIME_LIMIT must be greater than SIMULATION_SOFT_TIME_LIMIT")
 SIMULATION_CHUNK_DRAWS = env_int("SIMULATION_CHUNK_DRAWS", 500, minimum=1)
+if SIMULATION_SOFT_TIME_LIMIT >= SIMULATION_TIME_LIMIT:
+    # The soft limit lets a task record its failure; a hard limit at or below it kills the task first.
+    raise ImproperlyConfigured(
+        f"SIMULATION_SOFT_TIME_LIMIT ({SIMULATION_SOFT_TIME_LIMIT}) must be below "
+        f"SIMULATION_TIME_LIMIT ({SIMULATION_TIME_LIMIT})"
+    )
+# Seconds between two passes of the worker's re-dispatcher (queued runs never handed to the
+# broker) and watchdog (running runs that stopped making progress).
+SIMULATION_DISPATCH_INTERVAL = env_int("SIMULATION_DISPATCH_INTERVAL", 10, minimum=1)
+# A running run with no finished chunk for this long is failed: its worker and messages are lost.
+SIMULATION_STALE_AFTER = env_int("SIMULATION_STALE_AFTER", SIMULATION_TIME_LIMIT + 120, minimum=1)
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `600/min` (per second, min, hour or day)."""
+    value = env_str(name, default).strip()
+    number, _, period = value.partition("/")
+    if not number.isdigit() or int(number) < 1 or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min, got {value!r}")
+    return value
+
 
 REST_FRAMEWORK = {
+    # API keys come last: they only answer report endpoints, and every other endpoint refuses them
+    # with 403 instead of treating the request as anonymous (reports/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "reports.authentication.ApiKeyAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reports.throttling.ApiKeyRateThrottle",
+        "reports.throttling.UserRateThrottle",
+        "reports.throttling.AnonRateThrottle",
+    ],
+    # Counted per process in the default (local-memory) cache; high enough that pages and test
+    # suites never meet them.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_rate("API_THROTTLE_API_KEY", "1000/min"),
+        "user": env_rate("API_THROTTLE_USER", "5000/min"),
+        "anon": env_rate("API_THROTTLE_ANON", "1000/min"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -231,9 +300,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if not isinstance(logging.getLevelName(LOG_LEVEL), int):
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
