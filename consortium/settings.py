@@ -259,9 +259,11 @@ def env_rate(name: str, default: str) -> str:
 REST_FRAMEWORK = {
     # API keys come last: they only answer report endpoints, and every other endpoint refuses them
     # with 403 instead of treating the request as anonymous (reports/authentication.py).
+    # Token first: DRF takes the WWW-Authenticate challenge from the first class, so anonymous
+    # requests get 401 (Session has no challenge and would turn them into 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
         "reports.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
