@@ -38,6 +38,9 @@ class SimulationRun(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    fanned_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run's chunk tasks were handed to the broker."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -63,6 +66,13 @@ class SimulationRun(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def queue_notice(self) -> str:
+        """What to tell a user whose run could not be handed to the job queue yet."""
+        if self.status == self.Status.QUEUED and self.dispatched_at is None:
+            return "The job queue is unreachable; the run is saved and will start when it is back."
+        return ""
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
@@ -78,6 +88,10 @@ class SimulationChunk(models.Model):
     stop = models.PositiveIntegerField()
     result = models.BinaryField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A chunk that started long ago and never finished lost its worker; the watchdog re-publishes
+    # it a bounded number of times.
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["run", "index"]

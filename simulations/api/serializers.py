@@ -1,0 +1,129 @@
+"""Run and result representations for the API; the numbers come from simulations.selectors."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from simulations.models import MemberResult, SimulationRun, StabilityResult, YearResult
+
+
+class RunStartSerializer(serializers.Serializer):
+    """Optional overrides of the scenario's draws and seed for one run."""
+
+    draws = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    results_url = serializers.SerializerMethodField()
+    scenario = serializers.PrimaryKeyRelatedField(read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="Share of the work done, 0 to 1.")
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    notice = serializers.CharField(source="queue_notice", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SimulationRun
+        fields = [
+            "id",
+            "url",
+            "scenario",
+            "status",
+            "progress",
+            "chunks_done",
+            "chunks_total",
+            "draws",
+            "seed",
+            "engine_version",
+            "error",
+            "notice",
+            "created_by",
+            "created_at",
+            "dispatched_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "results_url",
+        ]
+        read_only_fields = fields
+
+    def _absolute(self, name: str, pk: int) -> str:
+        path = reverse(name, kwargs={"pk": pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, run: SimulationRun) -> str:
+        return self._absolute("api-run-detail", run.pk)
+
+    def get_results_url(self, run: SimulationRun) -> str | None:
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            return None
+        return self._absolute("api-run-results", run.pk)
+
+
+class MemberResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberResult
+        fields = [
+            "lab",
+            "lab_name",
+            "exact",
+            "standalone_cost",
+            "allocated_cost",
+            "allocated_stderr",
+            "savings",
+            "savings_pct",
+            "savings_p10",
+            "savings_p50",
+            "savings_p90",
+            "savings_pct_p10",
+            "savings_pct_p50",
+            "savings_pct_p90",
+            "prob_saving",
+            "delivered_value",
+            "settlement",
+        ]
+
+
+class StabilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StabilityResult
+        fields = [
+            "in_core",
+            "individually_rational",
+            "blocking_coalition",
+            "max_excess",
+            "least_core_epsilon",
+            "exhaustive",
+            "method",
+        ]
+
+
+class YearSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = YearResult
+        fields = ["year", "standalone_cost", "consortium_cost", "cumulative_savings"]
+
+
+def results_payload(results, *, currency: str, context: dict) -> dict:
+    """The JSON body of a run's results, built from `simulations.selectors.RunResults`."""
+    return {
+        "run": RunSerializer(results.run, context=context).data,
+        "currency": currency,
+        "units": {
+            "costs": f"{currency}, present value over the horizon",
+            "savings_pct": "percent of the stand-alone cost",
+            "prob_saving": "probability, 0 to 1",
+        },
+        "rules": [
+            {
+                "rule": rule,
+                "members": MemberResultSerializer(results.members[rule], many=True).data,
+                "stability": StabilitySerializer(results.stability[rule]).data if rule in results.stability else None,
+            }
+            for rule in results.rules
+        ],
+        "years": {name: YearSerializer(rows, many=True).data for name, rows in results.years.items()},
+    }

@@ -1,0 +1,83 @@
+"""Simulation runs over the API: start (coordinators), read status and results (the consortium's people)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consortium import access
+from consortium.models import Scenario
+from simulations import selectors, services
+from simulations.models import SimulationRun
+
+from .serializers import RunSerializer, RunStartSerializer, results_payload
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _visible_scenario(request: Request, pk: int) -> Scenario:
+    return get_object_or_404(
+        Scenario.objects.filter(consortium__in=access.visible_consortia(request.user)).select_related("consortium"),
+        pk=pk,
+    )
+
+
+def _visible_run(request: Request, pk: int) -> SimulationRun:
+    return get_object_or_404(selectors.visible_runs(user=request.user), pk=pk)
+
+
+class ScenarioRunsView(generics.ListAPIView):
+    """GET lists a scenario's runs, newest first; POST starts a run (coordinators) and answers 202."""
+
+    serializer_class = RunSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.scenario_runs(scenario=_visible_scenario(self.request, self.kwargs["pk"]))
+
+    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        scenario = _visible_scenario(request, pk)
+        if not access.is_coordinator(request.user, scenario.consortium):
+            raise exceptions.PermissionDenied("Only the consortium's coordinators can start runs.")
+        options = RunStartSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)
+        body = RunSerializer(run, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class RunDetailView(APIView):
+    @extend_schema(responses=RunSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RunSerializer(_visible_run(request, pk), context={"request": request}).data)
+
+
+class RunResultsView(APIView):
+    @extend_schema(responses={200: dict, 409: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        run = _visible_run(request, pk)
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            raise Conflict(f"Run {run.pk} is {run.status}; its results are available once it has succeeded.")
+        results = selectors.run_results_get(run=run)
+        context = {"request": request}
+        return Response(results_payload(results, currency=run.scenario.consortium.currency, context=context))
+
+
+class RunCancelView(APIView):
+    @extend_schema(request=None, responses=RunSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        run = _visible_run(request, pk)
+        if not access.is_coordinator(request.user, run.scenario.consortium):
+            raise exceptions.PermissionDenied("Only the consortium's coordinators can cancel its runs.")
+        if run.is_finished:
+            raise Conflict(f"Run {run.pk} has already {run.status}; only queued or running runs can be cancelled.")
+        run = services.run_cancel(run=run, by=request.user)
+        return Response(RunSerializer(run, context={"request": request}).data)

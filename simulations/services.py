@@ -1,0 +1,336 @@
+"""Simulation runs: ORM -> engine -> ORM. The one place a run is created, executed and stored.
+
+A run's life, each step safe to repeat (a broker may deliver a message twice, a lost worker's
+message is delivered again):
+
+1. `run_create` snapshots the scenario into the run and hands its id to the broker after commit.
+2. `run_claim` turns queued into running with a conditional UPDATE (count 0: someone else has it)
+   and creates one `SimulationChunk` row per slice of the Monte Carlo draws.
+3. `chunk_execute` computes one slice with the engine and stores it; a chunk that already has a
+   result is not computed again. The chunk that completes the set calls `run_finalize`.
+4. `run_finalize` merges the chunks in index order (so 1 chunk or 50, 1 worker or 4, give the same
+   numbers), writes the result tables and marks the run succeeded, under a row lock so it happens once.
+
+Dispatching (handing ids to the broker) lives in `simulations.dispatch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.utils import timezone
+
+from consortium import access
+from labs.models import ComputeContribution
+from simulations import engine
+from simulations.engine.errors import EngineError
+from simulations.engine.params import ALL_IN_UPLIFT, AREAS
+
+from .models import MemberResult, SimulationChunk, SimulationRun, StabilityResult, YearResult
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
+
+
+def _delivered_values(*, consortium, lab_ids: Iterable[int]) -> dict[int, float]:
+    """Money value (US$) of the compute each lab delivered to the consortium, per the ledger.
+
+    Reversals carry negated amounts, so the plain sum is the corrected total.
+    """
+    value = ExpressionWrapper(
+        F("gpu_hours_delivered") * F("price_per_gpu_hour"), output_field=DecimalField(max_digits=24, decimal_places=4)
+    )
+    rows = (
+        ComputeContribution.objects.filter(consortium=consortium, lab_id__in=list(lab_ids))
+        .values("lab_id")
+        .annotate(total=Sum(value))
+    )
+    return {row["lab_id"]: float(row["total"] or Decimal("0")) for row in rows}
+
+
+def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None = None) -> engine.ScenarioSpec:
+    """The engine's view of a scenario: lab figures from the labs, in-kind values from the ledger.
+
+    Prices get the all-in uplift (hosting, staff, networking on top of the GPU rental price).
+    Labs are ordered by name so the same scenario always gives the same player order.
+    """
+    labs = list(scenario.labs.order_by("name"))
+    delivered = _delivered_values(consortium=scenario.consortium, lab_ids=[lab.pk for lab in labs])
+    lab_inputs = tuple(
+        engine.LabInput(
+            name=lab.name,
+            final_run_gpu_hours=float(lab.final_run_gpu_hours),
+            rd_share=float(lab.rd_share),
+            price_per_gpu_hour=float(lab.price_per_gpu_hour) * ALL_IN_UPLIFT,
+            area_weights=tuple(float(lab.area_weights[area]) for area in AREAS),
+            openness=float(lab.openness),
+            weight=max(delivered.get(lab.pk, 0.0), 0.0),
+            delivered_value=max(delivered.get(lab.pk, 0.0), 0.0),
+        )
+        for lab in labs
+    )
+    return engine.ScenarioSpec(
+        labs=lab_inputs,
+        params=engine.Params.from_dict(scenario.effective_parameters()),
+        rules=tuple(scenario.rules),
+        draws=scenario.draws if draws is None else draws,
+        seed=scenario.seed if seed is None else seed,
+    )
+
+
+def _check_runnable(*, scenario, spec: engine.ScenarioSpec) -> None:
+    if not spec.labs:
+        raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
+    if "weighted" in spec.rules and sum(lab.weight for lab in spec.labs) <= 0:
+        raise ValidationError(
+            {
+                "rules": "The weighted rule splits costs by compute delivered, and no lab in this scenario has "
+                "delivered compute to the consortium yet. Record deliveries or drop the rule."
+            }
+        )
+
+
+@transaction.atomic
+def run_create(*, scenario, started_by, draws: int | None = None, seed: int | None = None) -> SimulationRun:
+    """Snapshot the scenario into a queued run and hand it to the broker once the row is committed.
+
+    If the broker is unreachable the run stays queued with `dispatched_at` unset (see
+    `SimulationRun.queue_notice`) and the worker's re-dispatcher sends it when the broker is back.
+    """
+    if not access.is_coordinator(started_by, scenario.consortium):
+        raise PermissionDenied("Only the consortium's coordinators can start runs.")
+    if draws is not None and not 1 <= draws <= 100_000:
+        raise ValidationError({"draws": "Draws must be between 1 and 100000."})
+    if seed is not None and not 0 <= seed <= 2**31 - 1:
+        raise ValidationError({"seed": "The seed must be between 0 and 2147483647."})
+    try:
+        spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
+    except EngineError as exc:
+        raise ValidationError({"scenario": f"The scenario cannot be simulated: {exc}"}) from None
+    _check_runnable(scenario=scenario, spec=spec)
+    chunks_total = max(1, math.ceil(spec.draws / settings.SIMULATION_CHUNK_DRAWS))
+    lab_ids = dict(scenario.labs.values_list("name", "pk"))
+    run = SimulationRun.objects.create(
+        scenario=scenario,
+        inputs={"spec": spec.to_dict(), "lab_ids": lab_ids},
+        seed=spec.seed,
+        draws=spec.draws,
+        engine_version=engine.ENGINE_VERSION,
+        chunks_total=min(chunks_total, spec.draws),
+        created_by=started_by,
+    )
+    from .dispatch import run_dispatch
+
+    transaction.on_commit(lambda: run_dispatch(run=run))
+    return run
+
+
+def run_cancel(*, run: SimulationRun, by) -> SimulationRun:
+    """Cancel a queued or running run; chunks still waiting skip their work and nothing is stored."""
+    if not access.is_coordinator(by, run.scenario.consortium):
+        raise PermissionDenied("Only the consortium's coordinators can cancel its runs.")
+    cancelled = SimulationRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=SimulationRun.Status.CANCELLED,
+        finished_at=timezone.now(),
+        error=f"Cancelled by {by.get_username()}.",
+    )
+    run.refresh_from_db()
+    if not cancelled:
+        raise ValidationError(
+            {"status": f"Run {run.pk} has already {run.status}; only queued or running runs can be cancelled."}
+        )
+    return run
+
+
+def run_fail(*, run_id: int, error: str) -> bool:
+    """Mark an active run failed with a readable reason; False if it had already finished."""
+    return bool(
+        SimulationRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+            status=SimulationRun.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+        )
+    )
+
+
+def _chunk_bounds(draws: int, chunks: int) -> list[tuple[int, int]]:
+    return [(index * draws // chunks, (index + 1) * draws // chunks) for index in range(chunks)]
+
+
+def run_claim(*, run_id: int) -> list[int]:
+    """Start a queued run; return the chunk indexes to hand out, or [] when there is nothing to do.
+
+    A second delivery of the same message finds the run no longer queued and does nothing. A
+    delivery after a worker died between the claim and the fan-out (running, never fanned out)
+    hands the chunks out again; chunk tasks are idempotent, so an overlap costs nothing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.QUEUED).update(
+            status=SimulationRun.Status.RUNNING, started_at=now
+        )
+        run = SimulationRun.objects.filter(pk=run_id).first()
+        if run is None:
+            return []
+        if claimed:
+            SimulationChunk.objects.bulk_create(
+                [
+                    SimulationChunk(run=run, index=index, start=start, stop=stop)
+                    for index, (start, stop) in enumerate(_chunk_bounds(run.draws, run.chunks_total))
+                ],
+                ignore_conflicts=True,
+            )
+    if run.status != SimulationRun.Status.RUNNING or run.fanned_out_at is not None:
+        return []
+    return list(run.chunks.filter(result__isnull=True).values_list("index", flat=True))
+
+
+def run_mark_fanned_out(*, run_id: int) -> None:
+    SimulationRun.objects.filter(pk=run_id, fanned_out_at__isnull=True).update(fanned_out_at=timezone.now())
+
+
+def _spec_of(run: SimulationRun) -> engine.ScenarioSpec:
+    return engine.ScenarioSpec.from_dict(run.inputs["spec"])
+
+
+def _encode(result) -> bytes:
+    if hasattr(result, "to_bytes"):
+        return result.to_bytes()
+    return pickle.dumps(result.to_dict(), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(data: bytes):
+    if hasattr(engine.ChunkResult, "from_bytes"):
+        return engine.ChunkResult.from_bytes(bytes(data))
+    # Only bytes this service wrote itself are ever unpickled.
+    return engine.ChunkResult.from_dict(pickle.loads(bytes(data)))
+
+
+def chunk_execute(*, run_id: int, index: int) -> bool:
+    """Compute one chunk of a running run and store it; True when every chunk now has its result.
+
+    Cancelled or finished runs are skipped. An engine error fails the run with the engine's message.
+    """
+    run = SimulationRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != SimulationRun.Status.RUNNING:
+        return False
+    chunk = SimulationChunk.objects.get(run_id=run_id, index=index)
+    if chunk.result is None:
+        SimulationChunk.objects.filter(pk=chunk.pk).update(started_at=timezone.now(), attempts=F("attempts") + 1)
+        try:
+            result = engine.simulate_chunk(_spec_of(run), chunk.start, chunk.stop)
+        except EngineError as exc:
+            run_fail(run_id=run_id, error=f"The engine rejected the scenario: {exc}")
+            return False
+        stored = SimulationChunk.objects.filter(pk=chunk.pk, result__isnull=True).update(
+            result=_encode(result), finished_at=timezone.now()
+        )
+        if stored:
+            SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.RUNNING).update(
+                chunks_done=F("chunks_done") + 1
+            )
+    return not SimulationChunk.objects.filter(run_id=run_id, result__isnull=True).exists()
+
+
+def _member_rows(run: SimulationRun, result, lab_ids: dict[str, int]) -> list[MemberResult]:
+    rows = []
+    for rule, members in result.members.items():
+        for member in members:
+            rows.append(
+                MemberResult(
+                    run=run,
+                    lab_id=lab_ids.get(member.name),
+                    lab_name=member.name,
+                    rule=rule,
+                    exact=getattr(member, "exact", True),
+                    standalone_cost=member.standalone_cost,
+                    allocated_cost=member.allocated_cost,
+                    allocated_stderr=getattr(member, "allocated_stderr", None),
+                    savings=member.savings,
+                    savings_pct=member.savings_pct,
+                    savings_p10=member.savings_p10,
+                    savings_p50=member.savings_p50,
+                    savings_p90=member.savings_p90,
+                    savings_pct_p10=member.savings_pct_p10,
+                    savings_pct_p50=member.savings_pct_p50,
+                    savings_pct_p90=member.savings_pct_p90,
+                    prob_saving=member.prob_saving,
+                    delivered_value=member.delivered_value,
+                    settlement=member.settlement,
+                )
+            )
+    return rows
+
+
+def _stability_rows(run: SimulationRun, result) -> list[StabilityResult]:
+    return [
+        StabilityResult(
+            run=run,
+            rule=rule,
+            in_core=stability.in_core,
+            individually_rational=stability.individually_rational,
+            blocking_coalition=list(stability.blocking_coalition) if stability.blocking_coalition else None,
+            max_excess=stability.max_excess,
+            least_core_epsilon=stability.least_core_epsilon,
+            exhaustive=stability.exhaustive,
+            method=stability.method,
+        )
+        for rule, stability in result.stability.items()
+    ]
+
+
+def _year_rows(run: SimulationRun, result) -> list[YearResult]:
+    return [
+        YearResult(
+            run=run,
+            lab_name=lab_name,
+            year=year.year,
+            standalone_cost=year.standalone_cost,
+            consortium_cost=year.consortium_cost,
+            cumulative_savings=year.cumulative_savings,
+        )
+        for lab_name, years in result.years.items()
+        for year in years
+    ]
+
+
+def run_finalize(*, run_id: int) -> bool:
+    """Merge a running run's chunks and store its results; True if this call finished the run.
+
+    The run row is locked for the whole step so two chunks finishing together store one result
+    set; a cancelled or already finished run is left alone.
+    """
+    with transaction.atomic():
+        run = SimulationRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != SimulationRun.Status.RUNNING:
+            return False
+        chunks = list(run.chunks.order_by("index"))
+        if len(chunks) != run.chunks_total or any(chunk.result is None for chunk in chunks):
+            return False
+        try:
+            result = engine.finalize(_spec_of(run), [_decode(chunk.result) for chunk in chunks])
+        except EngineError as exc:
+            run.status = SimulationRun.Status.FAILED
+            run.error = f"The engine could not finish the run: {exc}"[:2000]
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            return False
+        lab_ids = run.inputs.get("lab_ids", {})
+        MemberResult.objects.bulk_create(_member_rows(run, result, lab_ids))
+        StabilityResult.objects.bulk_create(_stability_rows(run, result))
+        YearResult.objects.bulk_create(_year_rows(run, result))
+        run.status = SimulationRun.Status.SUCCEEDED
+        run.chunks_done = run.chunks_total
+        run.engine_version = getattr(result, "engine_version", run.engine_version)
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "chunks_done", "engine_version", "finished_at"])
+        # Chunk payloads are only needed to merge; the result tables now hold the answer.
+        run.chunks.update(result=None)
+    return True
