@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -34,9 +35,14 @@ def _summary(fields: dict[str, Any]) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
-        exc = serializers.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
+        if hasattr(exc, "error_dict"):
+            # Django keys errors of the whole object "__all__"; the API calls them non_field_errors.
+            fields = {
+                ("non_field_errors" if name == NON_FIELD_ERRORS else name): v for name, v in exc.message_dict.items()
+            }
+        else:
+            fields = {"non_field_errors": exc.messages}
+        exc = serializers.ValidationError(fields)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
