@@ -234,12 +234,6 @@ SIMULATION_TIME_LIMIT = env_int("SIMULATION_TIME_LIMIT", 660, minimum=1)
 if SIMULATION_TIME_LIMIT <= SIMULATION_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("SIMULATION_TIME_LIMIT must be greater than SIMULATION_SOFT_TIME_LIMIT")
 SIMULATION_CHUNK_DRAWS = env_int("SIMULATION_CHUNK_DRAWS", 500, minimum=1)
-if SIMULATION_SOFT_TIME_LIMIT >= SIMULATION_TIME_LIMIT:
-    # The soft limit lets a task record its failure; a hard limit at or below it kills the task first.
-    raise ImproperlyConfigured(
-        f"SIMULATION_SOFT_TIME_LIMIT ({SIMULATION_SOFT_TIME_LIMIT}) must be below "
-        f"SIMULATION_TIME_LIMIT ({SIMULATION_TIME_LIMIT})"
-    )
 # Seconds between two passes of the worker's re-dispatcher (queued runs never handed to the
 # broker) and watchdog (running runs that stopped making progress).
 SIMULATION_DISPATCH_INTERVAL = env_int("SIMULATION_DISPATCH_INTERVAL", 10, minimum=1)
