@@ -1,0 +1,262 @@
+"""Serializers of report query parameters (validated, documented) and of report bodies (documented).
+
+Report rows are built as plain dicts by reports.selectors; the body serializers describe them in
+the OpenAPI schema so clients can generate types.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from reports.models import ApiKey
+from reports.selectors import REUSE_GROUPS, SAVINGS_COLUMNS, WINDOWS
+from simulations.engine.rules import RULES
+
+FORMATS = ("json", "csv")
+CONTRIBUTION_GROUP_CHOICES = ("lab", "period", "gpu_type")
+
+
+class IdListField(serializers.CharField):
+    """Comma-separated positive integer ids: `3,5,8`."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        text = super().to_internal_value(data)
+        try:
+            ids = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise serializers.ValidationError("Enter ids separated by commas, e.g. 3,5.") from None
+        if not ids or any(pk < 1 for pk in ids):
+            raise serializers.ValidationError("Enter positive ids separated by commas, e.g. 3,5.")
+        return ids
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(FORMATS, required=False, help_text="`csv` for CSV; JSON otherwise.")
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Page number (JSON only).")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, help_text="Rows per page, default 50 (JSON only)."
+    )
+
+
+class WindowQuerySerializer(ReportQuerySerializer):
+    start = serializers.DateField(required=False, help_text="First day of the window (YYYY-MM-DD).")
+    end = serializers.DateField(required=False, help_text="Last day of the window (YYYY-MM-DD).")
+    window = serializers.ChoiceField(
+        WINDOWS, required=False, help_text="A named window instead of start/end; `all` by default."
+    )
+
+
+class SavingsQuerySerializer(ReportQuerySerializer):
+    scenario = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Scenario id: its latest succeeded run is used."
+    )
+    run = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="A succeeded run id (instead of the latest)."
+    )
+    rule = serializers.ChoiceField(
+        RULES, required=False, help_text="Cost-sharing rule; the scenario's first by default."
+    )
+    lab = IdListField(required=False, help_text="Only these lab ids, comma-separated.")
+    ordering = serializers.ChoiceField(
+        [column for name in SAVINGS_COLUMNS[1:] for column in (name, f"-{name}")],
+        required=False,
+        help_text="Sort rows by a column; `-` for descending. By lab name otherwise.",
+    )
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        if "scenario" not in attrs and "run" not in attrs:
+            raise serializers.ValidationError({"scenario": "Give a scenario id or a run id."})
+        return attrs
+
+
+class ComparisonQuerySerializer(ReportQuerySerializer):
+    scenarios = IdListField(help_text="Two or more scenario ids, comma-separated; the first is the baseline.")
+    rule = serializers.ChoiceField(RULES, required=False, help_text="Cost-sharing rule; the first scenario's first.")
+
+
+class ContributionsQuerySerializer(WindowQuerySerializer):
+    group_by = serializers.CharField(
+        required=False,
+        default="lab",
+        help_text="Comma-separated groupings from lab, period (calendar quarter), gpu_type.",
+    )
+    lab = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this lab id.")
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in value.split(",") if part.strip())
+        unknown = sorted(set(names) - set(CONTRIBUTION_GROUP_CHOICES))
+        if unknown or not names:
+            raise serializers.ValidationError(
+                f"Choose one or more of {', '.join(CONTRIBUTION_GROUP_CHOICES)}, comma-separated."
+            )
+        if len(set(names)) != len(names):
+            raise serializers.ValidationError("Each grouping may be given once.")
+        return names
+
+
+class ReuseQuerySerializer(WindowQuerySerializer):
+    by = serializers.ChoiceField(
+        REUSE_GROUPS, required=False, default="reusing_lab", help_text="Group by the reusing or the owning lab."
+    )
+
+
+# Bodies (documentation) --------------------------------------------------------------------
+
+
+class PageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Rows in the whole report.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class SavingsRowSerializer(serializers.Serializer):
+    lab = serializers.IntegerField(allow_null=True, help_text="Lab id (null if the lab was deleted).")
+    lab_name = serializers.CharField()
+    standalone_cost_usd = serializers.FloatField(help_text="Cost of going alone, present value, US$.")
+    allocated_cost_usd = serializers.FloatField(help_text="Share of the consortium's cost under the rule, US$.")
+    savings_usd = serializers.FloatField(help_text="Stand-alone minus allocated cost, US$.")
+    savings_pct = serializers.FloatField(help_text="Savings as a percentage of the stand-alone cost.")
+    savings_p10_usd = serializers.FloatField()
+    savings_p50_usd = serializers.FloatField()
+    savings_p90_usd = serializers.FloatField()
+    savings_pct_p10 = serializers.FloatField()
+    savings_pct_p50 = serializers.FloatField()
+    savings_pct_p90 = serializers.FloatField()
+    prob_saving = serializers.FloatField(help_text="Probability (0 to 1) that the lab saves, over the draws.")
+    delivered_value_usd = serializers.FloatField(help_text="Value of compute delivered in kind, US$.")
+    settlement_usd = serializers.FloatField(help_text="Allocated cost minus delivered value; > 0 owes, US$.")
+
+
+class SavingsReportSerializer(PageSerializer):
+    consortium = serializers.SlugField()
+    scenario = serializers.IntegerField()
+    scenario_name = serializers.CharField()
+    run = serializers.IntegerField()
+    run_finished_at = serializers.DateTimeField(allow_null=True)
+    rule = serializers.CharField()
+    rules = serializers.ListField(child=serializers.CharField(), help_text="Rules the run has results for.")
+    currency = serializers.CharField()
+    results = SavingsRowSerializer(many=True)
+
+
+class ComparisonCellSerializer(serializers.Serializer):
+    scenario = serializers.IntegerField()
+    standalone_cost_usd = serializers.FloatField(allow_null=True)
+    allocated_cost_usd = serializers.FloatField(allow_null=True)
+    savings_usd = serializers.FloatField(allow_null=True)
+    savings_pct = serializers.FloatField(allow_null=True)
+    savings_diff_usd = serializers.FloatField(allow_null=True, help_text="Savings minus the baseline's, US$.")
+    savings_pct_diff_points = serializers.FloatField(
+        allow_null=True, help_text="Savings % minus the baseline's, percentage points."
+    )
+
+
+class ComparisonRowSerializer(serializers.Serializer):
+    lab = serializers.IntegerField(allow_null=True)
+    lab_name = serializers.CharField()
+    scenarios = ComparisonCellSerializer(many=True)
+
+
+class ComparedScenarioSerializer(serializers.Serializer):
+    scenario = serializers.IntegerField()
+    scenario_name = serializers.CharField()
+    run = serializers.IntegerField()
+
+
+class ComparisonReportSerializer(PageSerializer):
+    consortium = serializers.SlugField()
+    rule = serializers.CharField()
+    baseline = serializers.IntegerField(help_text="The scenario differences are taken from.")
+    scenarios = ComparedScenarioSerializer(many=True)
+    currency = serializers.CharField()
+    results = ComparisonRowSerializer(many=True)
+
+
+class ContributionRowSerializer(serializers.Serializer):
+    lab = serializers.IntegerField(required=False, help_text="With group_by=lab.")
+    lab_name = serializers.CharField(required=False)
+    period = serializers.CharField(required=False, help_text="Calendar quarter, e.g. 2026-Q1 (group_by=period).")
+    period_start = serializers.DateField(required=False)
+    gpu_type = serializers.CharField(required=False, help_text="With group_by=gpu_type.")
+    entries = serializers.IntegerField(help_text="Ledger entries summed (corrections included).")
+    gpu_hours_pledged = serializers.FloatField()
+    gpu_hours_delivered = serializers.FloatField()
+    delivery_rate_pct = serializers.FloatField(allow_null=True, help_text="Delivered / pledged GPU-hours, %.")
+    pledged_value_usd = serializers.FloatField()
+    delivered_value_usd = serializers.FloatField()
+    cash_usd = serializers.FloatField()
+
+
+class WindowReportSerializer(PageSerializer):
+    consortium = serializers.SlugField()
+    window = serializers.CharField(help_text="The window keyword, `custom` for start/end, or `all`.")
+    start = serializers.DateField(allow_null=True)
+    end = serializers.DateField(allow_null=True)
+
+
+class ContributionsReportSerializer(WindowReportSerializer):
+    group_by = serializers.ListField(child=serializers.CharField())
+    results = ContributionRowSerializer(many=True)
+
+
+class ReuseRowSerializer(serializers.Serializer):
+    lab = serializers.IntegerField()
+    lab_name = serializers.CharField()
+    gpu_hours_saved = serializers.FloatField(help_text="Realized GPU-hours saved, as logged by reusing labs.")
+    reuses = serializers.IntegerField()
+    artifacts = serializers.IntegerField(help_text="Distinct artifacts reused.")
+
+
+class ReuseReportSerializer(WindowReportSerializer):
+    by = serializers.CharField()
+    total_gpu_hours_saved = serializers.FloatField()
+    results = ReuseRowSerializer(many=True)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False, child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+# API keys ----------------------------------------------------------------------------------
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    state = serializers.SerializerMethodField(help_text="active, expired or revoked.")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "state",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        ]
+        read_only_fields = ["id", "prefix", "state", "created_by", "created_at", "revoked_at", "last_used_at"]
+
+    def get_state(self, api_key: ApiKey) -> str:
+        return api_key.state()
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.SerializerMethodField(
+        help_text="The full key, `<prefix>.<secret>`. Shown in this response only: store it now."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+    def get_key(self, api_key: ApiKey) -> str:
+        return self.context["token"]

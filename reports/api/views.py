@@ -1,0 +1,388 @@
+"""Report endpoints (JSON and CSV, conditional, paginated) and API-key management.
+
+Who may do what:
+- Reports: an API key of the consortium (read-only), or a user who reads the consortium
+  (its coordinators, users of its current labs, staff). A key of another consortium: 403.
+- API keys: a consortium's coordinators list, create and revoke them; staff list them.
+  An API key never manages keys (403), and keys are refused on every non-report endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.http import HttpResponseNotModified
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consortium import access
+from consortium.models import Consortium
+from reports import selectors
+from reports.authentication import ApiKeyAuthentication, request_api_key
+from reports.models import ApiKey
+from reports.renderers import CSVRenderer, CsvTable
+from reports.services import api_key_create, api_key_revoke
+
+from . import serializers as s
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="A parameter is invalid; the message names it."),
+    401: OpenApiResponse(
+        s.ErrorSerializer, description="No credentials, or a malformed, unknown, revoked or expired API key."
+    ),
+    403: OpenApiResponse(s.ErrorSerializer, description="An API key of another consortium, or a write with a key."),
+    404: OpenApiResponse(
+        s.ErrorSerializer,
+        description="No such consortium (or not visible), scenario, run, page, or no succeeded run yet.",
+    ),
+    429: OpenApiResponse(s.ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."),
+}
+NOT_MODIFIED = OpenApiResponse(description="Not modified since the given ETag / date; no body.")
+CONSORTIUM_SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="Consortium slug.")
+
+
+class ReportReader(permissions.BasePermission):
+    """Authenticated, and with an API key only reading."""
+
+    message = "API keys are read-only."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request_api_key(request) is None or request.method in permissions.SAFE_METHODS
+
+
+class ReportPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _conditional(request, etag: str, last_modified: datetime.datetime | None) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the client's copy is current (If-None-Match first, else If-Modified-Since)."""
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        given = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+        return "*" in given or f'"{etag}"' in given
+    since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
+    return bool(since and last_modified and int(last_modified.timestamp()) <= since)
+
+
+class ReportView(APIView):
+    api_key_access = True
+    authentication_classes = [ApiKeyAuthentication, TokenAuthentication, SessionAuthentication]
+    permission_classes = [ReportReader]
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    query_serializer: type[s.ReportQuerySerializer] = s.ReportQuerySerializer
+    report_name = ""
+
+    def consortium_get(self, slug: str) -> Consortium:
+        api_key = request_api_key(self.request)
+        if api_key is not None:
+            if api_key.consortium.slug != slug:
+                raise PermissionDenied(f"This API key reads consortium {api_key.consortium.slug!r} only, not {slug!r}.")
+            return api_key.consortium
+        consortium = Consortium.objects.filter(slug=slug).first()
+        if consortium is None or not access.can_view_consortium(self.request.user, consortium):
+            raise NotFound(f"slug: no consortium {slug!r} you can read.")
+        return consortium
+
+    def query(self) -> dict[str, Any]:
+        params = self.query_serializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return dict(params.validated_data)
+
+    @property
+    def wants_csv(self) -> bool:
+        return self.request.accepted_renderer.format == "csv"
+
+    def variant(self) -> tuple[Any, ...]:
+        return (self.request.accepted_renderer.format, sorted(self.request.query_params.lists()))
+
+    def not_modified(self, etag: str, last_modified: datetime.datetime | None):  # type: ignore[no-untyped-def]
+        """A bodiless 304 when the client's copy is current, else None; remembers the validators."""
+        self._validators = (etag, last_modified)
+        if not _conditional(self.request, etag, last_modified):
+            return None
+        response = HttpResponseNotModified()
+        self._stamp(response)
+        return response
+
+    def _stamp(self, response) -> None:  # type: ignore[no-untyped-def]
+        validators = getattr(self, "_validators", None)
+        if validators is None:
+            return
+        etag, last_modified = validators
+        response["ETag"] = f'W/"{etag}"'
+        if last_modified is not None:
+            response["Last-Modified"] = http_date(last_modified.timestamp())
+        # Reports differ by credentials: caches may keep them for the client only, and revalidate.
+        response["Cache-Control"] = "private, no-cache"
+        patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
+
+    def page(self, meta: dict[str, Any], rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
+        if self.wants_csv:
+            return Response(CsvTable(columns, rows, filename))
+        paginator = ReportPagination()
+        page = paginator.paginate_queryset(rows, self.request, view=self)
+        assert page is not None
+        body = {
+            **meta,
+            "count": len(rows),
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": page,
+        }
+        return Response(body)
+
+    def handle_exception(self, exc):  # type: ignore[no-untyped-def]
+        if isinstance(exc, selectors.ReportNotFound):
+            exc = NotFound(str(exc))
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if getattr(response, "exception", False):
+            # Errors keep the API's JSON format even when CSV was asked for.
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if not getattr(response, "exception", False) and response.status_code == status.HTTP_200_OK:
+            self._stamp(response)
+        return response
+
+
+def _report_schema(query: type, body: type, summary: str, description: str):  # type: ignore[no-untyped-def]
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[CONSORTIUM_SLUG, query],
+        responses={
+            (200, "application/json"): body,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The whole report as CSV."),
+            304: NOT_MODIFIED,
+            **ERRORS,
+        },
+        tags=["reports"],
+    )
+
+
+class SavingsReportView(ReportView):
+    query_serializer = s.SavingsQuerySerializer
+
+    @_report_schema(
+        s.SavingsQuerySerializer,
+        s.SavingsReportSerializer,
+        "Savings per member",
+        "Each member's stand-alone cost, allocated cost, savings (US$ and %), P10/P50/P90 band, probability of "
+        "saving and settlement for one run (default: the scenario's latest succeeded run) and rule.",
+    )
+    def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
+        consortium = self.consortium_get(slug)
+        params = self.query()
+        source = selectors.savings_source_get(
+            consortium=consortium, scenario_id=params.get("scenario"), run_id=params.get("run")
+        )
+        if response := self.not_modified(source.etag(*self.variant()), source.last_modified):
+            return response
+        report = selectors.savings_report_get(source=source, rule=params.get("rule"))
+        rows = report.rows
+        if "lab" in params:
+            wanted = set(params["lab"])
+            rows = [row for row in rows if row["lab"] in wanted]
+        if "ordering" in params:
+            key = params["ordering"].lstrip("-")
+            rows = sorted(rows, key=lambda row: (row[key] is None, row[key]), reverse=params["ordering"][0] == "-")
+        filename = f"savings-{consortium.slug}-run{report.run.pk}-{report.rule}.csv"
+        return self.page(
+            {"consortium": consortium.slug, **report.meta()}, rows, list(selectors.SAVINGS_COLUMNS), filename
+        )
+
+
+class ComparisonReportView(ReportView):
+    query_serializer = s.ComparisonQuerySerializer
+
+    @_report_schema(
+        s.ComparisonQuerySerializer,
+        s.ComparisonReportSerializer,
+        "Savings in several scenarios side by side",
+        "Each lab's savings in two or more scenarios (their latest succeeded runs) under one rule, with differences "
+        "from the first scenario listed (the baseline). In CSV, one row per lab with `scenario_<id>_...` columns.",
+    )
+    def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
+        consortium = self.consortium_get(slug)
+        params = self.query()
+        source = selectors.comparison_source_get(consortium=consortium, scenario_ids=params["scenarios"])
+        if response := self.not_modified(source.etag(*self.variant()), source.last_modified):
+            return response
+        report = selectors.comparison_report_get(source=source, rule=params.get("rule"))
+        meta = {
+            "consortium": consortium.slug,
+            "rule": report.rule,
+            "baseline": report.scenarios[0]["scenario"],
+            "scenarios": report.scenarios,
+            "currency": selectors.CURRENCY,
+        }
+        if self.wants_csv:
+            rows = [selectors.comparison_csv_row(row) for row in report.rows]
+            ids = "-".join(str(info["scenario"]) for info in report.scenarios)
+            filename = f"comparison-{consortium.slug}-{ids}-{report.rule}.csv"
+            return self.page(meta, rows, selectors.comparison_csv_columns(report), filename)
+        return self.page(meta, report.rows, [], "")
+
+
+class WindowReportView(ReportView):
+    def window(self, params: dict[str, Any]) -> selectors.Window:
+        return selectors.window_resolve(
+            today=timezone.localdate(), window=params.get("window"), start=params.get("start"), end=params.get("end")
+        )
+
+    @staticmethod
+    def window_meta(window: selectors.Window) -> dict[str, Any]:
+        return {"window": window.name, "start": window.start, "end": window.end}
+
+
+class ContributionsReportView(WindowReportView):
+    query_serializer = s.ContributionsQuerySerializer
+
+    @_report_schema(
+        s.ContributionsQuerySerializer,
+        s.ContributionsReportSerializer,
+        "Pledged versus delivered compute",
+        "GPU-hours pledged and delivered to the consortium and their value (US$), for ledger entries whose period "
+        "starts in the window, grouped by lab, calendar quarter (`period`) and/or GPU type. Corrections are "
+        "included: a reversal cancels the entry it reverses.",
+    )
+    def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
+        consortium = self.consortium_get(slug)
+        params = self.query()
+        window = self.window(params)
+        source = selectors.contributions_source_get(consortium=consortium)
+        if response := self.not_modified(source.etag(window, *self.variant()), source.last_modified):
+            return response
+        group_by = params["group_by"]
+        rows = selectors.contributions_report_get(
+            consortium=consortium, window=window, group_by=group_by, lab=params.get("lab")
+        )
+        meta = {"consortium": consortium.slug, **self.window_meta(window), "group_by": list(group_by)}
+        filename = f"contributions-{consortium.slug}-{window.name}-{'-'.join(group_by)}.csv"
+        return self.page(meta, rows, selectors.contributions_columns(group_by), filename)
+
+
+class ReuseReportView(WindowReportView):
+    query_serializer = s.ReuseQuerySerializer
+
+    @_report_schema(
+        s.ReuseQuerySerializer,
+        s.ReuseReportSerializer,
+        "GPU-hours saved through artifact reuse",
+        "Realized GPU-hours saved by reusing artifacts inside the consortium (both the reusing and the owning lab "
+        "are current members, candidates or observers), reused in the window, per reusing or per owning lab.",
+    )
+    def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
+        consortium = self.consortium_get(slug)
+        params = self.query()
+        window = self.window(params)
+        source = selectors.reuse_source_get(consortium=consortium, window=window)
+        if response := self.not_modified(source.etag(window, *self.variant()), source.last_modified):
+            return response
+        rows = selectors.reuse_report_get(consortium=consortium, window=window, by=params["by"])
+        meta = {
+            "consortium": consortium.slug,
+            **self.window_meta(window),
+            "by": params["by"],
+            "total_gpu_hours_saved": sum(row["gpu_hours_saved"] for row in rows),
+        }
+        filename = f"reuse-{consortium.slug}-{window.name}-{params['by']}.csv"
+        return self.page(meta, rows, list(selectors.REUSE_COLUMNS), filename)
+
+
+# API keys ----------------------------------------------------------------------------------
+
+
+class KeyManager(permissions.BasePermission):
+    """Coordinators manage their consortium's keys; staff may list them."""
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        consortium = view.consortium
+        if access.is_coordinator(request.user, consortium):
+            return True
+        if request.user.is_staff and request.method in permissions.SAFE_METHODS:
+            return True
+        self.message = "Only the consortium's coordinators manage its API keys."
+        return False
+
+
+KEY_ERRORS = {
+    401: OpenApiResponse(s.ErrorSerializer, description="No credentials."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Not a coordinator (staff may only list), or an API key."),
+    404: OpenApiResponse(s.ErrorSerializer, description="No such consortium (or not visible) or key."),
+    429: ERRORS[429],
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the consortium's API keys", responses={200: s.ApiKeySerializer, **KEY_ERRORS}),
+    retrieve=extend_schema(summary="One API key", responses={200: s.ApiKeySerializer, **KEY_ERRORS}),
+    create=extend_schema(
+        summary="Create an API key (the secret is in this response only)",
+        request=s.ApiKeySerializer,
+        responses={201: s.ApiKeyCreatedSerializer, 400: ERRORS[400], **KEY_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Revoke an API key", responses={204: OpenApiResponse(description="Revoked."), **KEY_ERRORS}
+    ),
+    revoke=extend_schema(summary="Revoke an API key", request=None, responses={200: s.ApiKeySerializer, **KEY_ERRORS}),
+)
+@extend_schema(parameters=[CONSORTIUM_SLUG], tags=["api keys"])
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ApiKeySerializer
+    permission_classes = [permissions.IsAuthenticated, KeyManager]
+    pagination_class = ReportPagination
+    filter_backends: list = []
+    lookup_value_regex = r"[0-9]+"
+
+    def initial(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Authentication runs first so an anonymous caller learns it needs credentials (401/403),
+        # not whether the consortium exists.
+        self.perform_authentication(request)
+        if request.user.is_authenticated:
+            consortium = Consortium.objects.filter(slug=kwargs["slug"]).first()
+            if consortium is None or not access.can_view_consortium(request.user, consortium):
+                raise NotFound(f"slug: no consortium {kwargs['slug']!r} you can read.")
+            self.consortium = consortium
+        else:
+            self.consortium = None
+        super().initial(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return ApiKey.objects.filter(consortium=self.consortium).select_related("created_by")
+
+    def create(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key, token = api_key_create(
+            consortium=self.consortium, created_by=request.user, **serializer.validated_data
+        )
+        body = s.ApiKeyCreatedSerializer(api_key, context={"token": token, "request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        api_key_revoke(api_key=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        api_key = api_key_revoke(api_key=self.get_object(), by=request.user)
+        return Response(s.ApiKeySerializer(api_key).data)

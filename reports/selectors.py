@@ -1,0 +1,431 @@
+"""Report builders for API clients: savings, comparison, contributions, reuse.
+
+Numbers come from the selectors pages use (`simulations.selectors` for run results,
+`labs.selectors.contribution_totals` for the ledger); this module only picks, renames (units in
+the names) and lines them up. Each report has a cheap `*_source_get` that finds what the report
+depends on and its freshness, so a conditional request is answered before the report is built.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Max, Sum
+
+from consortium.models import Consortium, Membership, Scenario
+from labs.models import ArtifactReuse, ComputeContribution
+from labs.selectors import contribution_totals
+from simulations.models import MemberResult, SimulationRun
+from simulations.selectors import latest_run_get, run_results_get
+
+CURRENCY = "USD"
+SAVINGS_COLUMNS = (
+    "lab",
+    "lab_name",
+    "standalone_cost_usd",
+    "allocated_cost_usd",
+    "savings_usd",
+    "savings_pct",
+    "savings_p10_usd",
+    "savings_p50_usd",
+    "savings_p90_usd",
+    "savings_pct_p10",
+    "savings_pct_p50",
+    "savings_pct_p90",
+    "prob_saving",
+    "delivered_value_usd",
+    "settlement_usd",
+)
+COMPARISON_FIGURES = ("standalone_cost_usd", "allocated_cost_usd", "savings_usd", "savings_pct")
+CONTRIBUTION_GROUPS = {"lab": "lab", "period": "quarter", "gpu_type": "gpu_type"}
+CONTRIBUTION_FIGURES = (
+    "entries",
+    "gpu_hours_pledged",
+    "gpu_hours_delivered",
+    "delivery_rate_pct",
+    "pledged_value_usd",
+    "delivered_value_usd",
+    "cash_usd",
+)
+REUSE_GROUPS = ("reusing_lab", "owning_lab")
+REUSE_COLUMNS = ("lab", "lab_name", "gpu_hours_saved", "reuses", "artifacts")
+WINDOWS = ("last-quarter", "quarter-to-date", "last-year", "year-to-date", "last-30-days", "all")
+
+
+class ReportNotFound(Exception):
+    """What the report needs does not exist (no such scenario or run, or no succeeded run yet)."""
+
+
+def _money(value: float) -> float:
+    return round(float(value), 2)
+
+
+def _pct(value: float) -> float:
+    return round(float(value), 4)
+
+
+def _tag(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+# Time windows ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime.date | None
+    end: datetime.date | None
+    name: str
+
+
+def _quarter_start(day: datetime.date) -> datetime.date:
+    return datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def window_resolve(
+    *,
+    today: datetime.date,
+    window: str | None = None,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> Window:
+    """Dates of a named window (`last-quarter`, `year-to-date`, ...) or of explicit start/end dates.
+
+    Windows end today or at the end of the last whole period; `all` (the default) is unbounded.
+    """
+    if window and (start or end):
+        raise ValidationError({"window": "Give either a window keyword or start/end dates, not both."})
+    if start and end and start > end:
+        raise ValidationError({"end": f"The end date {end} is before the start date {start}."})
+    if not window:
+        return Window(start, end, "custom" if start or end else "all")
+    this_quarter = _quarter_start(today)
+    if window == "last-quarter":
+        last = _quarter_start(this_quarter - datetime.timedelta(days=1))
+        return Window(last, this_quarter - datetime.timedelta(days=1), window)
+    if window == "quarter-to-date":
+        return Window(this_quarter, today, window)
+    if window == "year-to-date":
+        return Window(datetime.date(today.year, 1, 1), today, window)
+    if window == "last-year":
+        return Window(datetime.date(today.year - 1, 1, 1), datetime.date(today.year - 1, 12, 31), window)
+    if window == "last-30-days":
+        return Window(today - datetime.timedelta(days=29), today, window)
+    if window == "all":
+        return Window(None, None, window)
+    raise ValidationError({"window": f"Unknown window {window!r}; choose from {', '.join(WINDOWS)}."})
+
+
+# Savings -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SavingsSource:
+    scenario: Scenario
+    run: SimulationRun
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        return self.run.finished_at
+
+    def etag(self, *variant: object) -> str:
+        return _tag("savings", self.run.pk, self.run.finished_at, *variant)
+
+
+def savings_source_get(*, consortium: Consortium, scenario_id: int | None, run_id: int | None) -> SavingsSource:
+    """The run a savings report reads: the given one, or the latest succeeded run of the scenario."""
+    if run_id is not None:
+        run = (
+            SimulationRun.objects.select_related("scenario").filter(pk=run_id, scenario__consortium=consortium).first()
+        )
+        if run is None:
+            raise ReportNotFound(f"run: no run {run_id} in consortium {consortium.slug}.")
+        if scenario_id is not None and run.scenario_id != scenario_id:
+            raise ValidationError({"run": f"Run {run_id} belongs to scenario {run.scenario_id}, not {scenario_id}."})
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            raise ValidationError({"run": f"Run {run_id} has not succeeded (status: {run.status})."})
+        return SavingsSource(run.scenario, run)
+    if scenario_id is None:
+        raise ValidationError({"scenario": "Give a scenario id (its latest succeeded run is used) or a run id."})
+    scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
+    if scenario is None:
+        raise ReportNotFound(f"scenario: no scenario {scenario_id} in consortium {consortium.slug}.")
+    run = latest_run_get(scenario=scenario)
+    if run is None:
+        raise ReportNotFound(f"scenario: scenario {scenario_id} ({scenario.name}) has no succeeded run yet.")
+    return SavingsSource(scenario, run)
+
+
+def savings_row(result: MemberResult) -> dict[str, Any]:
+    return {
+        "lab": result.lab_id,
+        "lab_name": result.lab_name,
+        "standalone_cost_usd": _money(result.standalone_cost),
+        "allocated_cost_usd": _money(result.allocated_cost),
+        "savings_usd": _money(result.savings),
+        "savings_pct": _pct(result.savings_pct),
+        "savings_p10_usd": _money(result.savings_p10),
+        "savings_p50_usd": _money(result.savings_p50),
+        "savings_p90_usd": _money(result.savings_p90),
+        "savings_pct_p10": _pct(result.savings_pct_p10),
+        "savings_pct_p50": _pct(result.savings_pct_p50),
+        "savings_pct_p90": _pct(result.savings_pct_p90),
+        "prob_saving": _pct(result.prob_saving),
+        "delivered_value_usd": _money(result.delivered_value),
+        "settlement_usd": _money(result.settlement),
+    }
+
+
+@dataclass
+class SavingsReport:
+    scenario: Scenario
+    run: SimulationRun
+    rule: str
+    rules: list[str]
+    rows: list[dict[str, Any]]
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.pk,
+            "scenario_name": self.scenario.name,
+            "run": self.run.pk,
+            "run_finished_at": self.run.finished_at,
+            "rule": self.rule,
+            "rules": self.rules,
+            "currency": CURRENCY,
+        }
+
+
+def _rule_pick(rules: list[str], rule: str | None, *, what: str) -> str:
+    if not rules:
+        raise ReportNotFound(f"{what} has no stored results.")
+    if rule is None:
+        return rules[0]
+    if rule not in rules:
+        raise ValidationError({"rule": f"{what} has no results for rule {rule!r}; it has {', '.join(rules)}."})
+    return rule
+
+
+def savings_report_get(*, source: SavingsSource, rule: str | None = None) -> SavingsReport:
+    results = run_results_get(run=source.run)
+    chosen = _rule_pick(list(results.rules), rule, what=f"Run {source.run.pk}")
+    rows = [savings_row(result) for result in results.members.get(chosen, [])]
+    return SavingsReport(source.scenario, source.run, chosen, list(results.rules), rows)
+
+
+# Comparison --------------------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonSource:
+    sources: list[SavingsSource]
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        stamps = [source.run.finished_at for source in self.sources if source.run.finished_at]
+        return max(stamps) if stamps else None
+
+    def etag(self, *variant: object) -> str:
+        return _tag("comparison", [(s.run.pk, s.run.finished_at) for s in self.sources], *variant)
+
+
+def comparison_source_get(*, consortium: Consortium, scenario_ids: list[int]) -> ComparisonSource:
+    if len(scenario_ids) < 2:
+        raise ValidationError({"scenarios": "Give at least two scenario ids, separated by commas."})
+    if len(set(scenario_ids)) != len(scenario_ids):
+        raise ValidationError({"scenarios": "Each scenario may be listed once."})
+    found = {s.pk: s for s in Scenario.objects.filter(pk__in=scenario_ids, consortium=consortium)}
+    missing = [str(pk) for pk in scenario_ids if pk not in found]
+    if missing:
+        raise ReportNotFound(f"scenarios: no scenario {', '.join(missing)} in consortium {consortium.slug}.")
+    sources = []
+    for pk in scenario_ids:
+        run = latest_run_get(scenario=found[pk])
+        if run is None:
+            raise ReportNotFound(f"scenarios: scenario {pk} ({found[pk].name}) has no succeeded run yet.")
+        sources.append(SavingsSource(found[pk], run))
+    return ComparisonSource(sources)
+
+
+@dataclass
+class ComparisonReport:
+    rule: str
+    scenarios: list[dict[str, Any]]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) -> ComparisonReport:
+    """Each lab's figures in every scenario, and the differences from the first (baseline) scenario.
+
+    A lab missing from a scenario has nulls there, and so do its differences.
+    """
+    per_scenario: list[dict[str, dict[str, Any]]] = []
+    chosen = rule
+    scenarios = []
+    for item in source.sources:
+        results = run_results_get(run=item.run)
+        what = f"Run {item.run.pk} of scenario {item.scenario.pk}"
+        chosen = _rule_pick(list(results.rules), chosen, what=what)
+        per_scenario.append({r.lab_name: savings_row(r) for r in results.members.get(chosen, [])})
+        scenarios.append({"scenario": item.scenario.pk, "scenario_name": item.scenario.name, "run": item.run.pk})
+    assert chosen is not None
+    lab_ids: dict[str, int | None] = {}
+    for figures in per_scenario:
+        for name, row in figures.items():
+            lab_ids.setdefault(name, row["lab"])
+    baseline = per_scenario[0]
+    rows = []
+    for name in sorted(lab_ids):
+        cells = []
+        for info, figures in zip(scenarios, per_scenario, strict=True):
+            row = figures.get(name)
+            base = baseline.get(name)
+            cell: dict[str, Any] = {"scenario": info["scenario"]}
+            for key in COMPARISON_FIGURES:
+                cell[key] = row[key] if row else None
+            both = row is not None and base is not None
+            cell["savings_diff_usd"] = _money(row["savings_usd"] - base["savings_usd"]) if both else None
+            cell["savings_pct_diff_points"] = _pct(row["savings_pct"] - base["savings_pct"]) if both else None
+            cells.append(cell)
+        rows.append({"lab": lab_ids[name], "lab_name": name, "scenarios": cells})
+    return ComparisonReport(chosen, scenarios, rows)
+
+
+def comparison_csv_columns(report: ComparisonReport) -> list[str]:
+    columns = ["lab", "lab_name"]
+    for info in report.scenarios:
+        prefix = f"scenario_{info['scenario']}_"
+        columns += [prefix + key for key in (*COMPARISON_FIGURES, "savings_diff_usd", "savings_pct_diff_points")]
+    return columns
+
+
+def comparison_csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    flat = {"lab": row["lab"], "lab_name": row["lab_name"]}
+    for cell in row["scenarios"]:
+        prefix = f"scenario_{cell['scenario']}_"
+        flat.update({prefix + key: value for key, value in cell.items() if key != "scenario"})
+    return flat
+
+
+# Contributions -----------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerSource:
+    """Freshness of an append-only table: its row count and newest row (None: no Last-Modified)."""
+
+    count: int
+    latest: datetime.datetime | None
+    extra: tuple[Any, ...] = ()
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        return self.latest
+
+    def etag(self, *variant: object) -> str:
+        return _tag("ledger", self.count, self.latest, self.extra, *variant)
+
+
+def contributions_source_get(*, consortium: Consortium) -> LedgerSource:
+    # The ledger is append-only: its row count and newest entry change whenever any total does.
+    stats = ComputeContribution.objects.filter(consortium=consortium).aggregate(
+        count=Count("id"), latest=Max("recorded_at")
+    )
+    return LedgerSource(stats["count"], stats["latest"])
+
+
+def contributions_report_get(
+    *, consortium: Consortium, window: Window, group_by: tuple[str, ...], lab: Any = None
+) -> list[dict[str, Any]]:
+    """Pledged versus delivered GPU-hours and their value (US$) per group, for entries starting in the window."""
+    totals = contribution_totals(
+        consortium=consortium,
+        lab=lab,
+        start=window.start,
+        end=window.end,
+        group_by=tuple(CONTRIBUTION_GROUPS[name] for name in group_by),
+    )
+    rows = []
+    for total in totals:
+        row: dict[str, Any] = {}
+        if "lab" in group_by:
+            row |= {"lab": total["lab"], "lab_name": total["lab_name"]}
+        if "period" in group_by:
+            quarter = total["quarter"]
+            row |= {"period": f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}", "period_start": quarter}
+        if "gpu_type" in group_by:
+            row["gpu_type"] = total["gpu_type"]
+        pledged = Decimal(total["gpu_hours_pledged"])
+        delivered = Decimal(total["gpu_hours_delivered"])
+        row |= {
+            "entries": total["entries"],
+            "gpu_hours_pledged": float(pledged),
+            "gpu_hours_delivered": float(delivered),
+            "delivery_rate_pct": _pct(delivered / pledged * 100) if pledged else None,
+            "pledged_value_usd": float(total["pledged_value"]),
+            "delivered_value_usd": float(total["delivered_value"]),
+            "cash_usd": float(total["cash"]),
+        }
+        rows.append(row)
+    return rows
+
+
+def contributions_columns(group_by: tuple[str, ...]) -> list[str]:
+    columns: list[str] = []
+    if "lab" in group_by:
+        columns += ["lab", "lab_name"]
+    if "period" in group_by:
+        columns += ["period", "period_start"]
+    if "gpu_type" in group_by:
+        columns.append("gpu_type")
+    return columns + list(CONTRIBUTION_FIGURES)
+
+
+# Reuse -------------------------------------------------------------------------------------
+
+
+def _consortium_reuses(consortium: Consortium, window: Window):  # type: ignore[no-untyped-def]
+    """Reuse inside the consortium: both the reusing and the owning lab are currently in it."""
+    current = Membership.objects.current().filter(consortium=consortium).values("lab_id")
+    reuses = ArtifactReuse.objects.filter(reusing_lab__in=current, artifact__lab__in=current)
+    if window.start:
+        reuses = reuses.filter(reused_on__gte=window.start)
+    if window.end:
+        reuses = reuses.filter(reused_on__lte=window.end)
+    return reuses
+
+
+def reuse_source_get(*, consortium: Consortium, window: Window) -> LedgerSource:
+    # Reuse records are only ever added, but a lab joining or leaving moves its reuse in or out of
+    # the report: the membership spells are part of the freshness too.
+    stats = _consortium_reuses(consortium, window).aggregate(count=Count("id"), latest=Max("created_at"))
+    spells = Membership.objects.filter(consortium=consortium).aggregate(spells=Count("id"), left=Count("left_on"))
+    return LedgerSource(stats["count"], None, (stats["latest"], spells["spells"], spells["left"]))
+
+
+def reuse_report_get(*, consortium: Consortium, window: Window, by: str) -> list[dict[str, Any]]:
+    """GPU-hours saved through reuse of artifacts, per reusing lab or per owning lab."""
+    if by not in REUSE_GROUPS:
+        raise ValidationError({"by": f"Unknown grouping {by!r}; choose from {', '.join(REUSE_GROUPS)}."})
+    lab = "reusing_lab" if by == "reusing_lab" else "artifact__lab"
+    rows = (
+        _consortium_reuses(consortium, window)
+        .values(lab_id=F(lab), name=F(f"{lab}__name"))
+        .annotate(saved=Sum("gpu_hours_saved"), reuses=Count("id"), artifacts=Count("artifact", distinct=True))
+        .order_by("name")
+    )
+    return [
+        {
+            "lab": row["lab_id"],
+            "lab_name": row["name"],
+            "gpu_hours_saved": float(row["saved"] or 0),
+            "reuses": row["reuses"],
+            "artifacts": row["artifacts"],
+        }
+        for row in rows
+    ]
