@@ -19,17 +19,15 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-from collections.abc import Iterable
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from consortium import access
-from labs.models import ComputeContribution
+from labs.selectors import contribution_totals
 from simulations import engine
 from simulations.engine.errors import EngineError
 from simulations.engine.params import ALL_IN_UPLIFT, AREAS
@@ -41,20 +39,12 @@ logger = logging.getLogger(__name__)
 ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
 
 
-def _delivered_values(*, consortium, lab_ids: Iterable[int]) -> dict[int, float]:
-    """Money value (US$) of the compute each lab delivered to the consortium, per the ledger.
-
-    Reversals carry negated amounts, so the plain sum is the corrected total.
-    """
-    value = ExpressionWrapper(
-        F("gpu_hours_delivered") * F("price_per_gpu_hour"), output_field=DecimalField(max_digits=24, decimal_places=4)
-    )
-    rows = (
-        ComputeContribution.objects.filter(consortium=consortium, lab_id__in=list(lab_ids))
-        .values("lab_id")
-        .annotate(total=Sum(value))
-    )
-    return {row["lab_id"]: float(row["total"] or Decimal("0")) for row in rows}
+def _delivered_values(*, consortium) -> dict[int, float]:
+    """Money value (US$) of the compute each lab delivered to the consortium, per the ledger."""
+    return {
+        row["lab"]: float(row["delivered_value"])
+        for row in contribution_totals(consortium=consortium, group_by=("lab",))
+    }
 
 
 def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None = None) -> engine.ScenarioSpec:
@@ -64,7 +54,7 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
     Labs are ordered by name so the same scenario always gives the same player order.
     """
     labs = list(scenario.labs.order_by("name"))
-    delivered = _delivered_values(consortium=scenario.consortium, lab_ids=[lab.pk for lab in labs])
+    delivered = _delivered_values(consortium=scenario.consortium)
     lab_inputs = tuple(
         engine.LabInput(
             name=lab.name,

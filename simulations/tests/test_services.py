@@ -1,0 +1,353 @@
+"""Run services in one process: snapshot, claim, chunks, merge, cancel, failure and recovery."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from simulations import dispatch, engine, services
+from simulations.engine.errors import EngineError
+from simulations.engine.params import ALL_IN_UPLIFT
+from simulations.models import MemberResult, SimulationChunk, SimulationRun, StabilityResult, YearResult
+from tests import factories as f
+
+from .conftest import execute_in_process
+
+RESULT_FIELDS = [
+    "standalone_cost",
+    "allocated_cost",
+    "savings",
+    "savings_pct",
+    "savings_p10",
+    "savings_p50",
+    "savings_p90",
+    "savings_pct_p10",
+    "savings_pct_p50",
+    "savings_pct_p90",
+    "prob_saving",
+    "settlement",
+]
+
+
+def stored_numbers(run: SimulationRun) -> list[tuple]:
+    return list(
+        MemberResult.objects.filter(run=run)
+        .order_by("rule", "lab_name")
+        .values_list("rule", "lab_name", *RESULT_FIELDS)
+    )
+
+
+@pytest.fixture
+def small_chunks(settings):
+    settings.SIMULATION_CHUNK_DRAWS = 40
+    return settings
+
+
+def test_spec_uses_lab_figures_with_the_all_in_uplift_and_ledger_deliveries(world):
+    f.ComputeContributionFactory(
+        lab=world.lab_a,
+        consortium=world.consortium,
+        gpu_hours_delivered=Decimal("1000"),
+        price_per_gpu_hour=Decimal("2"),
+    )
+    f.ComputeContributionFactory(
+        lab=world.lab_a, consortium=world.other_consortium, gpu_hours_delivered=Decimal("5000")
+    )
+    spec = services.scenario_spec_build(scenario=world.scenario)
+
+    assert [lab.name for lab in spec.labs] == ["Lab A", "Lab B"]
+    lab_a, lab_b = spec.labs
+    assert lab_a.price_per_gpu_hour == pytest.approx(2.40 * ALL_IN_UPLIFT)
+    assert lab_a.final_run_gpu_hours == 2_000_000
+    assert lab_a.delivered_value == pytest.approx(2000.0)  # only deliveries to this consortium count
+    assert lab_a.weight == pytest.approx(2000.0)
+    assert lab_b.delivered_value == 0.0
+    assert spec.draws == world.scenario.draws and spec.seed == world.scenario.seed
+    assert tuple(spec.rules) == tuple(world.scenario.rules)
+
+
+def test_run_snapshot_is_unchanged_by_later_ledger_and_lab_edits(world, fake_broker):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, seed=11, draws=50)
+    before = run.inputs
+    f.ComputeContributionFactory(lab=world.lab_a, consortium=world.consortium)
+    world.lab_a.final_run_gpu_hours = 9_000_000
+    world.lab_a.save()
+    run.refresh_from_db()
+
+    assert run.inputs == before
+    assert run.inputs["spec"]["labs"][0]["final_run_gpu_hours"] == 2_000_000
+    assert run.inputs["lab_ids"] == {"Lab A": world.lab_a.pk, "Lab B": world.lab_b.pk}
+    assert (run.seed, run.draws, run.status, run.created_by) == (11, 50, "queued", world.coordinator)
+    assert run.engine_version == engine.ENGINE_VERSION
+
+
+@pytest.mark.parametrize(
+    ("draws", "chunk_draws", "chunks"),
+    [(200, 500, 1), (500, 500, 1), (501, 500, 2), (1000, 100, 10), (3, 1, 3), (5, 2, 3)],
+)
+def test_run_is_split_into_chunks_of_at_most_the_configured_draws(
+    world, fake_broker, settings, draws, chunk_draws, chunks
+):
+    settings.SIMULATION_CHUNK_DRAWS = chunk_draws
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=draws)
+    assert run.chunks_total == chunks
+    services.run_claim(run_id=run.pk)
+    bounds = list(run.chunks.values_list("start", "stop"))
+    assert bounds[0][0] == 0 and bounds[-1][1] == draws
+    assert all(stop - start <= chunk_draws for start, stop in bounds)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+
+
+def test_run_is_sent_to_the_broker_after_commit(world, fake_broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+        assert fake_broker.sent == []
+    run.refresh_from_db()
+    assert fake_broker.sent == [("run_simulation", (run.pk,))]
+    assert run.dispatched_at is not None
+    assert run.queue_notice == ""
+
+
+def test_run_stays_queued_with_a_plain_notice_when_the_broker_is_down(
+    world, fake_broker, django_capture_on_commit_callbacks
+):
+    fake_broker.down = True
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    run.refresh_from_db()
+    assert (run.status, run.dispatched_at) == ("queued", None)
+    assert run.queue_notice == "The job queue is unreachable; the run is saved and will start when it is back."
+
+
+@pytest.mark.parametrize("role", ["user_a", "user_b", "staff", "other_coordinator"])
+def test_only_coordinators_start_runs(world, fake_broker, role):
+    with pytest.raises(PermissionDenied):
+        services.run_create(scenario=world.scenario, started_by=getattr(world, role))
+    assert not SimulationRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"draws": 0}, "draws"), ({"draws": 100_001}, "draws"), ({"seed": -1}, "seed"), ({"seed": 2**31}, "seed")],
+)
+def test_bad_draws_or_seed_are_rejected_naming_the_field(world, fake_broker, overrides, field):
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator, **overrides)
+    assert field in error.value.message_dict
+    assert not SimulationRun.objects.exists()
+
+
+def test_weighted_rule_needs_delivered_compute(world, fake_broker):
+    world.scenario.rules = ["weighted"]
+    world.scenario.save()
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    assert "delivered compute" in error.value.message_dict["rules"][0]
+
+
+def test_scenario_without_labs_cannot_run(world, fake_broker):
+    world.scenario.labs.clear()
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    assert "labs" in error.value.message_dict
+
+
+def test_executed_run_stores_the_engines_numbers(world, fake_broker, small_chunks):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100, seed=3)
+    execute_in_process(run)
+
+    assert run.status == "succeeded" and run.progress == 1.0 and run.chunks_done == run.chunks_total == 3
+    assert run.started_at <= run.finished_at
+    expected = engine.run_scenario(engine.ScenarioSpec.from_dict(run.inputs["spec"]))
+    for rule in world.scenario.rules:
+        rows = {row.lab_name: row for row in MemberResult.objects.filter(run=run, rule=rule)}
+        assert set(rows) == {"Lab A", "Lab B"}
+        for member in expected.members[rule]:
+            row = rows[member.name]
+            assert row.allocated_cost == pytest.approx(member.allocated_cost)
+            assert row.savings_p50 == pytest.approx(member.savings_p50)
+            assert row.prob_saving == pytest.approx(member.prob_saving)
+            assert row.settlement == pytest.approx(row.allocated_cost - row.delivered_value)
+        assert rows["Lab A"].lab == world.lab_a
+    assert StabilityResult.objects.filter(run=run).count() == len(world.scenario.rules)
+    assert YearResult.objects.filter(run=run, lab_name="Lab A").exists()
+    # Chunk payloads are dropped once merged.
+    assert not SimulationChunk.objects.filter(run=run, result__isnull=False).exists()
+
+
+@pytest.mark.parametrize("chunk_draws", [1000, 333, 50, 7])
+def test_same_seed_gives_identical_numbers_whatever_the_chunking(world, fake_broker, settings, chunk_draws):
+    settings.SIMULATION_CHUNK_DRAWS = 1000
+    reference = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=350, seed=5)
+    execute_in_process(reference)
+    settings.SIMULATION_CHUNK_DRAWS = chunk_draws
+    chunked = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=350, seed=5)
+    execute_in_process(chunked)
+
+    assert chunked.chunks_total == -(-350 // chunk_draws)
+    assert stored_numbers(chunked) == stored_numbers(reference)
+
+
+def test_different_seed_gives_different_bands(world, fake_broker):
+    runs = []
+    for seed in (1, 2):
+        run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=200, seed=seed)
+        execute_in_process(run)
+        runs.append(run)
+    assert stored_numbers(runs[0]) != stored_numbers(runs[1])
+
+
+def test_second_delivery_of_a_run_or_a_chunk_does_nothing(world, fake_broker, small_chunks):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    indexes = services.run_claim(run_id=run.pk)
+    services.run_mark_fanned_out(run_id=run.pk)
+    assert indexes == [0, 1, 2]
+    assert services.run_claim(run_id=run.pk) == []
+
+    services.chunk_execute(run_id=run.pk, index=0)
+    services.chunk_execute(run_id=run.pk, index=0)
+    run.refresh_from_db()
+    assert run.chunks_done == 1
+    assert SimulationChunk.objects.get(run=run, index=0).attempts == 1
+
+    services.chunk_execute(run_id=run.pk, index=1)
+    assert services.chunk_execute(run_id=run.pk, index=2) is True
+    assert services.run_finalize(run_id=run.pk) is True
+    assert services.run_finalize(run_id=run.pk) is False
+    assert services.run_claim(run_id=run.pk) == []
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.chunks_done == 3
+    assert MemberResult.objects.filter(run=run).count() == 2 * len(world.scenario.rules)
+
+
+def test_redelivery_after_a_lost_fan_out_hands_out_the_chunks_again(world, fake_broker, small_chunks):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    assert services.run_claim(run_id=run.pk) == [0, 1, 2]
+    # The worker died before run_mark_fanned_out: the redelivered message must not be ignored.
+    assert services.run_claim(run_id=run.pk) == [0, 1, 2]
+
+
+def test_finalize_waits_for_every_chunk(world, fake_broker, small_chunks):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=run.pk)
+    assert services.chunk_execute(run_id=run.pk, index=0) is False
+    assert services.run_finalize(run_id=run.pk) is False
+    run.refresh_from_db()
+    assert run.status == "running"
+    assert run.progress == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("when", ["queued", "running"])
+def test_cancelled_run_computes_and_stores_nothing_more(world, fake_broker, small_chunks, when):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    if when == "running":
+        services.run_claim(run_id=run.pk)
+        services.chunk_execute(run_id=run.pk, index=0)
+    services.run_cancel(run=run, by=world.coordinator)
+    assert (run.status, run.error) == ("cancelled", "Cancelled by coordinator.")
+
+    assert services.run_claim(run_id=run.pk) == []
+    for index in range(3):
+        assert services.chunk_execute(run_id=run.pk, index=index) is False
+    assert services.run_finalize(run_id=run.pk) is False
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert not MemberResult.objects.filter(run=run).exists()
+    assert SimulationChunk.objects.filter(run=run, result__isnull=False).count() == (1 if when == "running" else 0)
+
+
+def test_finished_run_cannot_be_cancelled(world, fake_broker):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=20)
+    execute_in_process(run)
+    with pytest.raises(ValidationError) as error:
+        services.run_cancel(run=run, by=world.coordinator)
+    assert "already succeeded" in error.value.message_dict["status"][0]
+
+
+def test_only_coordinators_cancel(world, fake_broker):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    with pytest.raises(PermissionDenied):
+        services.run_cancel(run=run, by=world.user_a)
+    run.refresh_from_db()
+    assert run.status == "queued"
+
+
+def test_engine_error_fails_the_run_with_its_message(world, fake_broker, monkeypatch):
+    def broken(spec, start, stop):
+        raise EngineError("nucleolus: linear program infeasible")
+
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=20)
+    monkeypatch.setattr(engine, "simulate_chunk", broken)
+    execute_in_process(run)
+    assert run.status == "failed"
+    assert run.error == "The engine rejected the scenario: nucleolus: linear program infeasible"
+    assert run.finished_at is not None
+    assert not MemberResult.objects.filter(run=run).exists()
+
+
+def _age(chunk_or_run, **fields):
+    type(chunk_or_run).objects.filter(pk=chunk_or_run.pk).update(**fields)
+
+
+def test_watchdog_sends_runs_the_broker_never_received(world, fake_broker):
+    fake_broker.down = True
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=run)
+    fake_broker.down = False
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0  # too fresh: its request may still be sending it
+    _age(run, created_at=timezone.now() - datetime.timedelta(seconds=5))
+
+    assert dispatch.redispatch_and_watch()["dispatched"] == 1
+    run.refresh_from_db()
+    assert run.dispatched_at is not None
+    assert fake_broker.sent == [("run_simulation", (run.pk,))]
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+
+
+def test_watchdog_resends_a_chunk_whose_worker_was_lost_then_gives_up(world, fake_broker, small_chunks, settings):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=run.pk)
+    services.run_mark_fanned_out(run_id=run.pk)
+    chunk = SimulationChunk.objects.get(run=run, index=1)
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_TIME_LIMIT + 60)
+
+    _age(chunk, started_at=long_ago, attempts=1)
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 1
+    assert fake_broker.sent == [("run_chunk", (run.pk, 1))]
+    chunk.refresh_from_db()
+    assert chunk.started_at is None
+
+    _age(chunk, started_at=long_ago, attempts=dispatch.MAX_CHUNK_ATTEMPTS)
+    assert dispatch.redispatch_and_watch()["failed"] == 1
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "Chunk 2 of 3 was lost 3 times" in run.error
+
+
+def test_watchdog_finishes_a_run_whose_merge_was_lost(world, fake_broker, small_chunks, settings):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=run.pk)
+    for index in range(3):
+        services.chunk_execute(run_id=run.pk, index=index)
+    assert dispatch.redispatch_and_watch()["finalized"] == 0
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_TIME_LIMIT + 60)
+    SimulationChunk.objects.filter(run=run).update(finished_at=long_ago)
+
+    assert dispatch.redispatch_and_watch()["finalized"] == 1
+    assert fake_broker.sent == [("finalize_run", (run.pk,))]
+
+
+def test_watchdog_leaves_healthy_runs_alone(world, fake_broker, small_chunks):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    dispatch.run_dispatch(run=run)
+    services.run_claim(run_id=run.pk)
+    services.run_mark_fanned_out(run_id=run.pk)
+    services.chunk_execute(run_id=run.pk, index=0)
+    fake_broker.sent.clear()
+    assert dispatch.redispatch_and_watch() == {"dispatched": 0, "chunks_republished": 0, "finalized": 0, "failed": 0}
+    assert fake_broker.sent == []
