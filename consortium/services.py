@@ -26,6 +26,16 @@ SCENARIO_FIELDS = ("name", "description", "labs", "parameters", "rules", "draws"
 SCENARIO_MIN_LABS = 2
 
 
+@transaction.atomic
+def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD") -> Consortium:
+    """Found a consortium; its founder becomes its first coordinator."""
+    consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency)
+    consortium.full_clean()
+    consortium.save()
+    consortium.coordinators.add(created_by)
+    return consortium
+
+
 def _current_spell(*, consortium: Consortium, lab: Lab) -> Membership | None:
     return Membership.objects.select_for_update().filter(consortium=consortium, lab=lab, left_on__isnull=True).first()
 

@@ -294,6 +294,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "LabKindEnum": "labs.models.Lab.Kind",
+        "ArtifactKindEnum": "labs.models.Artifact.Kind",
+        "MembershipStatusEnum": "consortium.models.Membership.Status",
+        "RunStatusEnum": "simulations.models.SimulationRun.Status",
+    },
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from consortium.models import Consortium, Membership
 
-from .models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from .models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
 
 # Fields a correction may amend; identity fields (lab, consortium) never change.
 AMENDABLE_FIELDS = (
@@ -42,6 +42,22 @@ ARTIFACT_FIELDS = (
 )
 
 
+LAB_FIELDS = (
+    "name",
+    "slug",
+    "kind",
+    "country",
+    "website",
+    "description",
+    "gpu_type",
+    "price_per_gpu_hour",
+    "final_run_gpu_hours",
+    "rd_share",
+    "area_weights",
+    "openness",
+)
+
+
 def _save_validated(instance: Any, **clean_options: Any) -> Any:
     instance.full_clean(**clean_options)
     instance.save()
@@ -58,6 +74,17 @@ def _check_current_participant(*, lab: Lab, consortium: Consortium) -> None:
         raise ValidationError(
             {"consortium": f"{lab} is not a current member or candidate of {consortium}; it cannot log compute there."}
         )
+
+
+@transaction.atomic
+def lab_create(*, created_by: Any, **fields: Any) -> Lab:
+    """Register a lab; its creator becomes the lab's admin."""
+    unknown = sorted(set(fields) - set(LAB_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Unknown lab field."))
+    lab = _save_validated(Lab(**fields))
+    LabMember.objects.create(lab=lab, user=created_by, role=LabMember.Role.ADMIN)
+    return lab
 
 
 @transaction.atomic

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list = []
+from . import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("consortia", views.ConsortiumViewSet, basename="consortium")
+router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("scenarios", views.ScenarioViewSet, basename="scenario")
+
+urlpatterns = router.urls

@@ -1,0 +1,105 @@
+"""Pieces every ledger-resource viewset shares: model validation in serializers, the error schema,
+and the permission classes that turn consortium.access rules into 403s.
+
+Visibility is applied by each viewset's queryset, so an object a user cannot see answers 404;
+the permission classes here only decide whether a visible object may be changed (403 if not).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import permissions, serializers
+
+from consortium.access import can_edit_lab, is_coordinator
+
+ErrorSerializer = inline_serializer(
+    name="ApiError",
+    fields={
+        "error": inline_serializer(
+            name="ApiErrorBody",
+            fields={
+                "status": serializers.IntegerField(),
+                "code": serializers.CharField(),
+                "message": serializers.CharField(help_text="A readable sentence naming the offending field."),
+                "fields": serializers.DictField(
+                    child=serializers.ListField(child=serializers.CharField()),
+                    required=False,
+                    help_text="Validation errors per field (400 only).",
+                ),
+            },
+        )
+    },
+)
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input; `error.fields` names each offending field.",
+    401: "No or invalid credentials (session or `Authorization: Token <key>`).",
+    403: "Authenticated, but not allowed to do this to a resource it can see.",
+    404: "No such resource, or one the user may not see.",
+    405: "The method is not allowed on this resource.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the error responses `codes`, all in the shared error format."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+def django_errors_to_drf(exc: DjangoValidationError) -> serializers.ValidationError:
+    if not hasattr(exc, "error_dict"):
+        return serializers.ValidationError({"non_field_errors": exc.messages})
+    return serializers.ValidationError(
+        {("non_field_errors" if name == NON_FIELD_ERRORS else name): msgs for name, msgs in exc.message_dict.items()}
+    )
+
+
+class ModelCleanSerializer(serializers.ModelSerializer):
+    """Runs the model's own validation (field validators and clean()) on the would-be instance.
+
+    DRF's ModelSerializer skips Model.clean(); without this, rules stated once on the model (an
+    R&D share strictly between 0 and 1, no reuse of one's own artifact) would be bypassed by the API.
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        for name, value in attrs.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise serializers.ValidationError({name: "Must be a finite number."})
+        model = self.Meta.model
+        # A copy, so a failed validation leaves the stored instance untouched.
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        many_to_many = {f.name for f in model._meta.many_to_many}
+        for name, value in attrs.items():
+            if name not in many_to_many:
+                setattr(instance, name, value)
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        exclude = [f.name for f in model._meta.concrete_fields if f.name not in writable]
+        try:
+            instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from None
+        return attrs
+
+
+class IsLabUserOrReadOnly(permissions.BasePermission):
+    """Changes to a lab's data are for that lab's users; `lab_of(obj)` names the owning lab."""
+
+    message = "Only the lab's own users can change this."
+
+    def has_object_permission(self, request, view, obj) -> bool:  # type: ignore[no-untyped-def]
+        return request.method in permissions.SAFE_METHODS or can_edit_lab(request.user, view.lab_of(obj))
+
+
+class IsCoordinatorOrReadOnly(permissions.BasePermission):
+    """Changes to a consortium's data are for its coordinators; `consortium_of(obj)` names it."""
+
+    message = "Only the consortium's coordinators can change this."
+
+    def has_object_permission(self, request, view, obj) -> bool:  # type: ignore[no-untyped-def]
+        return request.method in permissions.SAFE_METHODS or is_coordinator(request.user, view.consortium_of(obj))

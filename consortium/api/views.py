@@ -1,0 +1,253 @@
+"""REST endpoints of consortia, membership history and scenarios (under /api/v1/).
+
+Objects outside the user's consortia answer 404; inside them, changes are for coordinators (403
+for anyone else). Membership spells are history: they are opened, changed and ended through
+actions, never edited or deleted (405).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import services
+from ..access import is_coordinator, visible_consortia, visible_memberships, visible_scenarios
+from ..models import Consortium, Membership, Scenario
+from . import serializers as s
+from .common import IsCoordinatorOrReadOnly, errors
+
+READ = errors(401, 404)
+LIST = errors(400, 401)
+CREATE = errors(400, 401, 403)
+CHANGE = errors(400, 401, 403, 404)
+IMMUTABLE = errors(401, 405)
+
+
+def _require_coordinator(request: Request, consortium: Consortium) -> None:
+    if not is_coordinator(request.user, consortium):
+        raise exceptions.PermissionDenied(f"Only coordinators of {consortium} can do this.")
+
+
+def _visible_consortium_in(request: Request, field: str) -> Consortium | None:
+    """The visible consortium a request body names, or None when the serializer should reject it."""
+    raw = request.data.get(field) if hasattr(request.data, "get") else None
+    try:
+        return visible_consortia(request.user).get(pk=raw)
+    except (Consortium.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+class MembershipFilter(django_filters.FilterSet):
+    consortium = django_filters.NumberFilter()
+    lab = django_filters.NumberFilter()
+    current = django_filters.BooleanFilter(field_name="left_on", lookup_expr="isnull", label="Current spells only")
+
+    class Meta:
+        model = Membership
+        fields = ("consortium", "lab", "status", "current")
+
+
+class ScenarioFilter(django_filters.FilterSet):
+    consortium = django_filters.NumberFilter()
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Scenario
+        fields = ("consortium", "name")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Consortia the user belongs to or coordinates",
+        responses={200: s.ConsortiumSerializer(many=True), **LIST},
+    ),
+    retrieve=extend_schema(summary="One consortium", responses={200: s.ConsortiumSerializer, **READ}),
+    create=extend_schema(
+        summary="Found a consortium (its founder becomes its coordinator)",
+        responses={201: s.ConsortiumSerializer, **CREATE},
+    ),
+    update=extend_schema(
+        summary="Replace a consortium's profile (coordinators only)",
+        responses={200: s.ConsortiumSerializer, **CHANGE},
+    ),
+    partial_update=extend_schema(
+        summary="Change a consortium's profile (coordinators only)",
+        responses={200: s.ConsortiumSerializer, **CHANGE},
+    ),
+    destroy=extend_schema(summary="Consortia are not deleted over the API (staff use the admin)", responses=IMMUTABLE),
+)
+class ConsortiumViewSet(viewsets.ModelViewSet):
+    serializer_class = s.ConsortiumSerializer
+    permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    filterset_fields = ("currency",)
+    ordering_fields = ("name", "created_at")
+    ordering = ("name",)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return visible_consortia(self.request.user).prefetch_related("coordinators")
+
+    def consortium_of(self, consortium: Consortium) -> Consortium:
+        return consortium
+
+    def perform_create(self, serializer: s.ConsortiumSerializer) -> None:
+        serializer.instance = services.consortium_create(created_by=self.request.user, **serializer.validated_data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        # A consortium carries a ledger and membership history; removing one is a staff decision.
+        raise exceptions.MethodNotAllowed(request.method)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Membership spells (history included) of the user's consortia",
+        responses={200: s.MembershipSerializer(many=True), **LIST},
+    ),
+    retrieve=extend_schema(summary="One membership spell", responses={200: s.MembershipSerializer, **READ}),
+    create=extend_schema(
+        summary="A lab joins or takes a new status (coordinators only); a current spell closes that day",
+        request=s.MembershipCreateSerializer,
+        responses={201: s.MembershipSerializer, **CREATE},
+    ),
+    update=extend_schema(summary="Not allowed: spells are history", request=None, responses=IMMUTABLE),
+    partial_update=extend_schema(summary="Not allowed: spells are history", request=None, responses=IMMUTABLE),
+    destroy=extend_schema(summary="Not allowed: spells are history; end the spell instead", responses=IMMUTABLE),
+)
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.MembershipSerializer
+    permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    filterset_class = MembershipFilter
+    ordering_fields = ("joined_on", "left_on", "lab__name")
+    ordering = ("consortium_id", "lab__name", "-joined_on")
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return visible_memberships(self.request.user).select_related("lab")
+
+    def consortium_of(self, spell: Membership) -> Consortium:
+        return spell.consortium
+
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        consortium = _visible_consortium_in(request, "consortium")
+        if consortium is not None:
+            _require_coordinator(request, consortium)
+        incoming = s.MembershipCreateSerializer(data=request.data, context=self.get_serializer_context())
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        spell = services.membership_change(
+            consortium=data["consortium"],
+            lab=data["lab"],
+            status=data["status"],
+            on_date=data["joined_on"],
+            by=request.user,
+        )
+        return Response(self.get_serializer(spell).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        raise exceptions.MethodNotAllowed(
+            request.method, detail="Membership spells are history; POST a change instead."
+        )
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        raise exceptions.MethodNotAllowed(
+            request.method, detail="Membership spells are history; POST a change instead."
+        )
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        raise exceptions.MethodNotAllowed(request.method, detail="Membership spells are history; POST an end instead.")
+
+    def _current_spell(self) -> Membership:
+        spell = self.get_object()
+        if spell.left_on is not None:
+            raise exceptions.ValidationError(
+                {"non_field_errors": [f"This spell ended on {spell.left_on}; change the lab's current spell."]}
+            )
+        return spell
+
+    @extend_schema(
+        summary="Change a current spell's status: it closes on `on_date` and a new spell opens",
+        request=s.MembershipChangeSerializer,
+        responses={201: s.MembershipSerializer, **CHANGE},
+    )
+    @action(detail=True, methods=["post"])
+    def change(self, request: Request, pk: str | None = None) -> Response:
+        spell = self._current_spell()
+        incoming = s.MembershipChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        new = services.membership_change(
+            consortium=spell.consortium,
+            lab=spell.lab,
+            status=incoming.validated_data["status"],
+            on_date=incoming.validated_data["on_date"],
+            by=request.user,
+        )
+        return Response(self.get_serializer(new).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="End a current spell: the lab leaves the consortium on `on_date`",
+        request=s.MembershipEndSerializer,
+        responses={200: s.MembershipSerializer, **CHANGE},
+    )
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, pk: str | None = None) -> Response:
+        spell = self._current_spell()
+        incoming = s.MembershipEndSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        ended = services.membership_end(
+            consortium=spell.consortium, lab=spell.lab, on_date=incoming.validated_data["on_date"], by=request.user
+        )
+        return Response(self.get_serializer(ended).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Scenarios of the user's consortia", responses={200: s.ScenarioSerializer(many=True), **LIST}
+    ),
+    retrieve=extend_schema(summary="One scenario", responses={200: s.ScenarioSerializer, **READ}),
+    create=extend_schema(
+        summary="Create a scenario (coordinators only)", responses={201: s.ScenarioSerializer, **CREATE}
+    ),
+    update=extend_schema(
+        summary="Replace a scenario (coordinators only)",
+        request=s.ScenarioUpdateSerializer,
+        responses={200: s.ScenarioSerializer, **CHANGE},
+    ),
+    partial_update=extend_schema(
+        summary="Change a scenario (coordinators only)",
+        request=s.ScenarioUpdateSerializer,
+        responses={200: s.ScenarioSerializer, **CHANGE},
+    ),
+    destroy=extend_schema(
+        summary="Delete a scenario and its runs (coordinators only)",
+        responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404)},
+    ),
+)
+class ScenarioViewSet(viewsets.ModelViewSet):
+    permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    filterset_class = ScenarioFilter
+    ordering_fields = ("name", "created_at", "updated_at")
+    ordering = ("consortium_id", "name")
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return visible_scenarios(self.request.user).select_related("created_by").prefetch_related("labs")
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return s.ScenarioUpdateSerializer if self.action in ("update", "partial_update") else s.ScenarioSerializer
+
+    def consortium_of(self, scenario: Scenario) -> Consortium:
+        return scenario.consortium
+
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        consortium = _visible_consortium_in(request, "consortium")
+        if consortium is not None:
+            _require_coordinator(request, consortium)
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer: s.ScenarioSerializer) -> None:
+        serializer.instance = services.scenario_create(created_by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: s.ScenarioSerializer) -> None:
+        serializer.instance = services.scenario_update(scenario=serializer.instance, **serializer.validated_data)

@@ -1,0 +1,49 @@
+"""Query-string filters of the ledger resources (django-filter).
+
+Related objects are filtered by plain id (NumberFilter), not by choice among all rows, so an id the
+user may not see gives an empty list rather than revealing whether it exists.
+"""
+
+from __future__ import annotations
+
+import django_filters
+
+from ..models import Artifact, ArtifactReuse, ComputeContribution, Lab
+
+
+class LabFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Lab
+        fields = ("name", "kind", "country", "gpu_type")
+
+
+class ContributionFilter(django_filters.FilterSet):
+    lab = django_filters.NumberFilter()
+    consortium = django_filters.NumberFilter()
+    start = django_filters.DateFilter(field_name="period_start", lookup_expr="gte", label="Period starts on or after")
+    end = django_filters.DateFilter(field_name="period_start", lookup_expr="lte", label="Period starts on or before")
+
+    class Meta:
+        model = ComputeContribution
+        fields = ("lab", "consortium", "entry_type", "gpu_type", "start", "end")
+
+
+class ArtifactFilter(django_filters.FilterSet):
+    lab = django_filters.NumberFilter()
+    title = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Artifact
+        fields = ("lab", "kind", "openness", "research_area", "title")
+
+
+class ReuseFilter(django_filters.FilterSet):
+    artifact = django_filters.NumberFilter()
+    reusing_lab = django_filters.NumberFilter()
+    artifact_lab = django_filters.NumberFilter(field_name="artifact__lab", label="Lab that published the artifact")
+
+    class Meta:
+        model = ArtifactReuse
+        fields = ("artifact", "reusing_lab", "artifact_lab")
