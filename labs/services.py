@@ -64,7 +64,8 @@ def _save_validated(instance: Any, **clean_options: Any) -> Any:
     return instance
 
 
-def _check_current_participant(*, lab: Lab, consortium: Consortium) -> None:
+def contribution_check_participant(*, lab: Lab, consortium: Consortium) -> None:
+    """A lab logs compute only in a consortium it currently belongs to as member or candidate."""
     is_in = (
         Membership.objects.current()
         .filter(lab=lab, consortium=consortium, status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE])
@@ -104,7 +105,7 @@ def contribution_record(
     evidence_note: str = "",
 ) -> ComputeContribution:
     """Append an original entry to the ledger for a lab currently in the consortium."""
-    _check_current_participant(lab=lab, consortium=consortium)
+    contribution_check_participant(lab=lab, consortium=consortium)
     entry = ComputeContribution(
         lab=lab,
         consortium=consortium,
