@@ -3,7 +3,8 @@
 Every object is keyed (labs and consortia by slug, users by username, ledger entries by lab and
 quarter, artifacts by lab and title, reuse by artifact, lab and date, scenarios by name) and only
 created when missing: a second load changes nothing, and edits made in the demo survive a restart
-of `make run`. Ledger, artifact and reuse rows go through labs.services, like the pages' writes.
+of `make run`. Every row goes through the services the pages and the API use. Each scenario
+without a run gets one queued, so the worker has results ready a minute after `make run` starts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from consortium.models import Consortium, Membership, Scenario, default_parameters
+from consortium import services as consortium_services
+from consortium.models import Consortium, Membership, Scenario
 from labs import services as lab_services
 from labs.models import GPU_PRICES, Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
+from simulations import services as simulation_services
 
 from . import demo_data
 
@@ -59,12 +62,13 @@ def _hours(value: float) -> Decimal:
 
 
 class _Loader:
-    def __init__(self, *, password: str, reset_passwords: bool) -> None:
+    def __init__(self, *, password: str, reset_passwords: bool, queue_runs: bool) -> None:
         self.data = demo_data()
         # One hash for every demo user: hashing is deliberately slow and they share the password.
         self.password = password
         self.password_hash = make_password(password)
         self.reset_passwords = reset_passwords
+        self.queue_runs = queue_runs
         self.created: Counter[str] = Counter()
         self.labs: dict[str, Lab] = {}
         self.lab_users: dict[str, Any] = {}
@@ -112,29 +116,24 @@ class _Loader:
         spec = self.data["consortium"]
         consortium = Consortium.objects.filter(slug=spec["slug"]).first()
         if consortium is None:
-            consortium = Consortium(
-                slug=spec["slug"], name=spec["name"], charter=spec["charter"], currency=spec["currency"]
+            consortium = consortium_services.consortium_create(
+                created_by=coordinator,
+                slug=spec["slug"],
+                name=spec["name"],
+                charter=spec["charter"],
+                currency=spec["currency"],
             )
-            consortium.full_clean()
-            consortium.save()
             self.created["consortia"] += 1
-        consortium.coordinators.add(coordinator)
         return consortium
 
-    def memberships(self, consortium: Consortium, lab: Lab, spells: list[dict[str, Any]]) -> None:
+    def memberships(self, consortium: Consortium, lab: Lab, spells: list[dict[str, Any]], by: Any) -> None:
         """Spells in order; each one after the first closes the previous on its start date."""
         if Membership.objects.filter(consortium=consortium, lab=lab).exists():
             return
-        for spell, following in zip(spells, [*spells[1:], None], strict=True):
-            membership = Membership(
-                consortium=consortium,
-                lab=lab,
-                status=spell["status"],
-                joined_on=_date(spell["from"]),
-                left_on=_date(following["from"]) if following else None,
+        for spell in spells:
+            consortium_services.membership_change(
+                consortium=consortium, lab=lab, status=spell["status"], on_date=_date(spell["from"]), by=by
             )
-            membership.full_clean()
-            membership.save()
             self.created["membership spells"] += 1
 
     def contributions(self, consortium: Consortium, spec: dict[str, Any]) -> None:
@@ -226,23 +225,24 @@ class _Loader:
             for membership in Membership.objects.current().filter(consortium=consortium)
         }
         for spec in self.data["scenarios"]:
-            if Scenario.objects.filter(consortium=consortium, name=spec["name"]).exists():
-                continue
-            statuses = LAB_SELECTORS[spec["labs"]]
-            scenario = Scenario(
-                consortium=consortium,
-                name=spec["name"],
-                description=spec["description"],
-                parameters=default_parameters() | spec["parameters"],
-                rules=spec["rules"],
-                draws=spec["draws"],
-                seed=spec["seed"],
-                created_by=coordinator,
-            )
-            scenario.full_clean()
-            scenario.save()
-            scenario.labs.set([lab for lab in self.labs.values() if current.get(lab.pk) in statuses])
-            self.created["scenarios"] += 1
+            scenario = Scenario.objects.filter(consortium=consortium, name=spec["name"]).first()
+            if scenario is None:
+                statuses = LAB_SELECTORS[spec["labs"]]
+                scenario = consortium_services.scenario_create(
+                    consortium=consortium,
+                    created_by=coordinator,
+                    name=spec["name"],
+                    description=spec["description"],
+                    labs=[lab for lab in self.labs.values() if current.get(lab.pk) in statuses],
+                    parameters=spec["parameters"],
+                    rules=spec["rules"],
+                    draws=spec["draws"],
+                    seed=spec["seed"],
+                )
+                self.created["scenarios"] += 1
+            if self.queue_runs and not scenario.runs.exists():
+                simulation_services.run_create(scenario=scenario, started_by=coordinator)
+                self.created["queued runs"] += 1
 
     def load(self) -> DemoSummary:
         users = self.data["users"]
@@ -258,7 +258,7 @@ class _Loader:
             lab = self.labs[spec["slug"]] = self.lab(spec)
             user = self.lab_users[spec["slug"]] = self.user(username=spec["slug"], first_name=spec["name"])
             LabMember.objects.get_or_create(lab=lab, user=user, defaults={"role": LabMember.Role.MEMBER})
-            self.memberships(consortium, lab, spec["membership"])
+            self.memberships(consortium, lab, spec["membership"], by=coordinator)
             summary.credentials.append(Credential(user.username, f"lab member, {lab.name}", self.password))
         for spec in self.data["labs"]:
             self.contributions(consortium, spec)
@@ -278,7 +278,12 @@ class _Loader:
         return summary
 
 
-def demo_load(*, password: str = DEFAULT_PASSWORD, reset_passwords: bool = False) -> DemoSummary:
-    """Create whatever part of the demo consortium is missing, in one transaction."""
+def demo_load(
+    *, password: str = DEFAULT_PASSWORD, reset_passwords: bool = False, queue_runs: bool = True
+) -> DemoSummary:
+    """Create whatever part of the demo consortium is missing, in one transaction.
+
+    Queued runs reach the broker after the commit; a worker started later picks them up.
+    """
     with transaction.atomic():
-        return _Loader(password=password, reset_passwords=reset_passwords).load()
+        return _Loader(password=password, reset_passwords=reset_passwords, queue_runs=queue_runs).load()

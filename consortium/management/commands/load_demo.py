@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.conf import settings
@@ -27,6 +28,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Set every existing demo user's password to DEMO_PASSWORD again.",
         )
+        parser.add_argument(
+            "--no-runs", action="store_true", help="Do not queue a first simulation run of each scenario."
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         # Demo users have a published password: a production database must never get them by accident.
@@ -36,7 +40,15 @@ class Command(BaseCommand):
                 "Pass --force to load it anyway."
             )
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_PASSWORD
-        summary = demo_load(password=password, reset_passwords=options["reset_passwords"])
+        # The services log each membership change and run at INFO: a few dozen lines that would
+        # bury the password table below.
+        logging.disable(logging.INFO)
+        try:
+            summary = demo_load(
+                password=password, reset_passwords=options["reset_passwords"], queue_runs=not options["no_runs"]
+            )
+        finally:
+            logging.disable(logging.NOTSET)
 
         consortium = summary.consortium
         if summary.created:

@@ -1,0 +1,190 @@
+"""Deployment: `check --deploy` is clean with production variables, the compose file and Dockerfile
+describe the stack the docs promise, every setting is documented, and the embedded filesystem
+broker carries work between separate processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k3Jx9Qm2vL8pR4tW7yZ1aB5cD6eF0gH3iJ8kL2mN9oP4qR7sT1uV5wX6yZ0aB3cD",
+    "ALLOWED_HOSTS": "planner.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://planner.example.org",
+    "DATABASE_URL": "postgres://consortium:secret@db.example.org:5432/consortium",
+    "REDIS_URL": "redis://redis.example.org:6379/0",
+}
+
+
+def run_manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATA_DIR": str(tmp_path)} | env
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_production_variables(tmp_path):
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_flags_debug_left_on(tmp_path):
+    """The check above can fail: DEBUG on in production is reported."""
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION | {"DEBUG": "true"})
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr + result.stdout
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_postgres_redis_web_and_worker_with_health_checks():
+    services = compose()["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker"}
+    for name, service in services.items():
+        assert "healthcheck" in service, f"{name} has no health check"
+        assert service.get("restart") == "unless-stopped", name
+    assert "gunicorn" in services["web"]["command"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "worker" in services["worker"]["command"]
+    for app in ("web", "worker"):
+        assert services[app]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        }
+
+
+def test_compose_keeps_data_in_named_volumes():
+    document = compose()
+    assert set(document["volumes"]) >= {"pgdata", "redisdata"}
+    assert "pgdata:/var/lib/postgresql/data" in document["services"]["postgres"]["volumes"]
+    assert "redisdata:/data" in document["services"]["redis"]["volumes"]
+
+
+def test_compose_has_no_default_for_secrets():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for secret in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        references = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
+        assert references, secret
+        assert all(reference.startswith(":?") for reference in references), f"{secret} must be required"
+    environment = compose()["services"]["web"]["environment"]
+    assert environment["DEBUG"] == "false"
+
+
+def test_env_example_names_every_variable_compose_interpolates():
+    used = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert used <= documented, f"missing from .env.example: {sorted(used - documented)}"
+
+
+def test_dockerfile_serves_with_gunicorn_as_an_unprivileged_user():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER (?!root)\w+", dockerfile, flags=re.MULTILINE)
+    assert "gunicorn" in dockerfile.splitlines()[-1]
+    assert "collectstatic" in dockerfile
+
+
+@pytest.mark.services
+def test_docker_compose_accepts_the_compose_file(tmp_path):
+    if shutil.which("docker-compose") is None:
+        require_service("docker-compose", "the docker-compose binary is not installed")
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "SECRET_KEY": "x", "POSTGRES_PASSWORD": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_documents_every_environment_variable_the_settings_read():
+    settings_source = (ROOT / "consortium" / "settings.py").read_text()
+    variables = set(re.findall(r"env_\w+\(\s*\"([A-Z_]+)\"", settings_source))
+    variables |= set(re.findall(r"os\.environ\.get\(\s*\"([A-Z_]+)\"", settings_source))
+    assert {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= variables
+    readme = (ROOT / "README.md").read_text()
+    undocumented = sorted(name for name in variables if f"`{name}`" not in readme)
+    assert not undocumented, f"README's configuration table misses {undocumented}"
+
+
+# A Celery app configured from the project's settings, with one probe task that leaves a file.
+PROBE_APP = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+
+    from celery import Celery
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "consortium.settings")
+    app = Celery("probe")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+    @app.task(name="probe.touch")
+    def touch(path, text):
+        Path(path).write_text(text + " from pid " + str(os.getpid()))
+    """
+)
+
+
+@pytest.mark.services
+def test_filesystem_broker_carries_a_task_from_one_process_to_a_worker_process(tmp_path):
+    """The embedded default (no Redis): `make run`'s web process and worker share var/broker."""
+    (tmp_path / "probe_app.py").write_text(PROBE_APP)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+        "DEBUG": "true",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    done = tmp_path / "done.txt"
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "probe_app", "worker"),
+            *("--pool=solo", "--queues=celery", "--without-mingle", "--without-gossip", "--loglevel=INFO"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        sender = subprocess.run(
+            [sys.executable, "-c", f"from probe_app import touch; touch.delay({str(done)!r}, 'hello')"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sender.returncode == 0, sender.stderr
+        assert list((tmp_path / "data" / "broker" / "out").iterdir()) or done.exists()
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert done.exists(), f"the worker never ran the task:\n{output}"
+    assert done.read_text() == f"hello from pid {worker.pid}"
+    assert not list((tmp_path / "data" / "broker" / "out").iterdir()), "the message stayed in the queue"
+    assert not list((tmp_path / "data" / "broker" / "processed").iterdir()), "store_processed is off"
