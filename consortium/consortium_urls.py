@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "consortium"
-urlpatterns: list = []
+urlpatterns = [
+    path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/contributions.csv", views.contributions_csv, name="contributions_csv"),
+    path("<slug:slug>/artifacts.csv", views.artifacts_csv, name="artifacts_csv"),
+    path("<slug:slug>/reuse.csv", views.reuse_csv, name="reuse_csv"),
+]

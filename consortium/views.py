@@ -1,11 +1,212 @@
+"""Landing page, the signed-in dashboard, and the consortium page with its CSV downloads."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.db.models import Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from labs.models import Artifact, ArtifactReuse
+from labs.selectors import contribution_totals
+from simulations.selectors import latest_run_get, member_savings_get
+
+from . import access
+from .models import Consortium, Membership
 
 
 def landing(request):
+    if request.user.is_authenticated:
+        return redirect("dashboard")
     return render(request, "landing.html")
 
 
 @login_required
 def dashboard(request):
-    return render(request, "dashboard.html")
+    user = request.user
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "labs": user.labs.order_by("name"),
+            "consortia": access.visible_consortia(user).order_by("name"),
+            "coordinated": set(access.coordinated_consortia(user).values_list("pk", flat=True)),
+            "savings": member_savings_get(user=user),
+        },
+    )
+
+
+def _visible_consortium(request, slug: str) -> Consortium:
+    consortium = get_object_or_404(Consortium, slug=slug)
+    if not access.can_view_consortium(request.user, consortium):
+        raise Http404("No such consortium.")
+    return consortium
+
+
+def _reuse_between_members(consortium: Consortium):
+    """Reuse where both the reusing lab and the artifact's lab are current participants."""
+    lab_ids = Membership.objects.current().filter(consortium=consortium).values("lab_id")
+    return ArtifactReuse.objects.filter(reusing_lab__in=lab_ids, artifact__lab__in=lab_ids)
+
+
+def _reuse_flows(consortium: Consortium) -> list[dict]:
+    """Who saved how much from whose work: GPU-hours saved per (reusing lab, source lab)."""
+    rows = (
+        _reuse_between_members(consortium)
+        .values("reusing_lab__name", "artifact__lab__name")
+        .annotate(gpu_hours_saved=Sum("gpu_hours_saved"))
+        .order_by("-gpu_hours_saved", "reusing_lab__name")
+    )
+    return [{"reusing_lab": row["reusing_lab__name"], "source_lab": row["artifact__lab__name"], **row} for row in rows]
+
+
+@login_required
+def consortium_detail(request, slug: str):
+    consortium = _visible_consortium(request, slug)
+    user = request.user
+    memberships = list(consortium.memberships.current().select_related("lab").order_by("status", "lab__name"))
+    by_quarter = contribution_totals(consortium=consortium, group_by=("quarter",))
+    by_lab = contribution_totals(consortium=consortium, group_by=("lab",))
+    for row in by_quarter:
+        row["label"] = _quarter_label(row["quarter"])
+    chart = {
+        "labels": [row["label"] for row in by_quarter],
+        "pledged": [float(row["gpu_hours_pledged"]) for row in by_quarter],
+        "delivered": [float(row["gpu_hours_delivered"]) for row in by_quarter],
+    }
+    scenarios = [
+        {"scenario": scenario, "latest": latest_run_get(scenario=scenario, succeeded=False)}
+        for scenario in consortium.scenarios.prefetch_related("labs")
+    ]
+    lab_ids = [membership.lab_id for membership in memberships]
+    return render(
+        request,
+        "consortium/detail.html",
+        {
+            "consortium": consortium,
+            "is_coordinator": access.is_coordinator(user, consortium),
+            "members": [m for m in memberships if m.status == Membership.Status.MEMBER],
+            "others": [m for m in memberships if m.status != Membership.Status.MEMBER],
+            "my_lab_ids": access.user_lab_ids(user),
+            "by_quarter": by_quarter,
+            "by_lab": by_lab,
+            "chart": chart,
+            "artifacts": Artifact.objects.filter(lab__in=lab_ids).select_related("lab"),
+            "flows": _reuse_flows(consortium),
+            "reuses": _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab"),
+            "scenarios": scenarios,
+        },
+    )
+
+
+def _quarter_label(quarter) -> str:
+    if not quarter:
+        return ""
+    return f"{quarter.year} Q{(quarter.month - 1) // 3 + 1}"
+
+
+def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+@login_required
+def contributions_csv(request, slug: str):
+    """Pledged versus delivered per quarter and lab, the table behind the consortium's chart."""
+    consortium = _visible_consortium(request, slug)
+    rows = contribution_totals(consortium=consortium, group_by=("quarter", "lab"))
+    return _csv_response(
+        f"{consortium.slug}-contributions.csv",
+        [
+            "quarter",
+            "lab",
+            "entries",
+            "gpu_hours_pledged",
+            "gpu_hours_delivered",
+            "pledged_value_usd",
+            "delivered_value_usd",
+            "cash_usd",
+        ],
+        (
+            [
+                _quarter_label(row["quarter"]),
+                row["lab_name"],
+                row["entries"],
+                row["gpu_hours_pledged"],
+                row["gpu_hours_delivered"],
+                row["pledged_value"],
+                row["delivered_value"],
+                row["cash"],
+            ]
+            for row in rows
+        ),
+    )
+
+
+@login_required
+def reuse_csv(request, slug: str):
+    consortium = _visible_consortium(request, slug)
+    reuses = _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab")
+    return _csv_response(
+        f"{consortium.slug}-reuse.csv",
+        ["reused_on", "reusing_lab", "source_lab", "artifact", "artifact_kind", "gpu_hours_saved", "note"],
+        (
+            [
+                reuse.reused_on.isoformat(),
+                reuse.reusing_lab.name,
+                reuse.artifact.lab.name,
+                reuse.artifact.title,
+                reuse.artifact.kind,
+                reuse.gpu_hours_saved,
+                reuse.note,
+            ]
+            for reuse in reuses
+        ),
+    )
+
+
+@login_required
+def artifacts_csv(request, slug: str):
+    consortium = _visible_consortium(request, slug)
+    lab_ids = Membership.objects.current().filter(consortium=consortium).values("lab_id")
+    artifacts = Artifact.objects.filter(lab__in=lab_ids).select_related("lab")
+    counts = defaultdict(int)
+    for reuse in _reuse_between_members(consortium).values_list("artifact_id", flat=True):
+        counts[reuse] += 1
+    return _csv_response(
+        f"{consortium.slug}-artifacts.csv",
+        [
+            "title",
+            "lab",
+            "kind",
+            "research_area",
+            "openness",
+            "licence",
+            "reproduction_gpu_hours",
+            "release_date",
+            "reuses_in_consortium",
+            "url",
+        ],
+        (
+            [
+                artifact.title,
+                artifact.lab.name,
+                artifact.kind,
+                artifact.research_area,
+                artifact.openness,
+                artifact.licence,
+                artifact.reproduction_gpu_hours,
+                artifact.release_date.isoformat(),
+                counts[artifact.pk],
+                artifact.url,
+            ]
+            for artifact in artifacts
+        ),
+    )

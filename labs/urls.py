@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "labs"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.lab_list, name="list"),
+    path("<slug:slug>/", views.lab_detail, name="detail"),
+    path("<slug:slug>/edit/", views.lab_edit, name="edit"),
+    path("<slug:slug>/contributions/new/", views.contribution_new, name="contribution_new"),
+    path("<slug:slug>/contributions/<int:pk>/correct/", views.contribution_correct, name="contribution_correct"),
+    path("<slug:slug>/ledger.csv", views.ledger_csv, name="ledger_csv"),
+    path("<slug:slug>/artifacts/new/", views.artifact_new, name="artifact_new"),
+    path("<slug:slug>/reuse/new/", views.reuse_new, name="reuse_new"),
+]

@@ -1,0 +1,132 @@
+"""Template filters that put units and thousands separators on numbers, and field helpers."""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+
+register = template.Library()
+
+# An en dash stands for a missing figure.
+MISSING = "\u2013"
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CHF": "CHF "}
+
+
+def _number(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _grouped(number: float, places: int) -> str:
+    return intcomma(f"{abs(number):.{places}f}")
+
+
+@register.filter
+def money(value, currency: str = "USD") -> str:
+    """`1234567.8` -> `$1,234,568`; negative amounts get a leading minus sign."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    sign = "-" if round(number) < 0 else ""
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{_grouped(number, 0)}"
+
+
+@register.filter
+def price(value, currency: str = "USD") -> str:
+    """Prices per GPU-hour keep their cents: `$2.40`."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    sign = "-" if number < 0 else ""
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{_grouped(number, 2)}"
+
+
+@register.filter
+def gpuh(value) -> str:
+    """`2788000` -> `2,788,000 GPU-h`."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    sign = "-" if round(number) < 0 else ""
+    return f"{sign}{_grouped(number, 0)} GPU-h"
+
+
+@register.filter
+def pct(value, places: int = 1) -> str:
+    """A percentage already in percent units: `12.345` -> `12.3 %`."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    sign = "-" if round(number, int(places)) < 0 else ""
+    return f"{sign}{abs(number):.{int(places)}f} %"
+
+
+@register.filter
+def share(value, places: int = 0) -> str:
+    """A fraction shown as a percentage: `0.8` -> `80 %`."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return pct(number * 100, places)
+
+
+@register.filter
+def num(value, places: int = 0) -> str:
+    number = _number(value)
+    if number is None:
+        return MISSING
+    if number.is_integer():
+        places = 0
+    sign = "-" if round(number, int(places)) < 0 else ""
+    return f"{sign}{_grouped(number, int(places))}"
+
+
+@register.filter
+def get_item(mapping, key):
+    if mapping is None:
+        return None
+    return mapping.get(key)
+
+
+@register.inclusion_tag("partials/field.html")
+def field(bound_field, hint: str = ""):
+    """A labelled input with its help text and its errors beside it (aria-describedby, aria-invalid)."""
+    widget = bound_field.field.widget
+    described = []
+    if hint or bound_field.help_text:
+        described.append(f"{bound_field.auto_id}_help")
+    if bound_field.errors:
+        described.append(f"{bound_field.auto_id}_error")
+    attrs = {}
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    if bound_field.errors:
+        attrs["aria-invalid"] = "true"
+    if bound_field.field.required and not getattr(widget, "allow_multiple_selected", False):
+        attrs["aria-required"] = "true"
+    return {
+        "field": bound_field,
+        "widget_html": bound_field.as_widget(attrs=attrs),
+        "hint": hint or bound_field.help_text,
+        "is_checkbox": widget.input_type == "checkbox" if hasattr(widget, "input_type") else False,
+        "is_multi": getattr(widget, "allow_multiple_selected", False)
+        and hasattr(widget, "option_template_name")
+        and "checkbox" in widget.option_template_name,
+    }
+
+
+@register.filter
+def area_label(area: str) -> str:
+    from simulations.engine.params import AREA_LABELS
+
+    return AREA_LABELS.get(area, area)
+
+
+@register.filter
+def absolute(value):
+    number = _number(value)
+    return None if number is None else abs(number)

@@ -1,0 +1,287 @@
+"""Lab pages: profile, compute ledger (log and correct), artifacts and reuse.
+
+Reading needs `can_view_lab`; every form needs `can_edit_lab` (the lab's own users) and answers 403
+otherwise. Writes go through labs.services, whose field-keyed ValidationErrors land beside the inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from consortium import access
+
+from . import services
+from .forms import ArtifactForm, ContributionForm, CorrectionForm, LabProfileForm, ReuseForm, add_service_errors
+from .models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from .selectors import ledger_history
+
+
+def _visible_lab(request, slug: str) -> Lab:
+    lab = get_object_or_404(Lab, slug=slug)
+    if not access.can_view_lab(request.user, lab):
+        raise Http404("No such lab.")
+    return lab
+
+
+def _editable_lab(request, slug: str) -> Lab:
+    lab = get_object_or_404(Lab, slug=slug)
+    if not access.can_edit_lab(request.user, lab):
+        raise PermissionDenied("Only this lab's own users can change it.")
+    return lab
+
+
+def _ledger(request, lab: Lab):
+    """The lab's ledger entries the viewer may read: all for the lab's users, else those of shared consortia."""
+    entries = ledger_history(lab=lab)
+    if not access.can_edit_lab(request.user, lab):
+        entries = entries.filter(consortium__in=access.visible_consortia(request.user))
+    return entries
+
+
+FORM_PAGES = {
+    "edit": (
+        "labs/form_page.html",
+        "Edit profile",
+        "Figures here feed every scenario that includes this lab.",
+        "Save profile",
+    ),
+    "contribution": (
+        "labs/contribution_form.html",
+        "Log a contribution",
+        "Compute pledged and delivered to a consortium, at the agreed in-kind price.",
+        "Log contribution",
+    ),
+    "correction": (
+        "labs/correction_form.html",
+        "Correct an entry",
+        "The entry stays in the ledger; a reversal cancels it and the corrected values are recorded as a replacement.",
+        "Record correction",
+    ),
+    "artifact": (
+        "labs/form_page.html",
+        "Add an artifact",
+        "Something this lab shares that saves other labs research compute.",
+        "Add artifact",
+    ),
+    "reuse": (
+        "labs/form_page.html",
+        "Log reuse of another lab's work",
+        "Which artifact this lab reused and roughly how many GPU-hours it saved.",
+        "Log reuse",
+    ),
+}
+WIDE_FIELDS = ("description", "evidence_note", "evidence_url", "note", "title", "reason", "artifact", "consortium")
+
+
+def _form_page(request, page: str, *, lab: Lab, form, status: int = 200, **extra):
+    """Render a lab form; a rejected POST answers 400 with the errors beside their fields."""
+    template, title, lead, submit = FORM_PAGES[page]
+    context = {"lab": lab, "form": form, "title": title, "lead": lead, "submit": submit, "wide": WIDE_FIELDS}
+    return render(request, template, context | extra, status=status)
+
+
+@login_required
+def lab_detail(request, slug: str):
+    lab = _visible_lab(request, slug)
+    can_edit = access.can_edit_lab(request.user, lab)
+    entries = list(_ledger(request, lab).select_related("consortium", "recorded_by"))
+    totals = {
+        "pledged": sum(entry.gpu_hours_pledged for entry in entries),
+        "delivered": sum(entry.gpu_hours_delivered for entry in entries),
+        "delivered_value": sum(entry.delivered_value for entry in entries),
+    }
+    artifacts = lab.artifacts.all()
+    reuse_by = ArtifactReuse.objects.filter(reusing_lab=lab).select_related("artifact__lab")
+    reuse_of = ArtifactReuse.objects.filter(artifact__lab=lab).select_related("artifact", "reusing_lab")
+    if not can_edit:
+        visible = access.visible_labs(request.user)
+        reuse_by = reuse_by.filter(artifact__lab__in=visible)
+        reuse_of = reuse_of.filter(reusing_lab__in=visible)
+    return render(
+        request,
+        "labs/detail.html",
+        {
+            "lab": lab,
+            "can_edit": can_edit,
+            "entries": entries,
+            "totals": totals,
+            "artifacts": artifacts,
+            "reuse_by": reuse_by,
+            "reuse_of": reuse_of,
+            "consortia": lab.consortium_memberships.current().select_related("consortium"),
+            "members": lab.memberships.select_related("user"),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_edit(request, slug: str):
+    lab = _editable_lab(request, slug)
+    form = LabProfileForm(request.POST or None, instance=lab)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Profile saved.")
+            return redirect(lab)
+        return _form_page(request, "edit", lab=lab, form=form, status=400)
+    return _form_page(request, "edit", lab=lab, form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contribution_new(request, slug: str):
+    lab = _editable_lab(request, slug)
+    form = ContributionForm(request.POST or None, lab=lab)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                entry = services.contribution_record(lab=lab, recorded_by=request.user, **form.service_values())
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"Entry #{entry.pk} logged in the ledger.")
+                return redirect(f"{lab.get_absolute_url()}#ledger")
+        return _form_page(request, "contribution", lab=lab, form=form, status=400)
+    return _form_page(request, "contribution", lab=lab, form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contribution_correct(request, slug: str, pk: int):
+    lab = _editable_lab(request, slug)
+    original = get_object_or_404(ComputeContribution.objects.select_related("consortium", "lab"), pk=pk, lab=lab)
+    if original.entry_type == ComputeContribution.EntryType.REVERSAL or original.is_corrected:
+        messages.error(request, f"Entry #{original.pk} cannot be corrected: it is a reversal or already corrected.")
+        return redirect(f"{lab.get_absolute_url()}#ledger")
+    form = CorrectionForm(request.POST or None, original=original)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reversal, replacement = services.contribution_correct(
+                    original=original,
+                    recorded_by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    **form.new_values(),
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                done = f"replaced by #{replacement.pk}" if replacement else "reversed"
+                messages.success(request, f"Entry #{original.pk} {done} (reversal #{reversal.pk}).")
+                return redirect(f"{lab.get_absolute_url()}#ledger")
+        return _form_page(request, "correction", lab=lab, form=form, status=400, original=original)
+    return _form_page(request, "correction", lab=lab, form=form, original=original)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def artifact_new(request, slug: str):
+    lab = _editable_lab(request, slug)
+    form = ArtifactForm(request.POST or None, lab=lab)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                artifact = services.artifact_create(
+                    lab=lab, created_by=request.user, **{name: form.cleaned_data[name] for name in form.Meta.fields}
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"Artifact “{artifact.title}” added.")
+                return redirect(f"{lab.get_absolute_url()}#artifacts")
+        return _form_page(request, "artifact", lab=lab, form=form, status=400)
+    return _form_page(request, "artifact", lab=lab, form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reuse_new(request, slug: str):
+    lab = _editable_lab(request, slug)
+    artifacts = Artifact.objects.filter(lab__in=access.visible_labs(request.user))
+    form = ReuseForm(request.POST or None, lab=lab, artifacts=artifacts)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reuse = services.reuse_record(
+                    reusing_lab=lab,
+                    recorded_by=request.user,
+                    **{name: form.cleaned_data[name] for name in form.Meta.fields},
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"Reuse of “{reuse.artifact.title}” logged.")
+                return redirect(f"{lab.get_absolute_url()}#reuse")
+        return _form_page(request, "reuse", lab=lab, form=form, status=400)
+    return _form_page(request, "reuse", lab=lab, form=form)
+
+
+LEDGER_COLUMNS = [
+    "entry_id",
+    "recorded_at",
+    "lab",
+    "consortium",
+    "entry_type",
+    "period_start",
+    "period_end",
+    "gpu_type",
+    "gpu_hours_pledged",
+    "gpu_hours_delivered",
+    "price_per_gpu_hour_usd",
+    "delivered_value_usd",
+    "cash_usd",
+    "reverses_entry",
+    "replaces_entry",
+    "reason",
+    "evidence_url",
+    "recorded_by",
+]
+
+
+@login_required
+def ledger_csv(request, slug: str):
+    lab = _visible_lab(request, slug)
+    entries = _ledger(request, lab).select_related("consortium", "recorded_by")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{lab.slug}-ledger.csv"'
+    writer = csv.writer(response)
+    writer.writerow(LEDGER_COLUMNS)
+    for entry in entries:
+        writer.writerow(
+            [
+                entry.pk,
+                entry.recorded_at.isoformat(),
+                lab.name,
+                entry.consortium.name,
+                entry.entry_type,
+                entry.period_start.isoformat(),
+                entry.period_end.isoformat(),
+                entry.gpu_type,
+                entry.gpu_hours_pledged,
+                entry.gpu_hours_delivered,
+                entry.price_per_gpu_hour,
+                entry.delivered_value,
+                entry.cash,
+                entry.reverses_id or "",
+                entry.replaces_id or "",
+                entry.reason,
+                entry.evidence_url,
+                entry.recorded_by.get_username(),
+            ]
+        )
+    return response
+
+
+@login_required
+def lab_list(request):
+    labs = access.visible_labs(request.user).order_by("name")
+    mine = access.user_lab_ids(request.user)
+    return render(request, "labs/list.html", {"labs": labs, "mine": mine})

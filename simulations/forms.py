@@ -1,0 +1,216 @@
+"""The scenario editor and the comparison picker.
+
+Every cost-model parameter comes from the engine's PARAMETER_SPECS, so the editor always shows the
+engine's own defaults, allowed ranges, units and source notes. An "area" parameter is one value for
+every research area unless "set per research area" is ticked, which enables six inputs.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from consortium.models import Membership, Scenario
+from labs.models import Lab
+from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
+from simulations.engine.rules import RULE_LABELS, RULES
+
+MIN_COMPARED, MAX_COMPARED = 2, 4
+
+
+def _range_text(spec) -> str:
+    unit = f" {spec.unit}" if spec.unit else ""
+    if spec.kind == "bool":
+        return "on or off"
+    return f"{_plain(spec.low)} to {_plain(spec.high)}{unit}"
+
+
+def _plain(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:g}"
+
+
+class ParameterRow:
+    """What the editor shows for one parameter: its inputs, default, allowed range, unit and source."""
+
+    def __init__(self, form: ScenarioForm, spec):
+        self.spec = spec
+        self.field = form[f"p_{spec.name}"]
+        self.default_text = _plain(spec.default[0] if spec.kind == "area" else spec.default)
+        self.range_text = _range_text(spec)
+        self.per_area_field = form[f"p_{spec.name}__per_area"] if spec.kind == "area" else None
+        self.area_fields = [form[f"p_{spec.name}__{area}"] for area in AREAS] if spec.kind == "area" else []
+
+    @property
+    def errors(self):
+        errors = list(self.field.errors)
+        for bound in self.area_fields:
+            errors.extend(bound.errors)
+        return errors
+
+
+class ScenarioForm(forms.ModelForm):
+    rules = forms.MultipleChoiceField(
+        label="Cost-sharing rules",
+        choices=[(rule, RULE_LABELS[rule]) for rule in RULES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The first rule chosen is the headline on dashboards and reports.",
+    )
+
+    class Meta:
+        model = Scenario
+        fields = ["name", "description", "labs", "draws", "seed"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "labs": forms.CheckboxSelectMultiple,
+        }
+        help_texts = {
+            "draws": "Monte Carlo draws of the uncertain parameters; more draws give steadier bands (1 to 100,000).",
+            "seed": "The same seed and inputs give the same results.",
+            "labs": "Current members and candidates of the consortium.",
+        }
+
+    def __init__(self, *args, consortium, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.consortium = consortium
+        self.instance.consortium = consortium
+        participants = Membership.objects.current().filter(
+            consortium=consortium, status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE]
+        )
+        statuses = dict(participants.values_list("lab_id", "status"))
+        self.fields["labs"].queryset = Lab.objects.filter(pk__in=statuses).order_by("name")
+        self.fields["labs"].label = "Labs in this scenario"
+        self.fields["labs"].label_from_instance = lambda lab: (
+            f"{lab.name} (candidate)" if statuses.get(lab.pk) == Membership.Status.CANDIDATE else lab.name
+        )
+        self.fields["draws"].widget.attrs.update({"min": "1", "max": "100000"})
+        self.fields["rules"].initial = (
+            list(self.instance.rules) if self.instance.pk else ["shapley", "nucleolus", "proportional"]
+        )
+        values = (
+            self.instance.effective_parameters()
+            if self.instance.pk
+            else {name: spec.default for name, spec in PARAMETER_SPECS.items()}
+        )
+        for name, spec in PARAMETER_SPECS.items():
+            self._add_parameter_fields(spec, values.get(name, spec.default))
+
+    def _add_parameter_fields(self, spec, value) -> None:
+        key = f"p_{spec.name}"
+        number_attrs = {
+            "step": "any",
+            "min": _plain(spec.low).replace(",", ""),
+            "max": _plain(spec.high).replace(",", ""),
+        }
+        if spec.kind == "bool":
+            self.fields[key] = forms.BooleanField(label=spec.label, required=False, initial=bool(value))
+        elif spec.kind == "int":
+            self.fields[key] = forms.IntegerField(
+                label=spec.label, initial=value, widget=forms.NumberInput(attrs={**number_attrs, "step": "1"})
+            )
+        elif spec.kind == "area":
+            values = list(value)
+            same = all(item == values[0] for item in values)
+            self.fields[key] = forms.FloatField(
+                label=f"{spec.label}: all areas",
+                initial=values[0],
+                required=False,
+                widget=forms.NumberInput(attrs=number_attrs),
+            )
+            self.fields[f"{key}__per_area"] = forms.BooleanField(
+                label="Set per research area", required=False, initial=not same
+            )
+            for area, item in zip(AREAS, values, strict=True):
+                self.fields[f"{key}__{area}"] = forms.FloatField(
+                    label=AREA_LABELS[area], initial=item, required=False, widget=forms.NumberInput(attrs=number_attrs)
+                )
+        else:
+            self.fields[key] = forms.FloatField(
+                label=spec.label, initial=value, widget=forms.NumberInput(attrs=number_attrs)
+            )
+
+    @property
+    def parameter_rows(self) -> list[ParameterRow]:
+        return [ParameterRow(self, spec) for spec in PARAMETER_SPECS.values()]
+
+    def clean(self):
+        cleaned = super().clean()
+        parameters = {}
+        for name, spec in PARAMETER_SPECS.items():
+            key = f"p_{name}"
+            if spec.kind == "area":
+                if cleaned.get(f"{key}__per_area"):
+                    values = [cleaned.get(f"{key}__{area}") for area in AREAS]
+                    for area, value in zip(AREAS, values, strict=True):
+                        if value is None and f"{key}__{area}" not in self.errors:
+                            self.add_error(f"{key}__{area}", "Enter a value for this research area.")
+                else:
+                    single = cleaned.get(key)
+                    if single is None:
+                        if key not in self.errors:
+                            self.add_error(key, "Enter a value (it applies to every research area).")
+                        continue
+                    values = [single] * len(AREAS)
+                if any(value is None for value in values):
+                    continue
+                self._check_range(spec, values, key)
+                parameters[name] = values
+            elif key in cleaned and cleaned[key] is not None:
+                value = cleaned[key]
+                self._check_range(spec, value, key)
+                parameters[name] = value
+        self.parameters = parameters
+        return cleaned
+
+    def _check_range(self, spec, value, key) -> None:
+        if spec.kind == "bool":
+            return
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            if not spec.low <= item <= spec.high:
+                target = (
+                    f"{key}__{AREAS[index]}"
+                    if isinstance(value, list) and self.cleaned_data.get(f"{key}__per_area")
+                    else key
+                )
+                if target in self.errors:
+                    continue
+                self.add_error(target, f"Must be between {_range_text(spec)}; got {_plain(item)}.")
+
+    def service_values(self) -> dict:
+        return {
+            "name": self.cleaned_data["name"],
+            "description": self.cleaned_data.get("description", ""),
+            "labs": list(self.cleaned_data["labs"]),
+            "parameters": self.parameters,
+            "rules": list(self.cleaned_data["rules"]),
+            "draws": self.cleaned_data["draws"],
+            "seed": self.cleaned_data["seed"],
+        }
+
+
+class CompareForm(forms.Form):
+    scenarios = forms.ModelMultipleChoiceField(
+        queryset=Scenario.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Scenarios to compare",
+        help_text=f"Pick {MIN_COMPARED} to {MAX_COMPARED} scenarios with a finished run; the first is the baseline.",
+    )
+
+    def __init__(self, *args, consortium, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scenarios"].queryset = consortium.scenarios.order_by("name")
+
+    def clean_scenarios(self):
+        chosen = self.cleaned_data["scenarios"]
+        if not MIN_COMPARED <= len(chosen) <= MAX_COMPARED:
+            raise forms.ValidationError(
+                f"Pick between {MIN_COMPARED} and {MAX_COMPARED} scenarios; you picked {len(chosen)}."
+            )
+        return chosen

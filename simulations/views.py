@@ -1,0 +1,525 @@
+"""Scenario editor, runs with a live progress bar, results, comparison, member reports and CSV downloads.
+
+Every figure shown comes from simulations.selectors, so a page, its CSV and the API agree. Reading
+needs `can_view_consortium`; editing a scenario or starting/cancelling a run needs a coordinator (403).
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from consortium import access
+from consortium import services as consortium_services
+from consortium.models import Consortium, Scenario
+from labs.forms import add_service_errors
+from simulations.engine.rules import RULE_LABELS
+
+from . import selectors, services
+from .forms import CompareForm, ScenarioForm
+from .models import SimulationRun
+
+
+def _visible_consortium(request, slug: str) -> Consortium:
+    consortium = get_object_or_404(Consortium, slug=slug)
+    if not access.can_view_consortium(request.user, consortium):
+        raise Http404("No such consortium.")
+    return consortium
+
+
+def _visible_scenario(request, pk: int) -> Scenario:
+    scenario = get_object_or_404(Scenario.objects.select_related("consortium"), pk=pk)
+    if not access.can_view_consortium(request.user, scenario.consortium):
+        raise Http404("No such scenario.")
+    return scenario
+
+
+def _coordinated_scenario(request, pk: int) -> Scenario:
+    scenario = get_object_or_404(Scenario.objects.select_related("consortium"), pk=pk)
+    if not access.is_coordinator(request.user, scenario.consortium):
+        raise PermissionDenied("Only the consortium's coordinators change its scenarios and start runs.")
+    return scenario
+
+
+def _visible_run(request, pk: int) -> SimulationRun:
+    run = get_object_or_404(SimulationRun.objects.select_related("scenario__consortium"), pk=pk)
+    if not access.can_view_consortium(request.user, run.scenario.consortium):
+        raise Http404("No such run.")
+    return run
+
+
+# Scenario editor ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_new(request, slug: str):
+    consortium = get_object_or_404(Consortium, slug=slug)
+    if not access.is_coordinator(request.user, consortium):
+        raise PermissionDenied("Only the consortium's coordinators create scenarios.")
+    form = ScenarioForm(request.POST or None, consortium=consortium)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                scenario = consortium_services.scenario_create(
+                    consortium=consortium, created_by=request.user, **form.service_values()
+                )
+            except ValidationError as error:
+                _add_scenario_errors(form, error)
+            else:
+                messages.success(request, f"Scenario “{scenario.name}” saved. Run it to see each member's savings.")
+                return redirect(scenario)
+        return render(request, "simulations/scenario_form.html", {"consortium": consortium, "form": form}, status=400)
+    return render(request, "simulations/scenario_form.html", {"consortium": consortium, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_edit(request, pk: int):
+    scenario = _coordinated_scenario(request, pk)
+    form = ScenarioForm(request.POST or None, instance=scenario, consortium=scenario.consortium)
+    context = {"consortium": scenario.consortium, "form": form, "scenario": scenario}
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                consortium_services.scenario_update(scenario=scenario, **form.service_values())
+            except ValidationError as error:
+                _add_scenario_errors(form, error)
+            else:
+                messages.success(request, "Scenario saved. Earlier runs keep the inputs they used.")
+                return redirect(scenario)
+        return render(request, "simulations/scenario_form.html", context, status=400)
+    return render(request, "simulations/scenario_form.html", context)
+
+
+def _add_scenario_errors(form: ScenarioForm, error: ValidationError) -> None:
+    if hasattr(error, "error_dict") and "parameters" in error.error_dict:
+        # Parameter errors name the parameter first ("replication = 9 is outside ..."); put each beside its input.
+        for message in error.message_dict.pop("parameters"):
+            name = message.split(" ", 1)[0].split("[", 1)[0].split("=", 1)[0].strip()
+            target = f"p_{name}" if f"p_{name}" in form.fields else None
+            form.add_error(target, message)
+        error = ValidationError(error.message_dict) if error.message_dict else None
+    if error is not None:
+        add_service_errors(form, error)
+
+
+@login_required
+def scenario_detail(request, pk: int):
+    scenario = _visible_scenario(request, pk)
+    runs = scenario.runs.all()[:10]
+    latest = selectors.latest_run_get(scenario=scenario)
+    specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
+    values = scenario.effective_parameters()
+    return render(
+        request,
+        "simulations/scenario_detail.html",
+        {
+            "scenario": scenario,
+            "consortium": scenario.consortium,
+            "is_coordinator": access.is_coordinator(request.user, scenario.consortium),
+            "runs": runs,
+            "latest": latest,
+            "active": next((run for run in runs if not run.is_finished), None),
+            "parameters": [(row, values.get(row.spec.name)) for row in specs],
+            "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
+            "labs": scenario.labs.order_by("name"),
+        },
+    )
+
+
+# Runs ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def run_start(request, pk: int):
+
+    scenario = _coordinated_scenario(request, pk)
+    try:
+        run = services.run_create(scenario=scenario, started_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(scenario)
+    return redirect(run)
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk: int):
+
+    run = _visible_run(request, pk)
+    if not access.is_coordinator(request.user, run.scenario.consortium):
+        raise PermissionDenied("Only the consortium's coordinators cancel runs.")
+    try:
+        services.run_cancel(run=run, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(run)
+
+
+@login_required
+def run_progress(request, pk: int):
+    """The progress bar alone; htmx swaps it in every second until the run finishes."""
+    run = _visible_run(request, pk)
+    return render(request, "simulations/partials/run_progress.html", {"run": run})
+
+
+def _chosen_rule(request, results) -> str:
+    rule = request.GET.get("rule")
+    return rule if rule in results.rules else results.rules[0]
+
+
+def _results_context(request, run: SimulationRun) -> dict:
+    results = selectors.run_results_get(run=run)
+    rule = _chosen_rule(request, results)
+    rows = results.members[rule]
+    lab_names = [row.lab_name for row in rows]
+    by_lab = {name: dict.fromkeys(results.rules) for name in lab_names}
+    for r in results.rules:
+        for row in results.members[r]:
+            by_lab.setdefault(row.lab_name, {})[r] = row
+    charts = {
+        "costs": {
+            "labels": lab_names,
+            "standalone": [row.standalone_cost for row in rows],
+            "allocated": [row.allocated_cost for row in rows],
+        },
+        "savings": {
+            "labels": lab_names,
+            "median": [row.savings_pct_p50 for row in rows],
+            "band": [[row.savings_pct_p10, row.savings_pct_p90] for row in rows],
+            "point": [row.savings_pct for row in rows],
+        },
+        "years": {
+            "labels": sorted({year.year for series in results.years.values() for year in series}),
+            "series": [
+                {"label": name, "data": [year.cumulative_savings for year in series]}
+                for name, series in sorted(results.years.items())
+            ],
+        },
+    }
+    owes = [row for row in rows if row.settlement > 0.5]
+    owed = [row for row in rows if row.settlement < -0.5]
+    return {
+        "results": results,
+        "rule": rule,
+        "rule_label": RULE_LABELS.get(rule, rule),
+        "rule_tabs": [(r, RULE_LABELS.get(r, r)) for r in results.rules],
+        "rows": rows,
+        "by_lab": [(name, [by_lab[name].get(r) for r in results.rules]) for name in lab_names],
+        "stability": [(r, RULE_LABELS.get(r, r), results.stability.get(r)) for r in results.rules],
+        "years": sorted(results.years.items()),
+        "charts": charts,
+        "owes": owes,
+        "owed": owed,
+        "total_settlement": sum(row.settlement for row in rows),
+    }
+
+
+@login_required
+def run_detail(request, pk: int):
+    run = _visible_run(request, pk)
+    context = {
+        "run": run,
+        "scenario": run.scenario,
+        "consortium": run.scenario.consortium,
+        "is_coordinator": access.is_coordinator(request.user, run.scenario.consortium),
+        "currency": run.scenario.consortium.currency,
+    }
+    if run.status == SimulationRun.Status.SUCCEEDED:
+        context.update(_results_context(request, run))
+    return render(request, "simulations/run_detail.html", context)
+
+
+@login_required
+def member_report(request, pk: int, lab_id: int):
+    """A printable savings report of one member in one run, under every rule of the run."""
+    run = _visible_run(request, pk)
+    if run.status != SimulationRun.Status.SUCCEEDED:
+        raise Http404("This run has no results yet.")
+    results = selectors.run_results_get(run=run)
+    lines = [
+        (rule, RULE_LABELS.get(rule, rule), row)
+        for rule in results.rules
+        for row in results.members[rule]
+        if row.lab_id == lab_id
+    ]
+    if not lines:
+        raise Http404("This lab is not in the run.")
+    lab_name = lines[0][2].lab_name
+    stability = [(label, results.stability.get(rule)) for rule, label, _ in lines]
+    return render(
+        request,
+        "simulations/member_report.html",
+        {
+            "run": run,
+            "scenario": run.scenario,
+            "consortium": run.scenario.consortium,
+            "currency": run.scenario.consortium.currency,
+            "lab_name": lab_name,
+            "headline": lines[0],
+            "lines": lines,
+            "stability": stability,
+            "years": results.years.get(lab_name, []),
+        },
+    )
+
+
+# CSV downloads: the same selector as the page ---------------------------------------------------------
+
+
+def _csv(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+MEMBER_COLUMNS = [
+    "rule",
+    "lab",
+    "standalone_cost_usd",
+    "allocated_cost_usd",
+    "savings_usd",
+    "savings_pct",
+    "savings_p10_usd",
+    "savings_p50_usd",
+    "savings_p90_usd",
+    "savings_pct_p10",
+    "savings_pct_p50",
+    "savings_pct_p90",
+    "prob_saving",
+    "delivered_value_usd",
+    "settlement_usd",
+]
+
+
+def _member_row(rule: str, row) -> list:
+    return [
+        rule,
+        row.lab_name,
+        round(row.standalone_cost, 2),
+        round(row.allocated_cost, 2),
+        round(row.savings, 2),
+        round(row.savings_pct, 4),
+        round(row.savings_p10, 2),
+        round(row.savings_p50, 2),
+        round(row.savings_p90, 2),
+        round(row.savings_pct_p10, 4),
+        round(row.savings_pct_p50, 4),
+        round(row.savings_pct_p90, 4),
+        round(row.prob_saving, 4),
+        round(row.delivered_value, 2),
+        round(row.settlement, 2),
+    ]
+
+
+CSV_TABLES = ("members", "stability", "years", "settlement")
+
+
+@login_required
+def run_csv(request, pk: int, table: str):
+    run = _visible_run(request, pk)
+    if table not in CSV_TABLES or run.status != SimulationRun.Status.SUCCEEDED:
+        raise Http404("No such table.")
+    results = selectors.run_results_get(run=run)
+    name = f"run-{run.pk}-{table}.csv"
+    if table == "members":
+        rows = [_member_row(rule, row) for rule in results.rules for row in results.members[rule]]
+        return _csv(name, MEMBER_COLUMNS, rows)
+    if table == "stability":
+        return _csv(
+            name,
+            [
+                "rule",
+                "in_core",
+                "individually_rational",
+                "blocking_coalition",
+                "max_excess_usd",
+                "least_core_epsilon_usd",
+                "exhaustive",
+                "method",
+            ],
+            [
+                [
+                    rule,
+                    s.in_core,
+                    s.individually_rational,
+                    " + ".join(s.blocking_coalition or []),
+                    round(s.max_excess, 2),
+                    round(s.least_core_epsilon, 2),
+                    s.exhaustive,
+                    s.method,
+                ]
+                for rule in results.rules
+                if (s := results.stability.get(rule)) is not None
+            ],
+        )
+    if table == "years":
+        return _csv(
+            name,
+            ["lab", "year", "standalone_cost_usd", "consortium_cost_usd", "cumulative_savings_usd"],
+            [
+                [
+                    name_,
+                    y.year,
+                    round(y.standalone_cost, 2),
+                    round(y.consortium_cost, 2),
+                    round(y.cumulative_savings, 2),
+                ]
+                for name_, series in sorted(results.years.items())
+                for y in series
+            ],
+        )
+    return _csv(
+        name,
+        ["rule", "lab", "allocated_cost_usd", "delivered_value_usd", "settlement_usd", "direction"],
+        [
+            [
+                rule,
+                row.lab_name,
+                round(row.allocated_cost, 2),
+                round(row.delivered_value, 2),
+                round(row.settlement, 2),
+                "pays" if row.settlement > 0 else "receives" if row.settlement < 0 else "even",
+            ]
+            for rule in results.rules
+            for row in results.members[rule]
+        ],
+    )
+
+
+# Comparison ---------------------------------------------------------------------------------------
+
+
+def _comparison(scenarios: list[Scenario], rule_wanted: str | None) -> dict:
+    """Each scenario's latest finished run, member by member, with differences against the first."""
+    columns = []
+    missing = []
+    for scenario in scenarios:
+        run = selectors.latest_run_get(scenario=scenario)
+        if run is None:
+            missing.append(scenario)
+            continue
+        columns.append({"scenario": scenario, "run": run, "results": selectors.run_results_get(run=run)})
+    if missing or not columns:
+        return {"missing": missing}
+    common = [r for r in columns[0]["results"].rules if all(r in c["results"].rules for c in columns[1:])]
+    if not common:
+        return {"missing": [], "no_common_rule": True, "columns": columns}
+    rule = rule_wanted if rule_wanted in common else common[0]
+    names: list[str] = []
+    for column in columns:
+        column["by_lab"] = {row.lab_name: row for row in column["results"].members[rule]}
+        names.extend(name for name in column["by_lab"] if name not in names)
+    rows = []
+    for name in sorted(names):
+        cells = []
+        base = columns[0]["by_lab"].get(name)
+        for index, column in enumerate(columns):
+            row = column["by_lab"].get(name)
+            diff = diff_pct = None
+            if index and row is not None and base is not None:
+                diff = row.savings - base.savings
+                diff_pct = row.savings_pct - base.savings_pct
+            cells.append({"row": row, "diff": diff, "diff_pct": diff_pct})
+        rows.append({"lab_name": name, "cells": cells})
+    chart = {
+        "labels": sorted(names),
+        "series": [
+            {
+                "label": column["scenario"].name,
+                "data": [
+                    column["by_lab"][name].savings_pct if name in column["by_lab"] else None for name in sorted(names)
+                ],
+            }
+            for column in columns
+        ],
+    }
+    return {
+        "missing": [],
+        "columns": columns,
+        "rule": rule,
+        "rule_label": RULE_LABELS.get(rule, rule),
+        "common_rules": [(r, RULE_LABELS.get(r, r)) for r in common],
+        "rows": rows,
+        "chart": chart,
+    }
+
+
+def _compare_form(request, consortium):
+    data = request.GET if "scenarios" in request.GET else None
+    return CompareForm(data, consortium=consortium)
+
+
+@login_required
+def compare(request, slug: str):
+    consortium = _visible_consortium(request, slug)
+    form = _compare_form(request, consortium)
+    context = {"consortium": consortium, "form": form, "currency": consortium.currency}
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            chosen = sorted(
+                form.cleaned_data["scenarios"], key=lambda s: request.GET.getlist("scenarios").index(str(s.pk))
+            )
+            comparison = _comparison(chosen, request.GET.get("rule"))
+            if comparison["missing"]:
+                form.add_error(
+                    "scenarios",
+                    "No finished run yet for: "
+                    + ", ".join(s.name for s in comparison["missing"])
+                    + ". Run them first, then compare.",
+                )
+                status = 400
+            else:
+                context["comparison"] = comparison
+                context["query"] = request.GET.urlencode()
+        else:
+            status = 400
+    return render(request, "simulations/compare.html", context, status=status)
+
+
+@login_required
+def compare_csv(request, slug: str):
+    consortium = _visible_consortium(request, slug)
+    form = _compare_form(request, consortium)
+    if not form.is_valid():
+        return HttpResponse(
+            "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>).", status=400, content_type="text/plain"
+        )
+    chosen = sorted(form.cleaned_data["scenarios"], key=lambda s: request.GET.getlist("scenarios").index(str(s.pk)))
+    comparison = _comparison(chosen, request.GET.get("rule"))
+    if comparison["missing"] or comparison.get("no_common_rule"):
+        return HttpResponse(
+            "Every scenario needs a finished run under a common rule.", status=400, content_type="text/plain"
+        )
+    header = ["rule", "lab"]
+    for index in range(len(comparison["columns"])):
+        tag = f"s{index + 1}"
+        header += [f"{tag}_scenario", f"{tag}_savings_usd", f"{tag}_savings_pct"]
+        if index:
+            header += [f"{tag}_minus_s1_savings_usd", f"{tag}_minus_s1_savings_pct_points"]
+    rows = []
+    for line in comparison["rows"]:
+        out = [comparison["rule"], line["lab_name"]]
+        for index, (column, cell) in enumerate(zip(comparison["columns"], line["cells"], strict=True)):
+            row = cell["row"]
+            out += [column["scenario"].name, _r(row and row.savings), _r(row and row.savings_pct, 4)]
+            if index:
+                out += [_r(cell["diff"]), _r(cell["diff_pct"], 4)]
+        rows.append(out)
+    return _csv(f"{consortium.slug}-comparison.csv", header, rows)
+
+
+def _r(value, places: int = 2):
+    return "" if value is None else round(value, places)

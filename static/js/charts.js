@@ -1,0 +1,142 @@
+// Draws the page's charts from JSON islands ({{ data|json_script }}); no inline script, so a strict CSP holds.
+(function () {
+  "use strict";
+  if (typeof Chart === "undefined") { return; }
+
+  var PALETTE = ["#2f4fcf", "#1a9e6a", "#e0792b", "#9b4dca", "#d0425c", "#1b8fb5", "#7a8b1a", "#5c6270"];
+  var currencyEl = document.getElementById("chart-currency");
+  var currency = (currencyEl && currencyEl.dataset.currency) || "USD";
+
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.color = "#3d4452";
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.plugins.legend.labels.boxWidth = 14;
+
+  function data(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+  function moneyFull(v) {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency, maximumFractionDigits: 0 }).format(v);
+  }
+  function moneyShort(v) {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency, notation: "compact", maximumFractionDigits: 1 }).format(v);
+  }
+  function gpuh(v) { return new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(v) + " GPU-h"; }
+  function gpuhShort(v) { return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(v) + " GPU-h"; }
+  function pct(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " %"; }
+
+  function draw(canvasId, config) {
+    var canvas = document.getElementById(canvasId);
+    if (!canvas) { return; }
+    config.options = config.options || {};
+    config.options.plugins = config.options.plugins || {};
+    config.plugins = (config.plugins || []).concat([{
+      id: "mark-drawn",
+      afterRender: function (chart) { chart.canvas.dataset.drawn = "true"; }
+    }]);
+    new Chart(canvas, config);
+  }
+
+  var contributions = data("data-contributions");
+  if (contributions) {
+    draw("chart-contributions", {
+      type: "bar",
+      data: {
+        labels: contributions.labels,
+        datasets: [
+          { label: "Pledged", data: contributions.pledged, backgroundColor: "#b7c4f5", borderColor: "#2f4fcf", borderWidth: 1 },
+          { label: "Delivered", data: contributions.delivered, backgroundColor: "#2f4fcf" }
+        ]
+      },
+      options: {
+        scales: { y: { beginAtZero: true, ticks: { callback: gpuhShort }, title: { display: true, text: "GPU-hours" } } },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + gpuh(c.parsed.y); } } } }
+      }
+    });
+  }
+
+  var costs = data("data-costs");
+  if (costs) {
+    draw("chart-costs", {
+      type: "bar",
+      data: {
+        labels: costs.labels,
+        datasets: [
+          { label: "Going alone", data: costs.standalone, backgroundColor: "#c3c9d3" },
+          { label: "In the consortium", data: costs.allocated, backgroundColor: "#2f4fcf" }
+        ]
+      },
+      options: {
+        scales: { y: { beginAtZero: true, ticks: { callback: moneyShort } } },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + moneyFull(c.parsed.y); } } } }
+      }
+    });
+  }
+
+  var savings = data("data-savings");
+  if (savings) {
+    draw("chart-savings", {
+      type: "bar",
+      data: {
+        labels: savings.labels,
+        datasets: [
+          {
+            type: "line", label: "Median", data: savings.median, showLine: false,
+            pointRadius: 6, pointHoverRadius: 7, pointBackgroundColor: "#161b2e", pointBorderColor: "#fff", pointBorderWidth: 2
+          },
+          { label: "P10 to P90", data: savings.band, backgroundColor: "rgba(26, 158, 106, 0.35)", borderColor: "#1a7a43", borderWidth: 1, borderSkipped: false, barPercentage: 0.5 }
+        ]
+      },
+      options: {
+        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: "Savings against going alone" } } },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (c) {
+                var raw = c.raw;
+                if (Array.isArray(raw)) { return "P10 " + pct(raw[0]) + " to P90 " + pct(raw[1]); }
+                return "Median " + pct(raw);
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
+  var years = data("data-years");
+  if (years && years.series.length) {
+    draw("chart-years", {
+      type: "line",
+      data: {
+        labels: years.labels.map(function (y) { return "Year " + y; }),
+        datasets: years.series.map(function (s, i) {
+          return { label: s.label, data: s.data, borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], tension: 0.2, pointRadius: 3 };
+        })
+      },
+      options: {
+        scales: { y: { ticks: { callback: moneyShort }, title: { display: true, text: "Cumulative savings" } } },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + moneyFull(c.parsed.y); } } } }
+      }
+    });
+  }
+
+  var compare = data("data-compare");
+  if (compare) {
+    draw("chart-compare", {
+      type: "bar",
+      data: {
+        labels: compare.labels,
+        datasets: compare.series.map(function (s, i) {
+          return { label: s.label, data: s.data, backgroundColor: PALETTE[i % PALETTE.length] };
+        })
+      },
+      options: {
+        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: "Savings against going alone" } } },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + pct(c.parsed.y); } } } }
+      }
+    });
+  }
+})();

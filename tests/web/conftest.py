@@ -1,0 +1,13 @@
+"""Page tests render templates with DEBUG off, as in production, but without a collectstatic manifest."""
+
+import pytest
+
+PLAIN_STATIC = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    settings.STORAGES = PLAIN_STATIC
