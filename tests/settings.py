@@ -12,3 +12,6 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
 from consortium.settings import *  # noqa: F403
+
+# Test users log in with a known password; a fast hasher keeps fixtures from spending seconds on PBKDF2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
