@@ -36,6 +36,15 @@ def _plain(value) -> str:
     return f"{value:g}"
 
 
+def _tidy(value):
+    """Whole floats show as integers in the inputs (1000000, not 1000000.0)."""
+    if isinstance(value, list | tuple):
+        return [_tidy(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class ParameterRow:
     """What the editor shows for one parameter: its inputs, default, allowed range, unit and source."""
 
@@ -44,6 +53,8 @@ class ParameterRow:
         self.field = form[f"p_{spec.name}"]
         self.default_text = _plain(spec.default[0] if spec.kind == "area" else spec.default)
         self.range_text = _range_text(spec)
+        unit = f" {spec.unit}" if spec.unit else ""
+        self.plausible_text = f"{_plain(spec.plausible_low)} to {_plain(spec.plausible_high)}{unit}"
         self.per_area_field = form[f"p_{spec.name}__per_area"] if spec.kind == "area" else None
         self.area_fields = [form[f"p_{spec.name}__{area}"] for area in AREAS] if spec.kind == "area" else []
 
@@ -103,6 +114,7 @@ class ScenarioForm(forms.ModelForm):
 
     def _add_parameter_fields(self, spec, value) -> None:
         key = f"p_{spec.name}"
+        value = _tidy(value)
         number_attrs = {
             "step": "any",
             "min": _plain(spec.low).replace(",", ""),
@@ -123,6 +135,7 @@ class ScenarioForm(forms.ModelForm):
                 required=False,
                 widget=forms.NumberInput(attrs=number_attrs),
             )
+            self.fields[key].conditionally_required = True
             self.fields[f"{key}__per_area"] = forms.BooleanField(
                 label="Set per research area", required=False, initial=not same
             )

@@ -106,16 +106,16 @@ def field(bound_field, hint: str = ""):
         attrs["aria-describedby"] = " ".join(described)
     if bound_field.errors:
         attrs["aria-invalid"] = "true"
-    if bound_field.field.required and not getattr(widget, "allow_multiple_selected", False):
+    if bound_field.field.required and getattr(widget, "input_type", None) != "checkbox":
         attrs["aria-required"] = "true"
+    multiple = getattr(widget, "allow_multiple_selected", False) and getattr(widget, "input_type", None) == "checkbox"
     return {
         "field": bound_field,
         "widget_html": bound_field.as_widget(attrs=attrs),
         "hint": hint or bound_field.help_text,
-        "is_checkbox": widget.input_type == "checkbox" if hasattr(widget, "input_type") else False,
-        "is_multi": getattr(widget, "allow_multiple_selected", False)
-        and hasattr(widget, "option_template_name")
-        and "checkbox" in widget.option_template_name,
+        "is_multi": multiple,
+        "is_checkbox": not multiple and getattr(widget, "input_type", None) == "checkbox",
+        "optional": not bound_field.field.required and not getattr(bound_field.field, "conditionally_required", False),
     }
 
 
