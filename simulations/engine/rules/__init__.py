@@ -76,7 +76,6 @@ def allocate(
     below `tolerance` (default 1e-3 of the mean cost c(N)/n) or `max_permutations` is reached.
     """
     name = normalize_rule(rule)
-    n = game.n
     values: FloatArray
     if name == "shapley":
         return _shapley(game, method, rng, seed, tolerance, max_permutations)
@@ -112,7 +111,6 @@ def allocate(
     }
     func, how = simple[name]
     values = func(game)
-    del n
     return Allocation(name, values, True, None, how, game.players)
 
 
