@@ -137,7 +137,7 @@ def test_malformed_or_unknown_keys_are_refused_with_401(world, api_client, make_
 
 
 def test_a_wrong_secret_for_a_real_prefix_is_refused(world, api_client, make_key):
-    api_key, token = make_key(world.consortium)
+    api_key, _ = make_key(world.consortium)
     forged = f"{api_key.prefix}.{'x' * 43}"
     response = api_client.get(savings_url(), {"scenario": world.scenario.pk}, HTTP_AUTHORIZATION=_header(forged))
     assert response.status_code == 401

@@ -1,0 +1,66 @@
+"""Too many requests get 429 with Retry-After, per API key, per user and per anonymous address."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.settings import api_settings
+
+pytestmark = pytest.mark.django_db
+
+SAVINGS = "/api/v1/consortia/c/reports/savings/"
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+        assert rates == api_settings.DEFAULT_THROTTLE_RATES
+
+    return set_rates
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(world, key_client, make_key, make_run, rates):
+    rates(api_key="2/min", user="100/min", anon="100/min")
+    make_run(world.scenario, [world.lab_a, world.lab_b])
+    _, token = make_key(world.consortium)
+    _, other_token = make_key(world.consortium, name="other")
+    client = key_client(token)
+    assert [client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code for _ in range(2)] == [200, 200]
+    refused = client.get(SAVINGS, {"scenario": world.scenario.pk})
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    error = refused.json()["error"]
+    assert error["status"] == 429 and error["code"] == "throttled"
+    assert error["message"].startswith("Request was throttled.")
+    # Each key has its own allowance.
+    assert key_client(other_token).get(SAVINGS, {"scenario": world.scenario.pk}).status_code == 200
+
+
+def test_users_are_throttled_per_user(world, client_as, rates):
+    rates(api_key="100/min", user="1/min", anon="100/min")
+    assert client_as("coordinator").get("/api/v1/consortia/c/reports/reuse/").status_code == 200
+    assert client_as("coordinator").get("/api/v1/consortia/c/reports/reuse/").status_code == 429
+    assert client_as("user_a").get("/api/v1/consortia/c/reports/reuse/").status_code == 200
+
+
+def test_anonymous_clients_are_throttled_by_address(rates):
+    """Every API endpoint needs credentials, so anonymous requests normally stop at 401 before any
+    throttle; the anonymous allowance still counts per client address."""
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from reports.throttling import AnonRateThrottle
+
+    rates(api_key="100/min", user="100/min", anon="1/min")
+
+    def request(address: str) -> Request:
+        wrapped = Request(APIRequestFactory().get("/", REMOTE_ADDR=address))
+        wrapped.user = AnonymousUser()
+        return wrapped
+
+    assert AnonRateThrottle().allow_request(request("10.0.0.1"), None)
+    throttle = AnonRateThrottle()
+    assert not throttle.allow_request(request("10.0.0.1"), None)
+    assert 0 < throttle.wait() <= 60
+    assert AnonRateThrottle().allow_request(request("10.0.0.2"), None)
