@@ -16,9 +16,9 @@ Dispatching (handing ids to the broker) lives in `simulations.dispatch`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-import pickle
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -78,8 +78,6 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
 
 
 def _check_runnable(*, scenario, spec: engine.ScenarioSpec) -> None:
-    if not spec.labs:
-        raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
     if "weighted" in spec.rules and sum(lab.weight for lab in spec.labs) <= 0:
         raise ValidationError(
             {
@@ -102,6 +100,8 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         raise ValidationError({"draws": "Draws must be between 1 and 100000."})
     if seed is not None and not 0 <= seed <= 2**31 - 1:
         raise ValidationError({"seed": "The seed must be between 0 and 2147483647."})
+    if not scenario.labs.exists():
+        raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
     try:
         spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:
@@ -190,17 +190,12 @@ def _spec_of(run: SimulationRun) -> engine.ScenarioSpec:
     return engine.ScenarioSpec.from_dict(run.inputs["spec"])
 
 
-def _encode(result) -> bytes:
-    if hasattr(result, "to_bytes"):
-        return result.to_bytes()
-    return pickle.dumps(result.to_dict(), protocol=pickle.HIGHEST_PROTOCOL)
+def _encode(result: engine.ChunkResult) -> bytes:
+    return json.dumps(result.to_dict()).encode()
 
 
-def _decode(data: bytes):
-    if hasattr(engine.ChunkResult, "from_bytes"):
-        return engine.ChunkResult.from_bytes(bytes(data))
-    # Only bytes this service wrote itself are ever unpickled.
-    return engine.ChunkResult.from_dict(pickle.loads(bytes(data)))
+def _decode(data: bytes | memoryview) -> engine.ChunkResult:
+    return engine.ChunkResult.from_dict(json.loads(bytes(data)))
 
 
 def chunk_execute(*, run_id: int, index: int) -> bool:
@@ -229,65 +224,55 @@ def chunk_execute(*, run_id: int, index: int) -> bool:
     return not SimulationChunk.objects.filter(run_id=run_id, result__isnull=True).exists()
 
 
-def _member_rows(run: SimulationRun, result, lab_ids: dict[str, int]) -> list[MemberResult]:
-    rows = []
-    for rule, members in result.members.items():
-        for member in members:
-            rows.append(
-                MemberResult(
-                    run=run,
-                    lab_id=lab_ids.get(member.name),
-                    lab_name=member.name,
-                    rule=rule,
-                    exact=getattr(member, "exact", True),
-                    standalone_cost=member.standalone_cost,
-                    allocated_cost=member.allocated_cost,
-                    allocated_stderr=getattr(member, "allocated_stderr", None),
-                    savings=member.savings,
-                    savings_pct=member.savings_pct,
-                    savings_p10=member.savings_p10,
-                    savings_p50=member.savings_p50,
-                    savings_p90=member.savings_p90,
-                    savings_pct_p10=member.savings_pct_p10,
-                    savings_pct_p50=member.savings_pct_p50,
-                    savings_pct_p90=member.savings_pct_p90,
-                    prob_saving=member.prob_saving,
-                    delivered_value=member.delivered_value,
-                    settlement=member.settlement,
-                )
-            )
-    return rows
-
-
-def _stability_rows(run: SimulationRun, result) -> list[StabilityResult]:
+def _member_rows(run: SimulationRun, result: engine.ScenarioResult, lab_ids: dict[str, int]) -> list[MemberResult]:
     return [
-        StabilityResult(
+        MemberResult(
             run=run,
+            lab_id=lab_ids.get(member.name),
+            lab_name=member.name,
             rule=rule,
-            in_core=stability.in_core,
-            individually_rational=stability.individually_rational,
-            blocking_coalition=list(stability.blocking_coalition) if stability.blocking_coalition else None,
-            max_excess=stability.max_excess,
-            least_core_epsilon=stability.least_core_epsilon,
-            exhaustive=stability.exhaustive,
-            method=stability.method,
+            exact=rule_result.exact,
+            standalone_cost=member.standalone_cost,
+            allocated_cost=member.allocated_cost,
+            allocated_stderr=rule_result.stderr[index] if rule_result.stderr is not None else None,
+            savings=member.savings,
+            savings_pct=member.savings_pct,
+            savings_p10=member.savings_p10,
+            savings_p50=member.savings_p50,
+            savings_p90=member.savings_p90,
+            savings_pct_p10=member.savings_pct_p10,
+            savings_pct_p50=member.savings_pct_p50,
+            savings_pct_p90=member.savings_pct_p90,
+            prob_saving=member.prob_saving,
+            delivered_value=member.delivered_value,
+            settlement=member.settlement,
         )
-        for rule, stability in result.stability.items()
+        for rule, rule_result in result.rules.items()
+        for index, member in enumerate(rule_result.members)
     ]
 
 
-def _year_rows(run: SimulationRun, result) -> list[YearResult]:
+def _stability_rows(run: SimulationRun, result: engine.ScenarioResult) -> list[StabilityResult]:
+    return [
+        StabilityResult(run=run, rule=rule, **rule_result.stability.to_dict())
+        for rule, rule_result in result.rules.items()
+    ]
+
+
+def _year_rows(run: SimulationRun, result: engine.ScenarioResult) -> list[YearResult]:
+    """Per-year series under the run's first rule, the one the scenario leads with."""
+    first = next(iter(result.rules.values()))
     return [
         YearResult(
             run=run,
-            lab_name=lab_name,
-            year=year.year,
-            standalone_cost=year.standalone_cost,
-            consortium_cost=year.consortium_cost,
-            cumulative_savings=year.cumulative_savings,
+            lab_name=member.name,
+            year=year,
+            standalone_cost=member.standalone_by_year[t],
+            consortium_cost=member.consortium_by_year[t],
+            cumulative_savings=member.cumulative_savings_by_year[t],
         )
-        for lab_name, years in result.years.items()
-        for year in years
+        for member in first.members
+        for t, year in enumerate(result.years)
     ]
 
 
@@ -318,7 +303,7 @@ def run_finalize(*, run_id: int) -> bool:
         YearResult.objects.bulk_create(_year_rows(run, result))
         run.status = SimulationRun.Status.SUCCEEDED
         run.chunks_done = run.chunks_total
-        run.engine_version = getattr(result, "engine_version", run.engine_version)
+        run.engine_version = result.engine_version
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "chunks_done", "engine_version", "finished_at"])
         # Chunk payloads are only needed to merge; the result tables now hold the answer.

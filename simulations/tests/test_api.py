@@ -149,7 +149,7 @@ def test_results_hold_every_rule_member_stability_and_year(world, client_as, fin
         member = item["members"][0]
         assert member["savings_p10"] <= member["savings_p50"] <= member["savings_p90"]
         assert 0 <= member["prob_saving"] <= 1
-        assert member["settlement"] == pytest.approx(member["allocated_cost"] - member["delivered_value"])
+        assert member["savings"] == pytest.approx(member["standalone_cost"] - member["allocated_cost"])
         assert set(item["stability"]) >= {"in_core", "blocking_coalition", "max_excess", "least_core_epsilon"}
     assert set(body["years"]) == {"Lab A", "Lab B"}
     assert body["years"]["Lab A"][0]["year"] in (0, 1)

@@ -167,12 +167,13 @@ def test_executed_run_stores_the_engines_numbers(world, fake_broker, small_chunk
     for rule in world.scenario.rules:
         rows = {row.lab_name: row for row in MemberResult.objects.filter(run=run, rule=rule)}
         assert set(rows) == {"Lab A", "Lab B"}
-        for member in expected.members[rule]:
+        for member in expected.rules[rule].members:
             row = rows[member.name]
             assert row.allocated_cost == pytest.approx(member.allocated_cost)
             assert row.savings_p50 == pytest.approx(member.savings_p50)
             assert row.prob_saving == pytest.approx(member.prob_saving)
-            assert row.settlement == pytest.approx(row.allocated_cost - row.delivered_value)
+            assert row.settlement == pytest.approx(member.settlement)
+            assert row.delivered_value == pytest.approx(member.delivered_value)
         assert rows["Lab A"].lab == world.lab_a
     assert StabilityResult.objects.filter(run=run).count() == len(world.scenario.rules)
     assert YearResult.objects.filter(run=run, lab_name="Lab A").exists()

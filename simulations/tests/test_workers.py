@@ -94,7 +94,7 @@ def test_worker_process_killed_mid_run_is_redelivered_and_completes(world, start
     assert fresh.status == "succeeded", fresh.error
     assert max(SimulationChunk.objects.filter(run=run).values_list("attempts", flat=True)) >= 2
     reference = engine.run_scenario(engine.ScenarioSpec.from_dict(fresh.inputs["spec"]))
-    for member in reference.members["shapley"]:
+    for member in reference.rules["shapley"].members:
         row = MemberResult.objects.get(run=run, rule="shapley", lab_name=member.name)
         assert row.savings_p50 == pytest.approx(member.savings_p50)
 
