@@ -25,6 +25,8 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 class LabProfileForm(forms.ModelForm):
     """A lab's profile; the research-area weights are six inputs that must sum to 1."""
 
+    website = forms.URLField(label="Website", required=False, assume_scheme="https")
+
     class Meta:
         model = Lab
         fields = [
@@ -84,6 +86,13 @@ class LabProfileForm(forms.ModelForm):
 class ContributionForm(forms.ModelForm):
     """Log compute delivered to a consortium the lab currently belongs to."""
 
+    evidence_url = forms.URLField(
+        label="Evidence link",
+        required=False,
+        assume_scheme="https",
+        help_text="An invoice, a cluster report or a dashboard that shows the delivery.",
+    )
+
     class Meta:
         model = ComputeContribution
         fields = [
@@ -116,8 +125,9 @@ class ContributionForm(forms.ModelForm):
         current = Membership.objects.current().filter(
             lab=lab, status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE]
         )
-        self.fields["consortium"].queryset = Consortium.objects.filter(pk__in=current.values("consortium_id"))
-        self.fields["consortium"].empty_label = None
+        if "consortium" in self.fields:
+            self.fields["consortium"].queryset = Consortium.objects.filter(pk__in=current.values("consortium_id"))
+            self.fields["consortium"].empty_label = None
         for name in ("gpu_hours_pledged", "gpu_hours_delivered", "price_per_gpu_hour", "cash"):
             self.fields[name].min_value = 0
             self.fields[name].widget.attrs.update({"min": "0", "step": "any"})
@@ -191,6 +201,8 @@ class CorrectionForm(ContributionForm):
 
 
 class ArtifactForm(forms.ModelForm):
+    url = forms.URLField(label="Link", required=False, assume_scheme="https")
+
     class Meta:
         model = Artifact
         fields = [
