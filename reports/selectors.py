@@ -58,7 +58,12 @@ WINDOWS = ("last-quarter", "quarter-to-date", "last-year", "year-to-date", "last
 
 
 class ReportNotFound(Exception):
-    """What the report needs does not exist (no such scenario or run, or no succeeded run yet)."""
+    """What the report needs does not exist: no such scenario or run, no succeeded run yet, no
+    results for the rule. The message starts with the parameter it is about."""
+
+
+class ReportConflict(Exception):
+    """The report's run exists but is not in a state to report on (not succeeded)."""
 
 
 def _money(value: float) -> float:
@@ -137,24 +142,18 @@ class SavingsSource:
         return _tag("savings", self.run.pk, self.run.finished_at, *variant)
 
 
-def savings_source_get(*, consortium: Consortium, scenario_id: int | None, run_id: int | None) -> SavingsSource:
-    """The run a savings report reads: the given one, or the latest succeeded run of the scenario."""
-    if run_id is not None:
-        run = (
-            SimulationRun.objects.select_related("scenario").filter(pk=run_id, scenario__consortium=consortium).first()
-        )
-        if run is None:
-            raise ReportNotFound(f"run: no run {run_id} in consortium {consortium.slug}.")
-        if scenario_id is not None and run.scenario_id != scenario_id:
-            raise ValidationError({"run": f"Run {run_id} belongs to scenario {run.scenario_id}, not {scenario_id}."})
-        if run.status != SimulationRun.Status.SUCCEEDED:
-            raise ValidationError({"run": f"Run {run_id} has not succeeded (status: {run.status})."})
-        return SavingsSource(run.scenario, run)
-    if scenario_id is None:
-        raise ValidationError({"scenario": "Give a scenario id (its latest succeeded run is used) or a run id."})
+def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int | None = None) -> SavingsSource:
+    """The run a savings report reads: the given run of the scenario, or its latest succeeded run."""
     scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
     if scenario is None:
         raise ReportNotFound(f"scenario: no scenario {scenario_id} in consortium {consortium.slug}.")
+    if run_id is not None:
+        run = SimulationRun.objects.filter(pk=run_id, scenario=scenario).first()
+        if run is None:
+            raise ReportNotFound(f"run: no run {run_id} of scenario {scenario_id}.")
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            raise ReportConflict(f"run: run {run_id} has not succeeded (status: {run.status}).")
+        return SavingsSource(scenario, run)
     run = latest_run_get(scenario=scenario)
     if run is None:
         raise ReportNotFound(f"scenario: scenario {scenario_id} ({scenario.name}) has no succeeded run yet.")
@@ -203,11 +202,11 @@ class SavingsReport:
 
 def _rule_pick(rules: list[str], rule: str | None, *, what: str) -> str:
     if not rules:
-        raise ReportNotFound(f"{what} has no stored results.")
+        raise ReportNotFound(f"run: {what} has no stored results.")
     if rule is None:
         return rules[0]
     if rule not in rules:
-        raise ValidationError({"rule": f"{what} has no results for rule {rule!r}; it has {', '.join(rules)}."})
+        raise ReportNotFound(f"rule: {what} has no results for rule {rule!r}; it has {', '.join(rules)}.")
     return rule
 
 
@@ -235,10 +234,7 @@ class ComparisonSource:
 
 
 def comparison_source_get(*, consortium: Consortium, scenario_ids: list[int]) -> ComparisonSource:
-    if len(scenario_ids) < 2:
-        raise ValidationError({"scenarios": "Give at least two scenario ids, separated by commas."})
-    if len(set(scenario_ids)) != len(scenario_ids):
-        raise ValidationError({"scenarios": "Each scenario may be listed once."})
+    """The latest succeeded run of each scenario, in the order given (the first is the baseline)."""
     found = {s.pk: s for s in Scenario.objects.filter(pk__in=scenario_ids, consortium=consortium)}
     missing = [str(pk) for pk in scenario_ids if pk not in found]
     if missing:

@@ -6,6 +6,7 @@ the OpenAPI schema so clients can generate types.
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from reports.models import ApiKey
@@ -16,18 +17,30 @@ FORMATS = ("json", "csv")
 CONTRIBUTION_GROUP_CHOICES = ("lab", "period", "gpu_type")
 
 
+MAX_ID = 2**63 - 1
+# At most 18 digits: every id fits a 64-bit column.
+ID_LIST_PATTERN = r"^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17})*$"
+
+
 class IdListField(serializers.CharField):
-    """Comma-separated positive integer ids: `3,5,8`."""
+    """Comma-separated positive integer ids, `3,5,8`, each given once (repeats are dropped)."""
+
+    def __init__(self, *, minimum: int = 1, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.minimum = minimum
+        pattern = ID_LIST_PATTERN if minimum == 1 else ID_LIST_PATTERN.replace(")*$", f"){{{minimum - 1},}}$")
+        message = "Enter ids separated by commas, e.g. 3,5."
+        if minimum > 1:
+            message = f"Enter at least {minimum} ids separated by commas, e.g. 3,5."
+        super().__init__(validators=[RegexValidator(pattern, message)], **kwargs)
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         text = super().to_internal_value(data)
-        try:
-            ids = [int(part) for part in text.split(",") if part.strip()]
-        except ValueError:
-            raise serializers.ValidationError("Enter ids separated by commas, e.g. 3,5.") from None
-        if not ids or any(pk < 1 for pk in ids):
-            raise serializers.ValidationError("Enter positive ids separated by commas, e.g. 3,5.")
-        return ids
+        # The pattern (also published in the schema) applies to the text, before it becomes ids.
+        super().run_validators(text)
+        return list(dict.fromkeys(int(part) for part in text.split(",")))
+
+    def run_validators(self, value):  # type: ignore[no-untyped-def]
+        """Validators ran on the text in to_internal_value."""
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -48,14 +61,12 @@ class WindowQuerySerializer(ReportQuerySerializer):
 
 class SavingsQuerySerializer(ReportQuerySerializer):
     scenario = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**63 - 1, help_text="Scenario id: its latest succeeded run is used."
+        min_value=1, max_value=MAX_ID, help_text="Scenario id; its latest succeeded run unless `run` is given."
     )
     run = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**63 - 1, help_text="A succeeded run id (instead of the latest)."
+        required=False, min_value=1, max_value=MAX_ID, help_text="One of the scenario's succeeded runs instead."
     )
-    rule = serializers.ChoiceField(
-        RULES, required=False, help_text="Cost-sharing rule; the scenario's first by default."
-    )
+    rule = serializers.ChoiceField(RULES, required=False, help_text="Cost-sharing rule; the run's first by default.")
     lab = IdListField(required=False, help_text="Only these lab ids, comma-separated.")
     ordering = serializers.ChoiceField(
         [column for name in SAVINGS_COLUMNS[1:] for column in (name, f"-{name}")],
@@ -63,14 +74,11 @@ class SavingsQuerySerializer(ReportQuerySerializer):
         help_text="Sort rows by a column; `-` for descending. By lab name otherwise.",
     )
 
-    def validate(self, attrs):  # type: ignore[no-untyped-def]
-        if "scenario" not in attrs and "run" not in attrs:
-            raise serializers.ValidationError({"scenario": "Give a scenario id or a run id."})
-        return attrs
-
 
 class ComparisonQuerySerializer(ReportQuerySerializer):
-    scenarios = IdListField(help_text="Two or more scenario ids, comma-separated; the first is the baseline.")
+    scenarios = IdListField(
+        minimum=2, help_text="Two or more scenario ids, comma-separated; the first is the baseline."
+    )
     rule = serializers.ChoiceField(RULES, required=False, help_text="Cost-sharing rule; the first scenario's first.")
 
 
@@ -80,7 +88,7 @@ class ContributionsQuerySerializer(WindowQuerySerializer):
         default="lab",
         help_text="Comma-separated groupings from lab, period (calendar quarter), gpu_type.",
     )
-    lab = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Only this lab id.")
+    lab = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="Only this lab id.")
 
     def validate_group_by(self, value: str) -> tuple[str, ...]:
         names = tuple(part.strip() for part in value.split(",") if part.strip())

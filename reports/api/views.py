@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -45,12 +45,20 @@ ERRORS = {
     403: OpenApiResponse(s.ErrorSerializer, description="An API key of another consortium, or a write with a key."),
     404: OpenApiResponse(
         s.ErrorSerializer,
-        description="No such consortium (or not visible), scenario, run, page, or no succeeded run yet.",
+        description="No such consortium (or not visible), scenario, run, page or format; no succeeded run yet; "
+        "no results for the rule.",
     ),
+    409: OpenApiResponse(s.ErrorSerializer, description="The chosen run has not succeeded."),
     429: OpenApiResponse(s.ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."),
 }
 NOT_MODIFIED = OpenApiResponse(description="Not modified since the given ETag / date; no body.")
 CONSORTIUM_SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="Consortium slug.")
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the data."
+    default_code = "conflict"
 
 
 class ReportReader(permissions.BasePermission):
@@ -150,6 +158,8 @@ class ReportView(APIView):
     def handle_exception(self, exc):  # type: ignore[no-untyped-def]
         if isinstance(exc, selectors.ReportNotFound):
             exc = NotFound(str(exc))
+        elif isinstance(exc, selectors.ReportConflict):
+            exc = Conflict(str(exc))
         return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -192,7 +202,7 @@ class SavingsReportView(ReportView):
         consortium = self.consortium_get(slug)
         params = self.query()
         source = selectors.savings_source_get(
-            consortium=consortium, scenario_id=params.get("scenario"), run_id=params.get("run")
+            consortium=consortium, scenario_id=params["scenario"], run_id=params.get("run")
         )
         if response := self.not_modified(source.etag(*self.variant()), source.last_modified):
             return response

@@ -82,7 +82,7 @@ def test_savings_report_for_a_chosen_rule_and_run(world, client_as, make_run):
     latest = client.get(f"{BASE}/savings/", {"scenario": world.scenario.pk, "rule": "proportional"}).json()
     assert latest["run"] == newer.pk and latest["rule"] == "proportional"
     assert latest["results"][0]["allocated_cost_usd"] == 650_000.0
-    chosen = client.get(f"{BASE}/savings/", {"run": older.pk}).json()
+    chosen = client.get(f"{BASE}/savings/", {"scenario": world.scenario.pk, "run": older.pk}).json()
     assert chosen["run"] == older.pk and chosen["results"][0]["allocated_cost_usd"] == 599_000.0
 
 
@@ -96,16 +96,18 @@ def test_savings_report_skips_runs_that_have_not_succeeded(world, client_as, mak
 @pytest.mark.parametrize(
     ("params", "status", "field", "message"),
     [
-        ({}, 400, "scenario", "scenario: Give a scenario id or a run id."),
+        ({}, 400, "scenario", "scenario: This field is required."),
+        ({"run": "{failed}"}, 400, "scenario", "scenario: This field is required."),
         ({"scenario": "abc"}, 400, "scenario", "scenario: A valid integer is required."),
         ({"scenario": "{scenario}", "rule": "nope"}, 400, "rule", 'rule: "nope" is not a valid choice.'),
-        ({"scenario": "{scenario}", "rule": "nucleolus"}, 400, "rule", None),
         ({"scenario": "{scenario}", "format": "xml"}, 404, None, None),
         ({"scenario": "{scenario}", "page": "9"}, 404, None, "Invalid page."),
         ({"scenario": "{scenario}", "lab": "x,1"}, 400, "lab", "lab: Enter ids separated by commas, e.g. 3,5."),
+        ({"scenario": "{scenario}", "rule": "nucleolus"}, 404, None, None),
         ({"scenario": 999999}, 404, None, "scenario: no scenario 999999 in consortium c."),
-        ({"run": 999999}, 404, None, "run: no run 999999 in consortium c."),
-        ({"run": "{failed}"}, 400, "run", None),
+        ({"scenario": "{scenario}", "run": 999999}, 404, None, None),
+        ({"scenario": "{empty}", "run": "{latest}"}, 404, None, None),
+        ({"scenario": "{scenario}", "run": "{failed}"}, 409, None, None),
         ({"scenario": "{empty}"}, 404, None, None),
         ({"scenario": "{other}"}, 404, None, None),
     ],
@@ -113,12 +115,18 @@ def test_savings_report_skips_runs_that_have_not_succeeded(world, client_as, mak
 def test_savings_report_refuses_bad_parameters_naming_the_field(
     world, client_as, make_run, params, status, field, message
 ):
-    make_run(world.scenario, [world.lab_a, world.lab_b])
+    latest = make_run(world.scenario, [world.lab_a, world.lab_b])
     failed = make_run(world.scenario, [world.lab_a], status=SimulationRun.Status.FAILED)
     empty = f.ScenarioFactory(consortium=world.consortium, labs=[world.lab_a])
     other = f.ScenarioFactory(consortium=world.other_consortium, labs=[world.lab_d])
     make_run(other, [world.lab_d])
-    ids = {"{scenario}": world.scenario.pk, "{failed}": failed.pk, "{empty}": empty.pk, "{other}": other.pk}
+    ids = {
+        "{scenario}": world.scenario.pk,
+        "{latest}": latest.pk,
+        "{failed}": failed.pk,
+        "{empty}": empty.pk,
+        "{other}": other.pk,
+    }
     query = {key: ids.get(value, value) if isinstance(value, str) else value for key, value in params.items()}
     response = client_as("coordinator").get(f"{BASE}/savings/", query)
     assert response.status_code == status, response.content
@@ -137,7 +145,7 @@ def test_csv_request_with_a_bad_parameter_gets_a_json_error(world, client_as):
     response = client_as("coordinator").get(f"{BASE}/savings/", {"format": "csv"})
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert response.json()["error"]["fields"] == {"scenario": ["Give a scenario id or a run id."]}
+    assert response.json()["error"]["fields"] == {"scenario": ["This field is required."]}
 
 
 @pytest.mark.parametrize(
@@ -242,11 +250,13 @@ def test_comparison_as_csv_has_one_column_block_per_scenario(world, client_as, m
 @pytest.mark.parametrize(
     ("scenarios", "status", "message"),
     [
-        ("{a}", 400, "scenarios: Give at least two scenario ids, separated by commas."),
-        ("{a},{a}", 400, "scenarios: Each scenario may be listed once."),
-        ("{a},x", 400, "scenarios: Enter ids separated by commas, e.g. 3,5."),
+        ("{a}", 400, "scenarios: Enter at least 2 ids separated by commas, e.g. 3,5."),
+        ("{a},x", 400, "scenarios: Enter at least 2 ids separated by commas, e.g. 3,5."),
+        ("{a}, {a}", 400, "scenarios: Enter at least 2 ids separated by commas, e.g. 3,5."),
+        ("{a},99999999999999999999", 400, None),
         ("{a},{other}", 404, None),
         ("{a},{empty}", 404, None),
+        ("{a},{a}", 200, None),
     ],
 )
 def test_comparison_refuses_bad_scenario_lists(world, client_as, make_run, scenarios, status, message):
@@ -259,6 +269,8 @@ def test_comparison_refuses_bad_scenario_lists(world, client_as, make_run, scena
     assert response.status_code == status
     if message:
         assert response.json()["error"]["message"] == message
+    if status == 200:
+        assert [item["scenario"] for item in response.json()["scenarios"]] == [world.scenario.pk]
 
 
 def test_comparison_needs_the_scenarios_parameter(world, client_as):
