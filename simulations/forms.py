@@ -11,8 +11,8 @@ from django import forms
 
 from consortium.models import Membership, Scenario
 from labs.models import Lab
+from simulations.engine import RULE_LABELS, RULES
 from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
-from simulations.engine.rules import RULE_LABELS, RULES
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
 

@@ -19,7 +19,7 @@ from consortium import access
 from consortium import services as consortium_services
 from consortium.models import Consortium, Scenario
 from labs.forms import add_service_errors
-from simulations.engine.rules import RULE_LABELS
+from simulations.engine import RULE_LABELS
 
 from . import selectors, services
 from .forms import CompareForm, ScenarioForm
