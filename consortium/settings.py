@@ -204,7 +204,8 @@ if REDIS_URL:
         "socket_connect_timeout": 2,
     }
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    # The host part means nothing to this transport; naming one stops Kombu warning it is missing.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     for folder in ("out", "control", "processed"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

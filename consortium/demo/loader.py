@@ -123,7 +123,7 @@ class _Loader:
                 charter=spec["charter"],
                 currency=spec["currency"],
             )
-            self.created["consortia"] += 1
+            self.created["consortium"] += 1
         return consortium
 
     def memberships(self, consortium: Consortium, lab: Lab, spells: list[dict[str, Any]], by: Any) -> None:
@@ -270,7 +270,8 @@ class _Loader:
         client = self.user(username=client_spec["username"], first_name="API client")
         LabMember.objects.get_or_create(lab=self.labs[client_spec["lab"]], user=client)
         token, created = Token.objects.get_or_create(user=client)
-        self.created["API tokens"] += created
+        if created:
+            self.created["API token"] += 1
         summary.token = token.key
         summary.credentials.append(
             Credential(client.username, f"API client, {self.labs[client_spec['lab']].name}", f"token {token.key}")

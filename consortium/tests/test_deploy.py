@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -188,3 +193,66 @@ def test_filesystem_broker_carries_a_task_from_one_process_to_a_worker_process(t
     assert done.read_text() == f"hello from pid {worker.pid}"
     assert not list((tmp_path / "data" / "broker" / "out").iterdir()), "the message stayed in the queue"
     assert not list((tmp_path / "data" / "broker" / "processed").iterdir()), "store_processed is off"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, **headers: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.services
+def test_the_run_command_serves_the_demo_and_its_worker_completes_the_demo_runs(tmp_path):
+    """`make run` minus the install: embedded defaults, demo loaded, a worker computing the queued runs."""
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "VENV": str(Path(sys.executable).parent.parent),
+        "DATA_DIR": str(tmp_path / "data"),
+        "PORT": str(port),
+        "WORKER_CONCURRENCY": "2",
+    }
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Serving http://" not in log.read_text() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+        text = log.read_text()
+        assert f"Serving http://127.0.0.1:{port}" in text, text[-3000:]
+        assert "open-commons-demo" in text
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert get(f"http://127.0.0.1:{port}/")[0] == 200
+        token = re.search(r"api-client .* token (\w+)", text).group(1)
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/labs/", Authorization=f"Token {token}")
+        assert status == 200 and b"Alderbrook Models" in body
+
+        database = sqlite3.connect(tmp_path / "data" / "db.sqlite3", timeout=30)
+        statuses: list[str] = []
+        while time.monotonic() < deadline + 180:
+            statuses = [row[0] for row in database.execute("SELECT status FROM simulations_simulationrun")]
+            if statuses and all(status in {"succeeded", "failed", "cancelled"} for status in statuses):
+                break
+            time.sleep(1)
+        database.close()
+        assert statuses == ["succeeded"] * 3, log.read_text()[-5000:]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)

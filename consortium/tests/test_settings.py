@@ -88,7 +88,7 @@ def test_defaults_are_sqlite_and_the_filesystem_broker_under_data_dir(tmp_path):
     data = tmp_path / "data"
     assert values["ENGINE"] == "django.db.backends.sqlite3"
     assert values["NAME"] == str(data / "db.sqlite3")
-    assert values["BROKER"] == "filesystem://"
+    assert values["BROKER"] == "filesystem://localhost/"
     options = values["BROKER_OPTIONS"]
     assert options["data_folder_in"] == options["data_folder_out"] == str(data / "broker" / "out")
     assert options["control_folder"] == str(data / "broker" / "control")
@@ -146,5 +146,5 @@ def test_empty_variables_count_as_unset(tmp_path):
     """docker-compose passes `${NAME:-}` through as an empty string."""
     values = settings_from(tmp_path, DEBUG="true", DATABASE_URL="", REDIS_URL="", ALLOWED_HOSTS="")
     assert values["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["BROKER"] == "filesystem://"
+    assert values["BROKER"] == "filesystem://localhost/"
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
