@@ -339,5 +339,5 @@ def read_csv_game(source: str | os.PathLike[str]) -> ExplicitGame:
 def game_to_csv(game: ExplicitGame) -> str:
     """The inverse of read_csv_game, coalitions in bitmask order."""
     lines = ["coalition,cost"]
-    lines += [f"{game.coalition_name(m)},{game.costs[m]!r}" for m in range(1, 1 << game.n)]
+    lines += [f"{game.coalition_name(m)},{float(game.costs[m])!r}" for m in range(1, 1 << game.n)]
     return "\n".join(lines) + "\n"

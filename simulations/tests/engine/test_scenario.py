@@ -1,0 +1,143 @@
+"""Scenarios: chunked Monte Carlo merges bitwise-identically; results are complete and JSON-safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from simulations.engine import (
+    ENGINE_VERSION,
+    ChunkResult,
+    EngineError,
+    InvalidParameterError,
+    Params,
+    ScenarioSpec,
+    finalize,
+    run_scenario,
+    simulate_chunk,
+)
+
+from .helpers import random_labs
+
+
+def spec(**changes: object) -> ScenarioSpec:
+    base = ScenarioSpec(
+        labs=tuple(random_labs(5, 4)),
+        params=Params(horizon_years=3),
+        rules=("shapley", "proportional", "nucleolus"),
+        draws=24,
+        seed=11,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_chunking_does_not_change_a_single_number() -> None:
+    """Draw k depends only on (seed, k): any chunking, in any order, gives identical results."""
+    s = spec()
+    whole = simulate_chunk(s, 0, s.draws)
+    parts = [simulate_chunk(s, a, b) for a, b in ((13, 24), (0, 5), (5, 13))]
+    merged = finalize(s, parts).to_dict()
+    assert json.dumps(merged, sort_keys=True) == json.dumps(finalize(s, [whole]).to_dict(), sort_keys=True)
+    assert np.array_equal(np.concatenate([p.allocated for p in sorted(parts, key=lambda p: p.start)], axis=1),
+                          whole.allocated)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
+    a = simulate_chunk(spec(), 0, 8)
+    assert np.array_equal(a.standalone, simulate_chunk(spec(), 0, 8).standalone)
+    assert not np.array_equal(a.standalone, simulate_chunk(spec(seed=12), 0, 8).standalone)
+
+
+def test_chunk_round_trips_through_json_exactly() -> None:
+    chunk = simulate_chunk(spec(), 3, 9)
+    again = ChunkResult.from_dict(json.loads(json.dumps(chunk.to_dict())))
+    assert again.start == 3 and again.stop == 9 and again.rules == chunk.rules
+    assert np.array_equal(again.allocated, chunk.allocated)
+    assert np.array_equal(again.standalone, chunk.standalone)
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ([(0, 10), (12, 24)], "a gap at draw 10"),
+        ([(0, 12), (10, 24)], "overlap"),
+        ([(0, 12)], "cover draws \\[0, 12\\) but the scenario has 24"),
+    ],
+)
+def test_finalize_rejects_chunks_that_do_not_cover_the_draws(ranges: list[tuple[int, int]], message: str) -> None:
+    s = spec(rules=("proportional",))
+    with pytest.raises(EngineError, match=message):
+        finalize(s, [simulate_chunk(s, a, b) for a, b in ranges])
+
+
+def test_result_has_every_figure_per_rule_and_member() -> None:
+    """Savings, bands, probability, settlement, stability and the yearly series are present and
+    consistent: savings = stand-alone - allocated; P10 <= P50 <= P90; the series' discounted sum
+    is the allocation; the settlement subtracts direct costs and deliveries."""
+    s = spec()
+    result = run_scenario(s)
+    assert result.engine_version == ENGINE_VERSION and result.years == (1, 2, 3)
+    for rule, rr in result.rules.items():
+        assert rr.stability.exhaustive
+        total = sum(m.allocated_cost for m in rr.members)
+        assert total == pytest.approx(result.grand_cost, rel=1e-9), rule
+        for m in rr.members:
+            assert m.savings == pytest.approx(m.standalone_cost - m.allocated_cost)
+            assert m.savings_p10 <= m.savings_p50 <= m.savings_p90
+            assert m.savings_pct_p10 <= m.savings_pct_p50 <= m.savings_pct_p90
+            assert 0.0 <= m.prob_saving <= 1.0
+            assert m.settlement == pytest.approx(m.allocated_cost - m.direct_cost - m.delivered_value)
+            pv = sum(c / 1.08**t for t, c in enumerate(m.consortium_by_year))
+            assert pv == pytest.approx(m.allocated_cost, rel=1e-9)
+            assert m.cumulative_savings_by_year[-1] == pytest.approx(m.savings, rel=1e-9, abs=1e-3)
+        paid = sum(t.amount for t in rr.transfers if t.payee == "pool") - sum(
+            t.amount for t in rr.transfers if t.payer == "pool"
+        )
+        assert paid == pytest.approx(sum(m.settlement for m in rr.members), rel=1e-9, abs=1e-3)
+    text = json.dumps(result.to_dict(), allow_nan=False)
+    assert '"shapley"' in text
+
+
+def test_spec_round_trips_through_json_and_canonicalizes() -> None:
+    s = spec(rules=("least-core", "shapley"), uncertain=("growth", "absorption"))
+    assert s.rules == ("least_core", "shapley")
+    assert s.uncertain == ("absorption", "growth")
+    again = ScenarioSpec.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert again == s
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"rules": ("median",)}, EngineError, "unknown rule 'median'"),
+        ({"draws": -1}, InvalidParameterError, "draws must be"),
+        ({"uncertain": ("gravity",)}, InvalidParameterError, "cannot draw gravity"),
+        ({"labs": ()}, InvalidParameterError, "at least one lab"),
+    ],
+)
+def test_bad_specs_name_the_problem(changes: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        spec(**changes)
+
+
+def test_zero_draws_still_gives_central_results() -> None:
+    result = run_scenario(spec(draws=0, rules=("shapley",)))
+    member = result.rules["shapley"].members[0]
+    assert np.isfinite(member.savings) and np.isnan(member.savings_p50)
+    assert json.loads(json.dumps(result.to_dict()))["rules"]["shapley"]["members"][0]["savings_p50"] is None
+
+
+def test_draws_stay_in_the_plausible_range_widened_to_the_scenario_value() -> None:
+    """Each draw lies between the plausible bounds, widened to include the scenario's own value."""
+    from simulations.engine import draw_inputs
+
+    s = spec()
+    for k in range(20):
+        labs, params = draw_inputs(s, k)  # constructing them re-validates every allowed range
+        for lab, base in zip(labs, s.labs, strict=True):
+            assert min(0.7, base.rd_share) <= lab.rd_share <= max(0.9, base.rd_share)
+        assert 2.0 <= params.growth <= 4.0
+        assert params.horizon_years == 3
