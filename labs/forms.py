@@ -112,6 +112,7 @@ class ContributionForm(forms.ModelForm):
             "period_end": DATE,
             "evidence_note": forms.Textarea(attrs={"rows": 2}),
         }
+        labels = {"gpu_type": "GPU type"}
         help_texts = {
             "price_per_gpu_hour": "The agreed in-kind price, US$ per GPU-hour.",
             "gpu_hours_pledged": "H100-equivalent GPU-hours promised for the period.",

@@ -168,7 +168,8 @@ def run_cancel(request, pk: int):
 def run_progress(request, pk: int):
     """The progress bar alone; htmx swaps it in every second until the run finishes."""
     run = _visible_run(request, pk)
-    return render(request, "simulations/partials/run_progress.html", {"run": run})
+    can_cancel = access.is_coordinator(request.user, run.scenario.consortium)
+    return render(request, "simulations/partials/run_progress.html", {"run": run, "can_cancel": can_cancel})
 
 
 def _chosen_rule(request, results) -> str:
@@ -230,7 +231,7 @@ def run_detail(request, pk: int):
         "run": run,
         "scenario": run.scenario,
         "consortium": run.scenario.consortium,
-        "is_coordinator": access.is_coordinator(request.user, run.scenario.consortium),
+        "can_cancel": access.is_coordinator(request.user, run.scenario.consortium),
         "currency": run.scenario.consortium.currency,
     }
     if run.status == SimulationRun.Status.SUCCEEDED:

@@ -108,8 +108,10 @@
 
   var years = data("data-years");
   if (years && years.series.length) {
+    // A one-year horizon has a single point per member: bars read better than dots.
+    var single = years.labels.length === 1;
     draw("chart-years", {
-      type: "line",
+      type: single ? "bar" : "line",
       data: {
         labels: years.labels.map(function (y) { return "Year " + y; }),
         datasets: years.series.map(function (s, i) {

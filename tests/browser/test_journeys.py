@@ -153,6 +153,7 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
         page.get_by_label(lab.name, exact=True).check()
     page.get_by_label("Equal split", exact=True).check()
     page.get_by_label("Replication factor").fill("1.3")
+    page.get_by_label("Horizon").fill("3")
     page.get_by_label("Monte Carlo draws").fill("400")
     screenshot("scenario-editor", phone=True)
     page.get_by_role("button", name="Save scenario").click()
