@@ -108,3 +108,30 @@ def client_as(world):
         return client
 
     return make
+
+
+@pytest.fixture
+def ledger(world):
+    """`world` plus ledger data, returned as the same namespace with more attributes.
+
+    - `entry_a`, `entry_b`: original entries of labs A and B in C (10,000 GPU-h pledged, 8,000
+      delivered at US$2.40); `entry_d`: lab D's entry in D.
+    - `artifact_a` (reused by lab B: `reuse_b`), `artifact_a_spare` (never reused), `artifact_b`,
+      `artifact_d`.
+    - `spell_a`, `spell_b`: the current membership spells of labs A and B in C.
+    """
+    from tests import factories as f
+
+    world.entry_a = f.ComputeContributionFactory(lab=world.lab_a, consortium=world.consortium, recorded_by=world.user_a)
+    world.entry_b = f.ComputeContributionFactory(lab=world.lab_b, consortium=world.consortium, recorded_by=world.user_b)
+    world.entry_d = f.ComputeContributionFactory(
+        lab=world.lab_d, consortium=world.other_consortium, recorded_by=world.user_d
+    )
+    world.artifact_a = f.ArtifactFactory(lab=world.lab_a, title="Lab A web corpus")
+    world.artifact_a_spare = f.ArtifactFactory(lab=world.lab_a, title="Lab A eval harness", kind="evaluation")
+    world.artifact_b = f.ArtifactFactory(lab=world.lab_b, title="Lab B RL recipe", kind="recipe")
+    world.artifact_d = f.ArtifactFactory(lab=world.lab_d, title="Lab D kernels", kind="code")
+    world.reuse_b = f.ArtifactReuseFactory(artifact=world.artifact_a, reusing_lab=world.lab_b, recorded_by=world.user_b)
+    world.spell_a = world.consortium.memberships.get(lab=world.lab_a)
+    world.spell_b = world.consortium.memberships.get(lab=world.lab_b)
+    return world

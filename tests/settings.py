@@ -15,3 +15,6 @@ from consortium.settings import *  # noqa: F403
 
 # Test users log in with a known password; a fast hasher keeps fixtures from spending seconds on PBKDF2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Factories create several users per test; the production hasher would dominate the run time.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

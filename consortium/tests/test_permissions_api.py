@@ -1,0 +1,370 @@
+"""Permission matrix of the ledger resources: every role against every endpoint and method.
+
+Roles (conftest `world`): anonymous; user_a (lab A, in consortium C); user_b (lab B, in C);
+coordinator (of C); other_coordinator (of D, which has lab D only); token (a lab A user calling with
+an API token); staff. Outcomes: 401 without credentials; 404 for what a role cannot see; 403 for
+what it sees but may not change; 405 for what nobody may do over the API (ledger entries and
+membership spells are never changed or deleted, labs and consortia never deleted).
+A refused write leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.apps import apps
+
+from conftest import ROLES
+
+LAB_PAYLOAD = {
+    "name": "Lab New",
+    "slug": "lab-new",
+    "kind": "academic",
+    "final_run_gpu_hours": 500000,
+    "rd_share": 0.8,
+}
+ENTRY_PAYLOAD = {
+    "period_start": "2026-04-01",
+    "period_end": "2026-06-30",
+    "gpu_type": "H100",
+    "gpu_hours_pledged": "5000",
+    "gpu_hours_delivered": "4000",
+    "price_per_gpu_hour": "2.40",
+}
+ARTIFACT_PAYLOAD = {
+    "kind": "dataset",
+    "title": "New corpus",
+    "research_area": "pretraining_data",
+    "reproduction_gpu_hours": "1000",
+    "release_date": "2026-05-01",
+}
+LAB_PUT = {**LAB_PAYLOAD, "name": "Lab A renamed", "slug": "lab-a"}
+ARTIFACT_PUT = {**ARTIFACT_PAYLOAD, "title": "Lab A corpus v2"}
+REUSE_PUT = {"reused_on": "2026-04-01", "gpu_hours_saved": "123", "note": "updated"}
+CONSORTIUM_PUT = {"name": "Consortium C", "slug": "c", "charter": "Amended", "currency": "EUR"}
+
+
+def every(code: int, **overrides: int) -> dict[str, int]:
+    """`code` for every signed-in role, 401 for anonymous, except the roles overridden."""
+    return {role: 401 if role == "anonymous" else code for role in ROLES} | overrides
+
+
+# Who may see an object of consortium C (or of labs A and B): everyone but D's coordinator.
+SEE_C = every(200, other_coordinator=404)
+# Lab A's own users change lab A's data; others in C see it (403); D's coordinator does not (404).
+LAB_A_WRITE = every(403, user_a=200, token=200, other_coordinator=404)
+# Coordinators of C change C's data.
+COORDINATOR_WRITE = every(403, coordinator=200, other_coordinator=404)
+IMMUTABLE = every(405)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    url: Callable[[Any], str]
+    expected: dict[str, int]
+    payload: Callable[[Any], dict[str, Any]] = field(default=lambda w: {})
+    # Models whose row count must not change when the request is refused.
+    watched: tuple[str, ...] = ()
+
+
+CASES = [
+    # Labs
+    Case("labs list", "get", lambda w: "/api/v1/labs/", every(200)),
+    Case("lab A", "get", lambda w: f"/api/v1/labs/{w.lab_a.pk}/", SEE_C),
+    Case("lab D", "get", lambda w: f"/api/v1/labs/{w.lab_d.pk}/", every(404, other_coordinator=200, staff=200)),
+    Case("create lab", "post", lambda w: "/api/v1/labs/", every(201), lambda w: LAB_PAYLOAD, ("labs.Lab",)),
+    Case("patch lab A", "patch", lambda w: f"/api/v1/labs/{w.lab_a.pk}/", LAB_A_WRITE, lambda w: {"country": "Peru"}),
+    Case("put lab A", "put", lambda w: f"/api/v1/labs/{w.lab_a.pk}/", LAB_A_WRITE, lambda w: LAB_PUT),
+    Case("delete lab A", "delete", lambda w: f"/api/v1/labs/{w.lab_a.pk}/", IMMUTABLE, watched=("labs.Lab",)),
+    # Compute ledger
+    Case("contributions list", "get", lambda w: "/api/v1/contributions/", every(200)),
+    Case("entry of lab A", "get", lambda w: f"/api/v1/contributions/{w.entry_a.pk}/", SEE_C),
+    Case(
+        "log entry for lab A in C",
+        "post",
+        lambda w: "/api/v1/contributions/",
+        every(403, user_a=201, token=201, other_coordinator=400),
+        lambda w: {**ENTRY_PAYLOAD, "lab": w.lab_a.pk, "consortium": w.consortium.pk},
+        ("labs.ComputeContribution",),
+    ),
+    Case(
+        "put entry",
+        "put",
+        lambda w: f"/api/v1/contributions/{w.entry_a.pk}/",
+        IMMUTABLE,
+        lambda w: {**ENTRY_PAYLOAD, "lab": w.lab_a.pk, "consortium": w.consortium.pk},
+        ("labs.ComputeContribution",),
+    ),
+    Case(
+        "patch entry",
+        "patch",
+        lambda w: f"/api/v1/contributions/{w.entry_a.pk}/",
+        IMMUTABLE,
+        lambda w: {"gpu_hours_delivered": "1"},
+        ("labs.ComputeContribution",),
+    ),
+    Case(
+        "delete entry",
+        "delete",
+        lambda w: f"/api/v1/contributions/{w.entry_a.pk}/",
+        IMMUTABLE,
+        watched=("labs.ComputeContribution",),
+    ),
+    Case(
+        "correct entry of lab A",
+        "post",
+        lambda w: f"/api/v1/contributions/{w.entry_a.pk}/correct/",
+        every(403, user_a=201, token=201, other_coordinator=404),
+        lambda w: {"reason": "Delivered figure was a typo", "gpu_hours_delivered": "9000"},
+        ("labs.ComputeContribution",),
+    ),
+    Case("ledger totals", "get", lambda w: "/api/v1/contributions/totals/", every(200)),
+    # Artifacts
+    Case("artifacts list", "get", lambda w: "/api/v1/artifacts/", every(200)),
+    Case("artifact of lab A", "get", lambda w: f"/api/v1/artifacts/{w.artifact_a.pk}/", SEE_C),
+    Case(
+        "publish artifact of lab A",
+        "post",
+        lambda w: "/api/v1/artifacts/",
+        every(403, user_a=201, token=201, other_coordinator=400),
+        lambda w: {**ARTIFACT_PAYLOAD, "lab": w.lab_a.pk},
+        ("labs.Artifact",),
+    ),
+    Case(
+        "patch artifact of lab A",
+        "patch",
+        lambda w: f"/api/v1/artifacts/{w.artifact_a.pk}/",
+        LAB_A_WRITE,
+        lambda w: {"licence": "CC-BY-4.0"},
+    ),
+    Case(
+        "put artifact of lab A",
+        "put",
+        lambda w: f"/api/v1/artifacts/{w.artifact_a.pk}/",
+        LAB_A_WRITE,
+        lambda w: ARTIFACT_PUT,
+    ),
+    Case(
+        "delete unreused artifact of lab A",
+        "delete",
+        lambda w: f"/api/v1/artifacts/{w.artifact_a_spare.pk}/",
+        every(403, user_a=204, token=204, other_coordinator=404),
+        watched=("labs.Artifact",),
+    ),
+    # Artifact reuse (reuse_b: lab B reused lab A's artifact; lab B's users change it)
+    Case("reuses list", "get", lambda w: "/api/v1/reuses/", every(200)),
+    Case("reuse by lab B", "get", lambda w: f"/api/v1/reuses/{w.reuse_b.pk}/", SEE_C),
+    Case(
+        "log reuse by lab A of lab B's artifact",
+        "post",
+        lambda w: "/api/v1/reuses/",
+        every(403, user_a=201, token=201, other_coordinator=400),
+        lambda w: {
+            "artifact": w.artifact_b.pk,
+            "reusing_lab": w.lab_a.pk,
+            "reused_on": "2026-04-01",
+            "gpu_hours_saved": "500",
+        },
+        ("labs.ArtifactReuse",),
+    ),
+    Case(
+        "patch reuse by lab B",
+        "patch",
+        lambda w: f"/api/v1/reuses/{w.reuse_b.pk}/",
+        every(403, user_b=200, other_coordinator=404),
+        lambda w: {"note": "saved a full ablation sweep"},
+    ),
+    Case(
+        "put reuse by lab B",
+        "put",
+        lambda w: f"/api/v1/reuses/{w.reuse_b.pk}/",
+        every(403, user_b=200, other_coordinator=404),
+        lambda w: REUSE_PUT,
+    ),
+    Case(
+        "delete reuse by lab B",
+        "delete",
+        lambda w: f"/api/v1/reuses/{w.reuse_b.pk}/",
+        every(403, user_b=204, other_coordinator=404),
+        watched=("labs.ArtifactReuse",),
+    ),
+    # Consortia
+    Case("consortia list", "get", lambda w: "/api/v1/consortia/", every(200)),
+    Case("consortium C", "get", lambda w: f"/api/v1/consortia/{w.consortium.pk}/", SEE_C),
+    Case(
+        "found consortium",
+        "post",
+        lambda w: "/api/v1/consortia/",
+        every(201),
+        lambda w: {"name": "Consortium E", "slug": "e"},
+        ("consortium.Consortium",),
+    ),
+    Case(
+        "patch consortium C",
+        "patch",
+        lambda w: f"/api/v1/consortia/{w.consortium.pk}/",
+        COORDINATOR_WRITE,
+        lambda w: {"charter": "Pool and share."},
+    ),
+    Case(
+        "put consortium C",
+        "put",
+        lambda w: f"/api/v1/consortia/{w.consortium.pk}/",
+        COORDINATOR_WRITE,
+        lambda w: CONSORTIUM_PUT,
+    ),
+    Case(
+        "delete consortium C",
+        "delete",
+        lambda w: f"/api/v1/consortia/{w.consortium.pk}/",
+        IMMUTABLE,
+        watched=("consortium.Consortium",),
+    ),
+    # Membership history
+    Case("memberships list", "get", lambda w: "/api/v1/memberships/", every(200)),
+    Case("spell of lab A in C", "get", lambda w: f"/api/v1/memberships/{w.spell_a.pk}/", SEE_C),
+    Case(
+        "lab D joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=201, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "lab": w.lab_d.pk, "status": "candidate", "joined_on": "2026-06-01"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "lab A becomes candidate",
+        "post",
+        lambda w: f"/api/v1/memberships/{w.spell_a.pk}/change/",
+        every(403, coordinator=201, other_coordinator=404),
+        lambda w: {"status": "candidate", "on_date": "2026-06-01"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "lab A leaves",
+        "post",
+        lambda w: f"/api/v1/memberships/{w.spell_a.pk}/end/",
+        COORDINATOR_WRITE,
+        lambda w: {"on_date": "2026-06-01"},
+    ),
+    Case(
+        "put spell",
+        "put",
+        lambda w: f"/api/v1/memberships/{w.spell_a.pk}/",
+        IMMUTABLE,
+        lambda w: {"status": "observer"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "patch spell",
+        "patch",
+        lambda w: f"/api/v1/memberships/{w.spell_a.pk}/",
+        IMMUTABLE,
+        lambda w: {"status": "observer"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "delete spell",
+        "delete",
+        lambda w: f"/api/v1/memberships/{w.spell_a.pk}/",
+        IMMUTABLE,
+        watched=("consortium.Membership",),
+    ),
+    # Scenarios
+    Case("scenarios list", "get", lambda w: "/api/v1/scenarios/", every(200)),
+    Case("scenario of C", "get", lambda w: f"/api/v1/scenarios/{w.scenario.pk}/", SEE_C),
+    Case(
+        "create scenario in C",
+        "post",
+        lambda w: "/api/v1/scenarios/",
+        every(403, coordinator=201, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "name": "Candidates too", "labs": [w.lab_a.pk, w.lab_b.pk]},
+        ("consortium.Scenario",),
+    ),
+    Case(
+        "patch scenario of C",
+        "patch",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/",
+        COORDINATOR_WRITE,
+        lambda w: {"description": "Both labs, default parameters"},
+    ),
+    Case(
+        "put scenario of C",
+        "put",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/",
+        COORDINATOR_WRITE,
+        lambda w: {"name": "All in (v2)", "labs": [w.lab_a.pk, w.lab_b.pk], "rules": ["shapley"]},
+    ),
+    Case(
+        "delete scenario of C",
+        "delete",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/",
+        every(403, coordinator=204, other_coordinator=404),
+        watched=("consortium.Scenario",),
+    ),
+    # Schema and interactive docs
+    Case("OpenAPI schema", "get", lambda w: "/api/schema/", every(200)),
+    Case("API docs", "get", lambda w: "/api/docs/", every(200)),
+]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """The docs page links static files; tests have no collectstatic manifest (test_schema_api has one)."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+
+
+def _counts(models: tuple[str, ...]) -> dict[str, int]:
+    return {label: apps.get_model(label).objects.count() for label in models}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_role_gets_exactly_the_expected_status(case: Case, role: str, ledger, client_as) -> None:
+    """Each role gets exactly the status the matrix states, and a refused write changes nothing."""
+    client = client_as(role)
+    before = _counts(case.watched)
+    kwargs = {"data": case.payload(ledger), "format": "json"} if case.method in ("post", "put", "patch") else {}
+    response = getattr(client, case.method)(case.url(ledger), **kwargs)
+    expected = case.expected[role]
+    assert response.status_code == expected, (case.name, role, response.content[:500])
+    if expected >= 400:
+        assert _counts(case.watched) == before
+        if response.get("Content-Type", "").startswith("application/json"):
+            assert response.json()["error"]["status"] == expected
+    if expected == 401:
+        assert response["WWW-Authenticate"].startswith("Token")
+
+
+def test_matrix_covers_every_route_and_method_of_the_ledger_resources() -> None:
+    """No ledger endpoint or method escapes the matrix: adding one without a case fails here."""
+    from consortium.api.urls import urlpatterns as consortium_patterns
+    from labs.api.urls import urlpatterns as lab_patterns
+
+    routes = {
+        (method, _normalise(str(pattern.pattern)))
+        for pattern in [*lab_patterns, *consortium_patterns]
+        if "format" not in str(pattern.pattern)
+        for method in pattern.callback.actions
+    }
+    covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
+    assert routes <= covered, sorted(routes - covered)
+
+
+class _AnyObject:
+    """Stands for the world: every attribute is an object whose pk is the route placeholder."""
+
+    def __getattr__(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(pk="{pk}")
+
+
+def _normalise(route: str) -> str:
+    return re.sub(r"\(\?P<pk>[^)]*\)", "{pk}", route).removeprefix("^").removesuffix("$")
