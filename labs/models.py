@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -337,6 +338,8 @@ class ArtifactReuse(models.Model):
             return
         if self.artifact.lab_id == self.reusing_lab_id:
             raise ValidationError({"artifact": "A lab cannot log reuse of its own artifact."})
+        if self.reused_on and self.reused_on > datetime.date.today():
+            raise ValidationError({"reused_on": "A reuse cannot be logged for a date in the future."})
         if self.reused_on and self.reused_on < self.artifact.release_date:
             raise ValidationError(
                 {"reused_on": f"The artifact was released on {self.artifact.release_date}; it cannot be reused before."}
