@@ -101,16 +101,14 @@ class ParamSpec:
         return out
 
 
-_DOMAIN = "DOMAIN brief (docs/model.md)"
-
 PARAMETER_SPECS: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
         ParamSpec(
             "shareable_fraction", "Shareable fraction of R&D (per area)", (0.5,) * len(AREAS),
             0.0, 1.0, "fraction",
-            "About 0.5 overall (0.3-0.7); the rest is integration with a lab's own stack. "
-            + _DOMAIN, 0.3, 0.7, "area",
+            "Planning estimate: about half of R&D is shareable (0.3-0.7); the rest is integration "
+            "with a lab's own hardware, data and infrastructure.", 0.3, 0.7, "area",
         ),
         ParamSpec(
             "replication", "Replication factor", 1.2, 1.0, 3.0, "x",
@@ -155,17 +153,17 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
         ),
         ParamSpec(
             "horizon_years", "Horizon", 1, 1, 20, "years",
-            "One model generation per year. " + _DOMAIN, 1, 1, "int",
+            "Years simulated, one model generation per year.", 1, 1, "int",
         ),
         ParamSpec(
             "growth", "Compute growth", 3.0, 1.0, 10.0, "x/year",
-            "Final runs and R&D grow by this factor per year (default 3x/yr). " + _DOMAIN,
-            2.0, 4.0,
+            "Final runs and R&D grow by this factor per year; frontier training compute grew about "
+            "4-5x/yr (Epoch AI, 2024), 3x is a conservative default.", 2.0, 4.0,
         ),
         ParamSpec(
             "depreciation", "Knowledge depreciation", 0.4, 0.0, 1.0, "1/year",
-            "Share of the commons' knowledge stock that goes stale each year (0.3-0.7). "
-            + _DOMAIN, 0.3, 0.7,
+            "Share of the commons' knowledge stock that goes stale each year (0.3-0.7). Planning "
+            "assumption.", 0.3, 0.7,
         ),
         ParamSpec(
             "compounding", "Knowledge compounding", 0.5, 0.0, 5.0, "",
