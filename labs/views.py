@@ -47,7 +47,7 @@ def _ledger(request, lab: Lab):
 
 FORM_PAGES = {
     "edit": (
-        "labs/form_page.html",
+        "labs/profile_form.html",
         "Edit profile",
         "Figures here feed every scenario that includes this lab.",
         "Save profile",
