@@ -28,11 +28,12 @@ from scipy.optimize import linprog
 from .._bits import FloatArray, masks_to_bool, popcount, subset_sums
 from ..errors import EngineError
 from ..games import ExplicitGame
+from . import _highs
 
 FEAS_TOL = 1e-9
 DUAL_TOL = 1e-8
 SPAN_TOL = 1e-7
-BATCH = 64
+BATCH = 32
 
 
 @dataclass
@@ -66,6 +67,9 @@ class _Problem:
         self.q = np.ones((n, 1)) / np.sqrt(n)
         self.proj2 = subset_sums(self.q[:, 0]) ** 2
         self.lp_solves = 0
+        self._lp: _highs.IncrementalLP | None = None
+        self._row_of = np.full(1 << n, -1, dtype=np.int64)  # LP row of each coalition's inequality
+        self._eq_in_lp = 0
 
     def _add_work(self, masks: np.ndarray) -> None:
         masks = np.asarray(masks, dtype=np.int64)
@@ -81,6 +85,8 @@ class _Problem:
 
     def solve(self, *, fixed_eps: float | None = None, anchor: FloatArray | None = None) -> _Stage:
         """Minimize eps (or, with an anchor, the max-norm distance to it at eps = fixed_eps)."""
+        if anchor is None and fixed_eps is None and _highs.available():
+            return self._solve_incremental()
         n = self.n
         eq_a = np.array(self.eq_rows)
         extra = 1 if anchor is not None else 0
@@ -126,6 +132,53 @@ class _Problem:
             violated = np.flatnonzero(excess > eps + FEAS_TOL)
             if violated.size == 0:
                 duals = -np.asarray(res.ineqlin.marginals[: len(masks)], dtype=np.float64)
+                return _Stage(x, eps, masks, duals, self.lp_solves)
+            if violated.size > BATCH:
+                violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
+            self._add_work(violated)
+
+    def _solve_incremental(self) -> _Stage:
+        """The stage LP on one warm-started HiGHS model: rows are added, never rebuilt."""
+        n = self.n
+        if self._lp is None:
+            lower = np.full(n + 1, -np.inf)
+            upper = np.array([np.inf if b[1] is None else b[1] for b in self.x_bounds] + [np.inf])
+            cost = np.zeros(n + 1)
+            cost[n] = 1.0
+            self._lp = _highs.IncrementalLP(lower, upper, cost)
+        lp = self._lp
+        if self._eq_in_lp < len(self.eq_rows):
+            new = np.array(self.eq_rows[self._eq_in_lp :])
+            vals = np.array(self.eq_vals[self._eq_in_lp :])
+            lp.add_rows(np.hstack([new, np.zeros((len(new), 1))]), vals, vals)
+            self._eq_in_lp = len(self.eq_rows)
+        stale = np.flatnonzero((self._row_of >= 0) & ~self.free)
+        for mask in stale:
+            lp.relax(int(self._row_of[mask]))
+            self._row_of[mask] = -1
+        while True:
+            new_masks = np.flatnonzero(self.in_work & self.free & (self._row_of < 0))
+            if new_masks.size:
+                members = masks_to_bool(new_masks, n).astype(np.float64)
+                rows = lp.add_rows(
+                    np.hstack([members, -np.ones((len(new_masks), 1))]),
+                    np.full(len(new_masks), -np.inf),
+                    self.c[new_masks],
+                )
+                self._row_of[new_masks] = rows
+            solved = lp.solve()
+            self.lp_solves += 1
+            if solved is None:
+                raise EngineError("the nucleolus linear program did not reach an optimum")
+            values, row_duals = solved
+            x = np.asarray(values[:n], dtype=np.float64)
+            eps = float(values[n])
+            excess = subset_sums(x) - self.c
+            excess[~self.free] = -np.inf
+            violated = np.flatnonzero(excess > eps + FEAS_TOL)
+            if violated.size == 0:
+                masks = np.flatnonzero(self._row_of >= 0)
+                duals = -row_duals[self._row_of[masks]]
                 return _Stage(x, eps, masks, duals, self.lp_solves)
             if violated.size > BATCH:
                 violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
