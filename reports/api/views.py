@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpResponseNotModified
+from django.http import HttpResponseNotModified, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -77,6 +79,21 @@ class ReportPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request) -> int:  # type: ignore[no-untyped-def]
+        # DRF falls back to the default on a bad page_size; a client should hear about its typo.
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None:
+            return self.page_size
+        if not given.isdigit() or not 1 <= int(given) <= self.max_page_size:
+            raise ValidationError({"page_size": [f"Enter a whole number from 1 to {self.max_page_size}."]})
+        return int(given)
+
+
+@csrf_exempt  # it changes nothing, and a CSRF refusal would be an HTML page
+def unknown_endpoint(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    message = f"No API endpoint at {request.path}; the operations are listed at /api/docs/."
+    return JsonResponse({"error": {"status": 404, "code": "not_found", "message": message}}, status=404)
+
 
 def _conditional(request, etag: str, last_modified: datetime.datetime | None) -> bool:  # type: ignore[no-untyped-def]
     """Whether the client's copy is current (If-None-Match first, else If-Modified-Since)."""
@@ -108,7 +125,9 @@ class ReportView(APIView):
         return consortium
 
     def query(self) -> dict[str, Any]:
-        params = self.query_serializer(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty form value as "not given", but an
+        # empty query parameter is a mistake to report.
+        params = self.query_serializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
         return dict(params.validated_data)
 
@@ -343,7 +362,10 @@ KEY_ERRORS = {
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List the consortium's API keys", responses={200: s.ApiKeySerializer, **KEY_ERRORS}),
+    list=extend_schema(
+        summary="List the consortium's API keys",
+        responses={200: s.ApiKeySerializer, 400: ERRORS[400], **KEY_ERRORS},
+    ),
     retrieve=extend_schema(summary="One API key", responses={200: s.ApiKeySerializer, **KEY_ERRORS}),
     create=extend_schema(
         summary="Create an API key (the secret is in this response only)",
@@ -358,6 +380,7 @@ KEY_ERRORS = {
 @extend_schema(parameters=[CONSORTIUM_SLUG], tags=["api keys"])
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ApiKeySerializer
+    parser_classes = [JSONParser]
     permission_classes = [permissions.IsAuthenticated, KeyManager]
     pagination_class = ReportPagination
     filter_backends: list = []

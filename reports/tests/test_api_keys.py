@@ -233,3 +233,9 @@ def test_key_state(revoked, expires_in, state):
     api_key.revoked_at = now if revoked else None
     api_key.expires_at = now + expires_in if expires_in is not None else None
     assert api_key.state(now) == state
+
+
+def test_keys_are_created_from_json_only(world, client_as):
+    response = client_as("coordinator").post(keys_url(), {"name": "form"}, format="multipart")
+    assert response.status_code == 415
+    assert not ApiKey.objects.exists()

@@ -450,3 +450,40 @@ def test_reuse_csv(world, client_as, reuses):
         f"{world.lab_a.pk},Lab A,1500.0,2,1",
         f"{world.lab_b.pk},Lab B,250.0,1,1",
     ]
+
+
+# Conventions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"window": ""}, "window"),
+        ({"start": ""}, "start"),
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "501"}, "page_size"),
+        ({"format": ""}, "format"),
+    ],
+)
+def test_empty_or_out_of_range_query_parameters_are_refused(world, client_as, params, field):
+    response = client_as("coordinator").get(f"{BASE}/reuse/", params)
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_bad_page_size_on_the_key_list_is_refused(world, client_as):
+    response = client_as("coordinator").get("/api/v1/consortia/c/api-keys/", {"page_size": "lots"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page_size": ["Enter a whole number from 1 to 500."]}
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_unknown_api_urls_answer_404_in_the_error_format(world, client_as, method):
+    response = getattr(client_as("coordinator"), method)("/api/v1/consortia/c/reports/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "status": 404,
+        "code": "not_found",
+        "message": "No API endpoint at /api/v1/consortia/c/reports/nothing-here/; the operations are listed at "
+        "/api/docs/.",
+    }
