@@ -10,6 +10,8 @@ urlpatterns = [
     path("<slug:slug>/contributions/new/", views.contribution_new, name="contribution_new"),
     path("<slug:slug>/contributions/<int:pk>/correct/", views.contribution_correct, name="contribution_correct"),
     path("<slug:slug>/ledger.csv", views.ledger_csv, name="ledger_csv"),
+    path("<slug:slug>/artifacts.csv", views.artifacts_csv, name="artifacts_csv"),
+    path("<slug:slug>/reuse.csv", views.reuse_csv, name="reuse_csv"),
     path("<slug:slug>/artifacts/new/", views.artifact_new, name="artifact_new"),
     path("<slug:slug>/reuse/new/", views.reuse_new, name="reuse_new"),
 ]

@@ -87,6 +87,17 @@ def _form_page(request, page: str, *, lab: Lab, form, status: int = 200, **extra
     return render(request, template, context | extra, status=status)
 
 
+def _reuse(request, lab: Lab):
+    """Reuse by this lab and of its work, limited to labs the viewer may see unless it is the viewer's lab."""
+    reuse_by = ArtifactReuse.objects.filter(reusing_lab=lab).select_related("artifact__lab", "reusing_lab")
+    reuse_of = ArtifactReuse.objects.filter(artifact__lab=lab).select_related("artifact__lab", "reusing_lab")
+    if not access.can_edit_lab(request.user, lab):
+        visible = access.visible_labs(request.user)
+        reuse_by = reuse_by.filter(artifact__lab__in=visible)
+        reuse_of = reuse_of.filter(reusing_lab__in=visible)
+    return reuse_by, reuse_of
+
+
 @login_required
 def lab_detail(request, slug: str):
     lab = _visible_lab(request, slug)
@@ -98,12 +109,7 @@ def lab_detail(request, slug: str):
         "delivered_value": sum(entry.delivered_value for entry in entries),
     }
     artifacts = lab.artifacts.all()
-    reuse_by = ArtifactReuse.objects.filter(reusing_lab=lab).select_related("artifact__lab")
-    reuse_of = ArtifactReuse.objects.filter(artifact__lab=lab).select_related("artifact", "reusing_lab")
-    if not can_edit:
-        visible = access.visible_labs(request.user)
-        reuse_by = reuse_by.filter(artifact__lab__in=visible)
-        reuse_of = reuse_of.filter(reusing_lab__in=visible)
+    reuse_by, reuse_of = _reuse(request, lab)
     return render(
         request,
         "labs/detail.html",
@@ -246,38 +252,89 @@ LEDGER_COLUMNS = [
 ]
 
 
+def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
 @login_required
 def ledger_csv(request, slug: str):
     lab = _visible_lab(request, slug)
     entries = _ledger(request, lab).select_related("consortium", "recorded_by")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{lab.slug}-ledger.csv"'
-    writer = csv.writer(response)
-    writer.writerow(LEDGER_COLUMNS)
-    for entry in entries:
-        writer.writerow(
+    rows = (
+        [
+            entry.pk,
+            entry.recorded_at.isoformat(),
+            lab.name,
+            entry.consortium.name,
+            entry.entry_type,
+            entry.period_start.isoformat(),
+            entry.period_end.isoformat(),
+            entry.gpu_type,
+            entry.gpu_hours_pledged,
+            entry.gpu_hours_delivered,
+            entry.price_per_gpu_hour,
+            entry.delivered_value,
+            entry.cash,
+            entry.reverses_id or "",
+            entry.replaces_id or "",
+            entry.reason,
+            entry.evidence_url,
+            entry.recorded_by.get_username(),
+        ]
+        for entry in entries
+    )
+    return _csv_response(f"{lab.slug}-ledger.csv", LEDGER_COLUMNS, rows)
+
+
+@login_required
+def artifacts_csv(request, slug: str):
+    lab = _visible_lab(request, slug)
+    return _csv_response(
+        f"{lab.slug}-artifacts.csv",
+        ["title", "kind", "research_area", "openness", "licence", "reproduction_gpu_hours", "release_date", "url"],
+        (
             [
-                entry.pk,
-                entry.recorded_at.isoformat(),
-                lab.name,
-                entry.consortium.name,
-                entry.entry_type,
-                entry.period_start.isoformat(),
-                entry.period_end.isoformat(),
-                entry.gpu_type,
-                entry.gpu_hours_pledged,
-                entry.gpu_hours_delivered,
-                entry.price_per_gpu_hour,
-                entry.delivered_value,
-                entry.cash,
-                entry.reverses_id or "",
-                entry.replaces_id or "",
-                entry.reason,
-                entry.evidence_url,
-                entry.recorded_by.get_username(),
+                a.title,
+                a.kind,
+                a.research_area,
+                a.openness,
+                a.licence,
+                a.reproduction_gpu_hours,
+                a.release_date.isoformat(),
+                a.url,
             ]
-        )
-    return response
+            for a in lab.artifacts.all()
+        ),
+    )
+
+
+@login_required
+def reuse_csv(request, slug: str):
+    """Reuse by this lab and of its work, one row each, with the direction in its own column."""
+    lab = _visible_lab(request, slug)
+    reuse_by, reuse_of = _reuse(request, lab)
+    rows = [("by_this_lab", reuse) for reuse in reuse_by] + [("of_this_labs_work", reuse) for reuse in reuse_of]
+    return _csv_response(
+        f"{lab.slug}-reuse.csv",
+        ["direction", "reused_on", "reusing_lab", "source_lab", "artifact", "gpu_hours_saved", "note"],
+        (
+            [
+                direction,
+                reuse.reused_on.isoformat(),
+                reuse.reusing_lab.name,
+                reuse.artifact.lab.name,
+                reuse.artifact.title,
+                reuse.gpu_hours_saved,
+                reuse.note,
+            ]
+            for direction, reuse in rows
+        ),
+    )
 
 
 @login_required

@@ -171,3 +171,24 @@ def test_compare_page_without_scenarios_explains_itself(world, client):
     world.scenario.delete()
     client.force_login(world.coordinator)
     assert "No scenarios yet" in client.get(reverse("simulations:compare", args=["c"])).content.decode()
+
+
+def test_lab_artifact_and_reuse_csvs(world, client):
+    artifact = f.ArtifactFactory(lab=world.lab_a, title="Corpus")
+    f.ArtifactReuseFactory(artifact=artifact, reusing_lab=world.lab_b, gpu_hours_saved=1500)
+    client.force_login(world.user_b)
+    artifacts = rows_of(client.get(reverse("labs:artifacts_csv", args=["lab-a"])))
+    assert artifacts[0]["title"] == "Corpus"
+    assert "reproduction_gpu_hours" in artifacts[0]
+    reuse = rows_of(client.get(reverse("labs:reuse_csv", args=["lab-b"])))
+    assert reuse == [
+        {
+            "direction": "by_this_lab",
+            "reused_on": "2026-03-01",
+            "reusing_lab": "Lab B",
+            "source_lab": "Lab A",
+            "artifact": "Corpus",
+            "gpu_hours_saved": "1500.00",
+            "note": "",
+        }
+    ]
