@@ -60,9 +60,7 @@ def _weights(text: str | None, players: Sequence[str]) -> np.ndarray | None:
 def run_allocate(args: argparse.Namespace) -> dict[str, Any]:
     rule = normalize_rule(args.rule)
     game = read_csv_game(args.file)
-    result = allocate(
-        game, rule, weights=_weights(args.weights, game.players), seed=args.seed
-    )
+    result = allocate(game, rule, weights=_weights(args.weights, game.players), seed=args.seed)
     out: dict[str, Any] = result.to_dict()
     out["grand_cost"] = game.grand_cost()
     out["standalone"] = {p: float(v) for p, v in zip(game.players, game.standalone(), strict=True)}
@@ -85,10 +83,14 @@ def _table(out: dict[str, Any]) -> str:
         lines.append(line)
     if "stability" in out:
         s = out["stability"]
-        lines.append(f"in core: {'yes' if s['in_core'] else 'no'}; individually rational: "
-                     f"{'yes' if s['individually_rational'] else 'no'}")
-        lines.append(f"largest excess x(S) - c(S): {s['max_excess']:.10g}"
-                     + (f" by {'+'.join(s['blocking_coalition'])}" if s["blocking_coalition"] else ""))
+        lines.append(
+            f"in core: {'yes' if s['in_core'] else 'no'}; individually rational: "
+            f"{'yes' if s['individually_rational'] else 'no'}"
+        )
+        lines.append(
+            f"largest excess x(S) - c(S): {s['max_excess']:.10g}"
+            + (f" by {'+'.join(s['blocking_coalition'])}" if s["blocking_coalition"] else "")
+        )
         lines.append(f"least-core epsilon: {s['least_core_epsilon']:.10g} ({s['method']})")
     return "\n".join(lines)
 

@@ -26,7 +26,8 @@ MAX_CSV_PLAYERS = 20
 class Game(Protocol):
     """What every game offers to the rules and the stability check."""
 
-    players: tuple[str, ...]
+    @property
+    def players(self) -> tuple[str, ...]: ...
 
     @property
     def n(self) -> int: ...
@@ -74,14 +75,11 @@ class ExplicitGame:
         object.__setattr__(self, "players", players)
         n = len(players)
         if n > MAX_EXPLICIT_PLAYERS:
-            raise TooLargeError(
-                f"an explicit game has at most {MAX_EXPLICIT_PLAYERS} players; got {n}"
-            )
+            raise TooLargeError(f"an explicit game has at most {MAX_EXPLICIT_PLAYERS} players; got {n}")
         costs = np.array(self.costs, dtype=np.float64).reshape(-1)
         if costs.shape != (1 << n,):
             raise InvalidGameError(
-                f"an explicit game on {n} players needs {1 << n} costs (one per bitmask), "
-                f"got {costs.size}"
+                f"an explicit game on {n} players needs {1 << n} costs (one per bitmask), got {costs.size}"
             )
         _check_finite(costs, "the cost table")
         if costs[0] != 0.0:
@@ -222,9 +220,7 @@ class StructuredGame:
     def to_explicit(self) -> ExplicitGame:
         n = self.n
         if n > MAX_EXPLICIT_PLAYERS:
-            raise TooLargeError(
-                f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})"
-            )
+            raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
         costs = subset_sums(self.additive)
         for price, demand in zip(self.airport_prices, self.airport_demands, strict=True):
             costs += price * subset_max(demand)
@@ -259,9 +255,7 @@ def combine(games: Sequence[StructuredGame], factors: Sequence[float]) -> Struct
             np.zeros(len(first.airport_prices)),
         ),
         airport_demands=first.airport_demands,
-        standalone_costs=sum(
-            (w * g.standalone_costs for w, g in zip(f, games, strict=True)), np.zeros(first.n)
-        ),
+        standalone_costs=sum((w * g.standalone_costs for w, g in zip(f, games, strict=True)), np.zeros(first.n)),
         overhead_fixed=sum(w * g.overhead_fixed for w, g in zip(f, games, strict=True)),
         overhead_per_member=sum(w * g.overhead_per_member for w, g in zip(f, games, strict=True)),
         overhead_exponent=first.overhead_exponent,

@@ -81,16 +81,16 @@ def discount_factors(params: Params) -> FloatArray:
 def _year_game(arrays: LabArrays, params: Params, growth: float, reduction: float) -> StructuredGame:
     s = np.asarray(params.shareable_fraction, dtype=np.float64)
     w, research, price, openness = (
-        arrays.area_weights, arrays.research, arrays.price, arrays.openness,
+        arrays.area_weights,
+        arrays.research,
+        arrays.price,
+        arrays.openness,
     )
     shareable = (w * s).sum(axis=1)  # sigma_i: shareable share of the lab's research
     unshared = research * (1.0 - shareable)
     kept_in_house = reduction * (1.0 - openness) * shareable * research
     absorbed = params.absorption * reduction * openness * shareable * research
-    if params.shared_base_model:
-        final_own = params.finetune_fraction * arrays.final_run
-    else:
-        final_own = arrays.final_run
+    final_own = arrays.final_run * (params.finetune_fraction if params.shared_base_model else 1.0)
     additive = growth * price * (final_own + unshared + kept_in_house + absorbed)
     demands = (openness[:, None] * w * s[None, :] * research[:, None]).T  # (A, n), GPU-hours
     prices = np.full(len(AREAS), growth * reduction * params.replication * params.pool_price)

@@ -43,20 +43,18 @@ def draw_inputs(spec: ScenarioSpec, k: int) -> tuple[tuple[LabInput, ...], Param
             ps = PARAMETER_SPECS[name]
             current = getattr(spec.params, name)
             if ps.kind == "area":
-                changes[name] = tuple(
-                    _triangular(rng, ps.plausible_low, float(v), ps.plausible_high) for v in current
-                )
+                changes[name] = tuple(_triangular(rng, ps.plausible_low, float(v), ps.plausible_high) for v in current)
             else:
                 changes[name] = _triangular(rng, ps.plausible_low, float(current), ps.plausible_high)
         else:
             ls = LAB_SPECS[name]
-            labs = tuple(
-                dataclasses.replace(
-                    lab,
-                    **{name: _triangular(rng, ls.plausible_low, float(getattr(lab, name)), ls.plausible_high)},
-                )
-                for lab in labs
-            )
+            drawn: list[LabInput] = []
+            for lab in labs:
+                value: dict[str, Any] = {
+                    name: _triangular(rng, ls.plausible_low, float(getattr(lab, name)), ls.plausible_high)
+                }
+                drawn.append(dataclasses.replace(lab, **value))
+            labs = tuple(drawn)
     return labs, dataclasses.replace(spec.params, **changes)
 
 

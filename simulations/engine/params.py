@@ -105,74 +105,166 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
         ParamSpec(
-            "shareable_fraction", "Shareable fraction of R&D (per area)", (0.5,) * len(AREAS),
-            0.0, 1.0, "fraction",
+            "shareable_fraction",
+            "Shareable fraction of R&D (per area)",
+            (0.5,) * len(AREAS),
+            0.0,
+            1.0,
+            "fraction",
             "Planning estimate: about half of R&D is shareable (0.3-0.7); the rest is integration "
-            "with a lab's own hardware, data and infrastructure.", 0.3, 0.7, "area",
+            "with a lab's own hardware, data and infrastructure.",
+            0.3,
+            0.7,
+            "area",
         ),
         ParamSpec(
-            "replication", "Replication factor", 1.2, 1.0, 3.0, "x",
+            "replication",
+            "Replication factor",
+            1.2,
+            1.0,
+            3.0,
+            "x",
             "The commons repeats key experiments on purpose; >= 1. Planning assumption.",
-            1.0, 1.5,
+            1.0,
+            1.5,
         ),
         ParamSpec(
-            "absorption", "Absorption cost", 0.10, 0.0, 1.0, "fraction",
+            "absorption",
+            "Absorption cost",
+            0.10,
+            0.0,
+            1.0,
+            "fraction",
             "Cost to read, reproduce and adapt shared research (Cohen & Levinthal 1990, "
-            "absorptive capacity); 0.05-0.3.", 0.05, 0.30,
+            "absorptive capacity); 0.05-0.3.",
+            0.05,
+            0.30,
         ),
         ParamSpec(
-            "coordination_fixed", "Coordination overhead, fixed", 1_000_000.0, 0.0, 1e9, "$/year",
-            "Secretariat, legal and shared tooling of the consortium. Planning assumption; "
-            "no published estimate.", 500_000.0, 3_000_000.0,
+            "coordination_fixed",
+            "Coordination overhead, fixed",
+            1_000_000.0,
+            0.0,
+            1e9,
+            "$/year",
+            "Secretariat, legal and shared tooling of the consortium. Planning assumption; no published estimate.",
+            500_000.0,
+            3_000_000.0,
         ),
         ParamSpec(
-            "coordination_per_member", "Coordination overhead per member", 250_000.0, 0.0, 1e8,
-            "$/member/year", "Liaison and review effort per member. Planning assumption.",
-            100_000.0, 500_000.0,
+            "coordination_per_member",
+            "Coordination overhead per member",
+            250_000.0,
+            0.0,
+            1e8,
+            "$/member/year",
+            "Liaison and review effort per member. Planning assumption.",
+            100_000.0,
+            500_000.0,
         ),
         ParamSpec(
-            "coordination_exponent", "Coordination growth exponent", 1.0, 1.0, 2.0, "",
+            "coordination_exponent",
+            "Coordination growth exponent",
+            1.0,
+            1.0,
+            2.0,
+            "",
             "Overhead grows as members^exponent; 1 is linear, above 1 faster than linear.",
-            1.0, 1.3,
+            1.0,
+            1.3,
         ),
         ParamSpec(
-            "pool_price", "Pool price per GPU-hour", round(H100_PRICE * ALL_IN_UPLIFT, 2), 0.01,
-            100.0, "$/GPU-hour",
-            "What the commons pays: H100-class $2.40 x all-in uplift 1.3; from A100 $1.20 to "
-            "H200 $3.50 x 1.3.", 2.40, 4.55,
+            "pool_price",
+            "Pool price per GPU-hour",
+            round(H100_PRICE * ALL_IN_UPLIFT, 2),
+            0.01,
+            100.0,
+            "$/GPU-hour",
+            "What the commons pays: H100-class $2.40 x all-in uplift 1.3; from A100 $1.20 to H200 $3.50 x 1.3.",
+            2.40,
+            4.55,
         ),
         ParamSpec(
-            "shared_base_model", "Shared base model", False, 0.0, 1.0, "",
-            "If on, the final run is trained once at the largest member's scale and each member "
-            "fine-tunes it.", 0.0, 0.0, "bool",
+            "shared_base_model",
+            "Shared base model",
+            False,
+            0.0,
+            1.0,
+            "",
+            "If on, the final run is trained once at the largest member's scale and each member fine-tunes it.",
+            0.0,
+            0.0,
+            "bool",
         ),
         ParamSpec(
-            "finetune_fraction", "Fine-tuning fraction", 0.10, 0.0, 1.0, "fraction of F",
+            "finetune_fraction",
+            "Fine-tuning fraction",
+            0.10,
+            0.0,
+            1.0,
+            "fraction of F",
             "With a shared base model, each member still spends this fraction of its own final "
-            "run. Planning assumption.", 0.05, 0.20,
+            "run. Planning assumption.",
+            0.05,
+            0.20,
         ),
         ParamSpec(
-            "horizon_years", "Horizon", 1, 1, 20, "years",
-            "Years simulated, one model generation per year.", 1, 1, "int",
+            "horizon_years",
+            "Horizon",
+            1,
+            1,
+            20,
+            "years",
+            "Years simulated, one model generation per year.",
+            1,
+            1,
+            "int",
         ),
         ParamSpec(
-            "growth", "Compute growth", 3.0, 1.0, 10.0, "x/year",
+            "growth",
+            "Compute growth",
+            3.0,
+            1.0,
+            10.0,
+            "x/year",
             "Final runs and R&D grow by this factor per year; frontier training compute grew about "
-            "4-5x/yr (Epoch AI, 2024), 3x is a conservative default.", 2.0, 4.0,
+            "4-5x/yr (Epoch AI, 2024), 3x is a conservative default.",
+            2.0,
+            4.0,
         ),
         ParamSpec(
-            "depreciation", "Knowledge depreciation", 0.4, 0.0, 1.0, "1/year",
-            "Share of the commons' knowledge stock that goes stale each year (0.3-0.7). Planning "
-            "assumption.", 0.3, 0.7,
+            "depreciation",
+            "Knowledge depreciation",
+            0.4,
+            0.0,
+            1.0,
+            "1/year",
+            "Share of the commons' knowledge stock that goes stale each year (0.3-0.7). Planning assumption.",
+            0.3,
+            0.7,
         ),
         ParamSpec(
-            "compounding", "Knowledge compounding", 0.5, 0.0, 5.0, "",
+            "compounding",
+            "Knowledge compounding",
+            0.5,
+            0.0,
+            5.0,
+            "",
             "How strongly the commons' relative knowledge stock cuts next year's shareable R&D. "
-            "Planning assumption; no published estimate.", 0.0, 1.0,
+            "Planning assumption; no published estimate.",
+            0.0,
+            1.0,
         ),
         ParamSpec(
-            "discount_rate", "Discount rate", 0.08, 0.0, 0.5, "1/year",
-            "Present value of future years; typical cost of capital 3-12%.", 0.03, 0.12,
+            "discount_rate",
+            "Discount rate",
+            0.08,
+            0.0,
+            0.5,
+            "1/year",
+            "Present value of future years; typical cost of capital 3-12%.",
+            0.03,
+            0.12,
         ),
     )
 }
@@ -181,42 +273,79 @@ LAB_SPECS: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
         ParamSpec(
-            "final_run_gpu_hours", "Final run compute", 2_788_000.0, 0.0, 1e12, "GPU-hours",
+            "final_run_gpu_hours",
+            "Final run compute",
+            2_788_000.0,
+            0.0,
+            1e12,
+            "GPU-hours",
             "H100-equivalent GPU-hours of the final training run (DeepSeek-V3: 2.788M H800 hours).",
-            2_788_000.0, 2_788_000.0,
+            2_788_000.0,
+            2_788_000.0,
         ),
         ParamSpec(
-            "rd_share", "R&D share of development compute", 0.80, 0.0, 0.99, "fraction",
+            "rd_share",
+            "R&D share of development compute",
+            0.80,
+            0.0,
+            0.99,
+            "fraction",
             "Ai2 Olmo 3: about 0.82; Epoch AI: final runs 10-30% of R&D; 0.33 a lower bound.",
-            0.70, 0.90,
+            0.70,
+            0.90,
         ),
         ParamSpec(
-            "price_per_gpu_hour", "Price per GPU-hour", round(H100_PRICE * ALL_IN_UPLIFT, 2), 0.01,
-            100.0, "$/GPU-hour",
+            "price_per_gpu_hour",
+            "Price per GPU-hour",
+            round(H100_PRICE * ALL_IN_UPLIFT, 2),
+            0.01,
+            100.0,
+            "$/GPU-hour",
             "H100 $2.40, H800 $2.00, A100 $1.20, H200 $3.50, times an all-in uplift of about 1.3.",
-            2.40, 4.55,
+            2.40,
+            4.55,
         ),
         ParamSpec(
-            "openness", "Openness", 1.0, 0.0, 1.0, "fraction",
-            "Share of its shareable research a lab publishes into the commons.", 1.0, 1.0,
+            "openness",
+            "Openness",
+            1.0,
+            0.0,
+            1.0,
+            "fraction",
+            "Share of its shareable research a lab publishes into the commons.",
+            1.0,
+            1.0,
         ),
         ParamSpec(
-            "weight", "Member weight", 1.0, 0.0, 1e12, "",
+            "weight",
+            "Member weight",
+            1.0,
+            0.0,
+            1e12,
+            "",
             "For the weighted rule: a CERN-style scale, an ITER-style share, or compute delivered.",
-            1.0, 1.0,
+            1.0,
+            1.0,
         ),
         ParamSpec(
-            "delivered_value", "Compute delivered in kind", 0.0, 0.0, 1e15, "$",
-            "Money value of compute delivered to the commons, for the settlement.", 0.0, 0.0,
+            "delivered_value",
+            "Compute delivered in kind",
+            0.0,
+            0.0,
+            1e15,
+            "$",
+            "Money value of compute delivered to the commons, for the settlement.",
+            0.0,
+            0.0,
         ),
     )
 }
 
 # Names Monte Carlo may draw: scenario parameters plus the per-lab R&D share.
 LAB_UNCERTAIN: tuple[str, ...] = ("rd_share",)
-DEFAULT_UNCERTAIN: tuple[str, ...] = tuple(
-    name for name, spec in PARAMETER_SPECS.items() if spec.uncertain
-) + LAB_UNCERTAIN
+DEFAULT_UNCERTAIN: tuple[str, ...] = (
+    tuple(name for name, spec in PARAMETER_SPECS.items() if spec.uncertain) + LAB_UNCERTAIN
+)
 
 
 def _spec_default(name: str) -> Any:
@@ -227,9 +356,7 @@ def _spec_default(name: str) -> Any:
 class Params:
     """Scenario parameters; see PARAMETER_SPECS for units, ranges and sources. Money is in $."""
 
-    shareable_fraction: tuple[float, ...] = field(
-        default_factory=lambda: tuple(_spec_default("shareable_fraction"))
-    )
+    shareable_fraction: tuple[float, ...] = field(default_factory=lambda: tuple(_spec_default("shareable_fraction")))
     replication: float = 1.2
     absorption: float = 0.10
     coordination_fixed: float = 1_000_000.0
@@ -302,9 +429,7 @@ class LabInput:
             if value < 0:
                 raise InvalidParameterError(f"lab {self.name!r}: area weight {value!r} is negative")
         if abs(sum(weights) - 1.0) > 1e-6:
-            raise InvalidParameterError(
-                f"lab {self.name!r}: area_weights sum to {sum(weights):.6g}, not 1"
-            )
+            raise InvalidParameterError(f"lab {self.name!r}: area_weights sum to {sum(weights):.6g}, not 1")
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

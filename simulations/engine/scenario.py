@@ -145,28 +145,32 @@ class ScenarioResult:
     rules: dict[str, RuleResult]
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe({
-            "engine_version": self.engine_version,
-            "players": list(self.players),
-            "years": list(self.years),
-            "draws": self.draws,
-            "seed": self.seed,
-            "grand_cost": self.grand_cost,
-            "standalone_total": self.standalone_total,
-            "rules": {
-                name: {
-                    "rule": rr.rule,
-                    "label": rr.label,
-                    "exact": rr.exact,
-                    "method": rr.method,
-                    "stderr": list(rr.stderr) if rr.stderr is not None else None,
-                    "stability": rr.stability.to_dict(),
-                    "members": [vars(m) for m in rr.members],
-                    "transfers": [vars(t) for t in rr.transfers],
-                }
-                for name, rr in self.rules.items()
-            },
-        })
+        """JSON-safe: NaN and infinities become None."""
+        out: dict[str, Any] = _json_safe(
+            {
+                "engine_version": self.engine_version,
+                "players": list(self.players),
+                "years": list(self.years),
+                "draws": self.draws,
+                "seed": self.seed,
+                "grand_cost": self.grand_cost,
+                "standalone_total": self.standalone_total,
+                "rules": {
+                    name: {
+                        "rule": rr.rule,
+                        "label": rr.label,
+                        "exact": rr.exact,
+                        "method": rr.method,
+                        "stderr": list(rr.stderr) if rr.stderr is not None else None,
+                        "stability": rr.stability.to_dict(),
+                        "members": [vars(m) for m in rr.members],
+                        "transfers": [vars(t) for t in rr.transfers],
+                    }
+                    for name, rr in self.rules.items()
+                },
+            }
+        )
+        return out
 
 
 def _json_safe(value: Any) -> Any:
@@ -182,27 +186,27 @@ def _json_safe(value: Any) -> Any:
 
 
 def settlement_transfers(names: Sequence[str], settlement: FloatArray, tol: float) -> tuple[Transfer, ...]:
-    """Pairwise payments that clear the settlement: debtors (positive) pay creditors (negative),
-    largest first. If the settlement does not sum to zero, the remainder is owed to (or by) the
-    pool, named "pool"."""
+    """Payments that clear the settlement: the largest debtor (positive) pays the largest creditor
+    (negative) first. What members do not cover is owed to (or by) the pool, named "pool"."""
     balance = {name: float(v) for name, v in zip(names, settlement, strict=True)}
     rest = -sum(balance.values())
     if abs(rest) > tol:
         balance["pool"] = rest
-    debtors = sorted(((v, k) for k, v in balance.items() if v > tol), reverse=True)
-    creditors = sorted(((-v, k) for k, v in balance.items() if v < -tol), reverse=True)
+    debtors = sorted((k for k, v in balance.items() if v > tol), key=lambda k: (-balance[k], k))
+    creditors = sorted((k for k, v in balance.items() if v < -tol), key=lambda k: (balance[k], k))
+    owed = {k: balance[k] for k in debtors}
+    due = {k: -balance[k] for k in creditors}
     out: list[Transfer] = []
     i = j = 0
-    debt = [list(d) for d in debtors]
-    credit = [list(c) for c in creditors]
-    while i < len(debt) and j < len(credit):
-        amount = min(debt[i][0], credit[j][0])
-        out.append(Transfer(str(debt[i][1]), str(credit[j][1]), float(amount)))
-        debt[i][0] -= amount
-        credit[j][0] -= amount
-        if debt[i][0] <= tol:
+    while i < len(debtors) and j < len(creditors):
+        payer, payee = debtors[i], creditors[j]
+        amount = min(owed[payer], due[payee])
+        out.append(Transfer(payer, payee, amount))
+        owed[payer] -= amount
+        due[payee] -= amount
+        if owed[payer] <= tol:
             i += 1
-        if credit[j][0] <= tol:
+        if due[payee] <= tol:
             j += 1
     return tuple(out)
 
@@ -269,7 +273,9 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
         draw_pct = _pct(draw_savings, draw_standalone)
         if len(draw_savings):
             q_money = np.percentile(draw_savings, [10, 50, 90], axis=0)
-            q_pct = np.nanpercentile(draw_pct, [10, 50, 90], axis=0) if np.isfinite(draw_pct).any() else np.full((3, len(names)), np.nan)
+            q_pct = np.full((3, len(names)), np.nan)
+            if np.isfinite(draw_pct).any():
+                q_pct = np.nanpercentile(draw_pct, [10, 50, 90], axis=0)
             prob = (draw_savings > 0).mean(axis=0)
         else:
             q_money = q_pct = np.full((3, len(names)), np.nan)

@@ -93,8 +93,7 @@ def check_stability(game: Game, x: FloatArray | Any, *, least_core: bool = True)
             method += "; " + eps_note
     else:
         raise TooLargeError(
-            f"a core check of a {game.n}-player game needs the model's structure or n <= "
-            f"{MAX_ENUMERATED_PLAYERS}"
+            f"a core check of a {game.n}-player game needs the model's structure or n <= {MAX_ENUMERATED_PLAYERS}"
         )
     blocking = None
     if excess > tol and mask is not None:

@@ -135,10 +135,6 @@ def _shapley(
         return Allocation("shapley", values, True, None, "enumeration of all coalitions", game.players)
     generator = rng if rng is not None else np.random.default_rng(seed)
     tol = tolerance if tolerance is not None else 1e-3 * abs(game.grand_cost()) / game.n
-    estimate, stderr, used = shapley_sampling(
-        game, generator, tolerance=tol, max_permutations=max_permutations
-    )
+    estimate, stderr, used = shapley_sampling(game, generator, tolerance=tol, max_permutations=max_permutations)
     how = f"permutation sampling ({used} permutations; stops at standard error <= {tol:.4g})"
-    return Allocation(
-        "shapley", estimate, False, stderr, how, game.players, {"permutations": float(used)}
-    )
+    return Allocation("shapley", estimate, False, stderr, how, game.players, {"permutations": float(used)})

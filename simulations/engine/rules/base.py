@@ -38,9 +38,7 @@ class Allocation:
             "method": self.method,
         }
         if self.stderr is not None:
-            out["stderr"] = {
-                p: float(v) for p, v in zip(self.players, np.asarray(self.stderr), strict=True)
-            }
+            out["stderr"] = {p: float(v) for p, v in zip(self.players, np.asarray(self.stderr), strict=True)}
         if self.extra:
             out["extra"] = {k: float(v) for k, v in self.extra.items()}
         return out

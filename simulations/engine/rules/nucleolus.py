@@ -103,10 +103,12 @@ class _Problem:
         if anchor is not None:
             eye = np.eye(n)
             ones = np.ones((n, 1))
-            anchor_rows = np.vstack([
-                np.hstack([eye, np.zeros((n, 1)), -ones]),
-                np.hstack([-eye, np.zeros((n, 1)), -ones]),
-            ])
+            anchor_rows = np.vstack(
+                [
+                    np.hstack([eye, np.zeros((n, 1)), -ones]),
+                    np.hstack([-eye, np.zeros((n, 1)), -ones]),
+                ]
+            )
             anchor_b = np.concatenate([anchor, -anchor])
         while True:
             masks = np.flatnonzero(self.in_work & self.free)

@@ -66,11 +66,7 @@ def airport_shapley(demand: FloatArray) -> FloatArray:
 
 def singleton_corrections(game: StructuredGame) -> FloatArray:
     """delta_i = c({i}) minus what the |S| >= 2 formula would give for {i}."""
-    formula = (
-        game.additive
-        + game.airport_prices @ game.airport_demands
-        + game.overhead(np.ones(1))[0]
-    )
+    formula = game.additive + game.airport_prices @ game.airport_demands + game.overhead(np.ones(1))[0]
     return np.asarray(game.standalone_costs - formula, dtype=np.float64)
 
 

@@ -39,8 +39,9 @@ def airport_csv(tmp_path: Path) -> Path:
         ("equal", [1.0, 1.0, 1.0]),
     ],
 )
-def test_allocate_prints_json_per_rule(airport_csv: Path, rule: str, expected: list[float],
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_allocate_prints_json_per_rule(
+    airport_csv: Path, rule: str, expected: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["allocate", str(airport_csv), "--rule", rule, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["exact"] is True and out["rule"] == rule.replace("-", "_")
@@ -99,8 +100,9 @@ def test_csv_round_trip() -> None:
         (["--rule", "weighted", "--weights", "A=1"], "missing: B, C"),
     ],
 )
-def test_cli_exits_2_with_the_message(airport_csv: Path, args: list[str], message: str,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exits_2_with_the_message(
+    airport_csv: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["allocate", str(airport_csv), *args]) == 2
     assert message in capsys.readouterr().err
 
@@ -109,9 +111,19 @@ def test_module_entry_point_runs_without_a_database(tmp_path: Path) -> None:
     """`python -m simulations.engine` works as a process; a missing file exits 2 on stderr."""
     path = tmp_path / "g.csv"
     path.write_text(AIRPORT)
-    ok = subprocess.run([sys.executable, "-m", "simulations.engine", "allocate", str(path), "--rule", "shapley"],
-                        cwd=REPO, capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "simulations.engine", "allocate", str(path), "--rule", "shapley"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and "0.8333333333" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "simulations.engine", "allocate", str(tmp_path / "no.csv"),
-                          "--rule", "shapley"], cwd=REPO, capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "simulations.engine", "allocate", str(tmp_path / "no.csv"), "--rule", "shapley"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "cannot read" in bad.stderr

@@ -44,9 +44,11 @@ def _kohlberg_certified(game: ExplicitGame, x: np.ndarray) -> bool:
     return bool(verdict["satisfied"])
 
 
-CASES = [("random", n, s) for n in (3, 5, 8, 10) for s in range(3)] + [
-    ("concave", n, s) for n in (4, 7, 10) for s in range(2)
-] + [("model", n, s) for n in (3, 6, 9) for s in range(2)]
+CASES = (
+    [("random", n, s) for n in (3, 5, 8, 10) for s in range(3)]
+    + [("concave", n, s) for n in (4, 7, 10) for s in range(2)]
+    + [("model", n, s) for n in (3, 6, 9) for s in range(2)]
+)
 
 
 @pytest.mark.parametrize(("kind", "n", "seed"), CASES)

@@ -53,9 +53,7 @@ def test_closed_forms_equal_enumeration(n: int, seed: int, params: Params) -> No
     explicit = game.to_explicit()
     scale = max(1.0, float(np.abs(explicit.costs).max()))
     members = np.random.default_rng(seed).random((20, n)) < 0.5
-    np.testing.assert_allclose(
-        game.costs_of(members), explicit.costs_of(members), rtol=1e-12, atol=1e-9 * scale
-    )
+    np.testing.assert_allclose(game.costs_of(members), explicit.costs_of(members), rtol=1e-12, atol=1e-9 * scale)
     assert game.grand_cost() == pytest.approx(explicit.grand_cost(), rel=1e-12)
     np.testing.assert_allclose(costs_without_each(game), costs_without_each(explicit), rtol=1e-12, atol=1e-9 * scale)
     for rule in ("shapley", "banzhaf", "ensc", "scrb"):
@@ -93,8 +91,9 @@ def test_two_identical_open_labs_share_the_commons() -> None:
 def test_closed_members_keep_their_unpublished_research() -> None:
     """Openness 0: nothing goes to the commons and the lab pays all its research itself."""
     closed = LabInput("c", 1e6, 0.8, 3.0, (1 / 6,) * 6, openness=0.0)
-    game = yearly_games([closed, dataclasses.replace(closed, name="d")], Params(coordination_fixed=0.0,
-                                                                              coordination_per_member=0.0))[0]
+    game = yearly_games(
+        [closed, dataclasses.replace(closed, name="d")], Params(coordination_fixed=0.0, coordination_per_member=0.0)
+    )[0]
     np.testing.assert_allclose(game.additive, game.standalone())
     assert (game.airport_demands == 0).all()
 
@@ -153,8 +152,13 @@ def test_bad_parameters_name_the_problem(field: str, value: object, message: str
     ],
 )
 def test_bad_labs_name_the_problem(changes: dict[str, object], message: str) -> None:
-    base = {"name": "x", "final_run_gpu_hours": 1e6, "rd_share": 0.8, "price_per_gpu_hour": 3.0,
-            "area_weights": (1 / 6,) * 6}
+    base = {
+        "name": "x",
+        "final_run_gpu_hours": 1e6,
+        "rd_share": 0.8,
+        "price_per_gpu_hour": 3.0,
+        "area_weights": (1 / 6,) * 6,
+    }
     with pytest.raises(InvalidParameterError, match=message):
         LabInput(**{**base, **changes})
 

@@ -41,8 +41,9 @@ def test_chunking_does_not_change_a_single_number() -> None:
     parts = [simulate_chunk(s, a, b) for a, b in ((13, 24), (0, 5), (5, 13))]
     merged = finalize(s, parts).to_dict()
     assert json.dumps(merged, sort_keys=True) == json.dumps(finalize(s, [whole]).to_dict(), sort_keys=True)
-    assert np.array_equal(np.concatenate([p.allocated for p in sorted(parts, key=lambda p: p.start)], axis=1),
-                          whole.allocated)
+    assert np.array_equal(
+        np.concatenate([p.allocated for p in sorted(parts, key=lambda p: p.start)], axis=1), whole.allocated
+    )
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:

@@ -18,13 +18,14 @@ from .helpers import random_game, random_labs
 def test_structured_search_finds_the_enumerated_largest_excess(seed: int, exponent: float) -> None:
     """On 9-lab model games the MILP finds the same largest excess as full enumeration, for
     allocations inside and outside the core, with linear and faster-than-linear overhead."""
-    params = Params(horizon_years=2, coordination_exponent=exponent, coordination_per_member=5e6,
-                    shared_base_model=seed % 2 == 1)
+    params = Params(
+        horizon_years=2, coordination_exponent=exponent, coordination_per_member=5e6, shared_base_model=seed % 2 == 1
+    )
     game = build_game(random_labs(9, seed), params)
     explicit = game.to_explicit()
     for rule in ("shapley", "equal", "proportional"):
         x = allocate(game, rule).values
-        members, value, optimal = stability_module._max_excess_structured(game, x)
+        _, value, optimal = stability_module._max_excess_structured(game, x)
         _, expected = stability_module._max_excess_enumerated(explicit, x)
         assert optimal
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-6)
