@@ -5,6 +5,7 @@ from . import views
 app_name = "consortium"
 urlpatterns = [
     path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/members/change/", views.membership_change, name="membership_change"),
     path("<slug:slug>/contributions.csv", views.contributions_csv, name="contributions_csv"),
     path("<slug:slug>/artifacts.csv", views.artifacts_csv, name="artifacts_csv"),
     path("<slug:slug>/reuse.csv", views.reuse_csv, name="reuse_csv"),

@@ -5,16 +5,21 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
+from labs.forms import add_service_errors
 from labs.models import Artifact, ArtifactReuse
 from labs.selectors import contribution_totals
 from simulations.selectors import latest_run_get, member_savings_get
 
-from . import access
+from . import access, services
+from .forms import LEAVE, MembershipForm
 from .models import Consortium, Membership
 
 
@@ -99,6 +104,42 @@ def consortium_detail(request, slug: str):
             "reuses": _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab"),
             "scenarios": scenarios,
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def membership_change(request, slug: str):
+    """Coordinators add a lab as member, candidate or observer, change its status, or record that it left."""
+    consortium = get_object_or_404(Consortium, slug=slug)
+    if not access.is_coordinator(request.user, consortium):
+        raise PermissionDenied("Only the consortium's coordinators change its membership.")
+    initial = {"lab": request.GET.get("lab")} if request.GET.get("lab") else None
+    form = MembershipForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            lab, new_status, on_date = (form.cleaned_data[name] for name in ("lab", "status", "on_date"))
+            try:
+                if new_status == LEAVE:
+                    services.membership_end(consortium=consortium, lab=lab, on_date=on_date, by=request.user)
+                else:
+                    services.membership_change(
+                        consortium=consortium, lab=lab, status=new_status, on_date=on_date, by=request.user
+                    )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                done = "has left" if new_status == LEAVE else f"is now a {new_status}"
+                messages.success(request, f"{lab.name} {done} from {on_date:%d %b %Y}.")
+                return redirect(consortium)
+        status = 400
+    history = consortium.memberships.select_related("lab").order_by("lab__name", "-joined_on")
+    return render(
+        request,
+        "consortium/membership_form.html",
+        {"consortium": consortium, "form": form, "history": history},
+        status=status,
     )
 
 

@@ -333,3 +333,33 @@ def test_editing_a_scenario_updates_it(world, client):
     assert response.status_code == 302
     world.scenario.refresh_from_db()
     assert world.scenario.parameters["replication"] == 1.5
+
+
+def test_coordinator_adds_a_candidate_and_records_a_departure(world, client):
+    client.force_login(world.coordinator)
+    url = reverse("consortium:membership_change", args=["c"])
+    response = client.post(url, {"lab": world.lab_d.pk, "status": "candidate", "on_date": "2026-05-01"})
+    assert response.status_code == 302
+    assert world.consortium.memberships.current().get(lab=world.lab_d).status == "candidate"
+    response = client.post(url, {"lab": world.lab_b.pk, "status": "left", "on_date": "2026-06-30"})
+    assert response.status_code == 302
+    assert not world.consortium.memberships.current().filter(lab=world.lab_b).exists()
+    history = client.get(url).content.decode()
+    assert "30 Jun 2026" in history
+
+
+@pytest.mark.parametrize(
+    ("data", "field_id", "message"),
+    [
+        ({"status": "member", "on_date": "2026-05-01"}, "id_status", "already a member"),
+        ({"status": "candidate", "on_date": "2025-01-01"}, "id_on_date", "cannot come before"),
+        ({"status": "candidate", "on_date": ""}, "id_on_date", "required"),
+    ],
+)
+def test_a_bad_membership_change_shows_the_error_and_changes_nothing(world, client, data, field_id, message):
+    client.force_login(world.coordinator)
+    url = reverse("consortium:membership_change", args=["c"])
+    response = client.post(url, {"lab": world.lab_a.pk} | data)
+    assert response.status_code == 400
+    assert message in field_error(response.content.decode(), field_id)
+    assert world.consortium.memberships.get(lab=world.lab_a).status == "member"

@@ -123,3 +123,14 @@ def test_a_lab_user_cannot_correct_another_labs_entry_through_their_own_lab(worl
     )
     assert response.status_code == 404
     assert not other.is_corrected
+
+
+@pytest.mark.parametrize(("role", "status"), [("coordinator", 200), ("user_a", 403), ("other_coordinator", 403)])
+def test_only_coordinators_change_membership(world, client, role, status):
+    client.force_login(getattr(world, role))
+    url = reverse("consortium:membership_change", args=["c"])
+    assert client.get(url).status_code == status
+    if status == 403:
+        response = client.post(url, {"lab": world.lab_d.pk, "status": "member", "on_date": "2026-05-01"})
+        assert response.status_code == 403
+        assert not world.consortium.memberships.filter(lab=world.lab_d).exists()
