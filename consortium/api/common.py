@@ -51,12 +51,14 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
 
 
-def django_errors_to_drf(exc: DjangoValidationError) -> serializers.ValidationError:
+def django_errors_to_drf(
+    exc: DjangoValidationError, rename: dict[str, str] | None = None
+) -> serializers.ValidationError:
+    """The same errors keyed as the API names fields (`rename` maps a model's name to the request's)."""
     if not hasattr(exc, "error_dict"):
         return serializers.ValidationError({"non_field_errors": exc.messages})
-    return serializers.ValidationError(
-        {("non_field_errors" if name == NON_FIELD_ERRORS else name): msgs for name, msgs in exc.message_dict.items()}
-    )
+    names = {NON_FIELD_ERRORS: "non_field_errors"} | (rename or {})
+    return serializers.ValidationError({names.get(name, name): msgs for name, msgs in exc.message_dict.items()})
 
 
 class ModelCleanSerializer(serializers.ModelSerializer):

@@ -81,6 +81,8 @@ class ScenarioSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = ("created_at", "updated_at")
+        # scenario_create/scenario_update check the name per consortium and name the field.
+        validators: list = []
         extra_kwargs = {
             "parameters": {
                 "required": False,

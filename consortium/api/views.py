@@ -8,6 +8,7 @@ actions, never edited or deleted (405).
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +20,7 @@ from .. import services
 from ..access import is_coordinator, visible_consortia, visible_memberships, visible_scenarios
 from ..models import Consortium, Membership, Scenario
 from . import serializers as s
-from .common import IsCoordinatorOrReadOnly, errors
+from .common import IsCoordinatorOrReadOnly, django_errors_to_drf, errors
 
 READ = errors(401, 404)
 LIST = errors(400, 401)
@@ -137,13 +138,17 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         incoming = s.MembershipCreateSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        spell = services.membership_change(
-            consortium=data["consortium"],
-            lab=data["lab"],
-            status=data["status"],
-            on_date=data["joined_on"],
-            by=request.user,
-        )
+        try:
+            spell = services.membership_change(
+                consortium=data["consortium"],
+                lab=data["lab"],
+                status=data["status"],
+                on_date=data["joined_on"],
+                by=request.user,
+            )
+        except DjangoValidationError as exc:
+            # The service calls the date on_date; this request calls it joined_on.
+            raise django_errors_to_drf(exc, rename={"on_date": "joined_on"}) from None
         return Response(self.get_serializer(spell).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]

@@ -148,6 +148,15 @@ class CorrectionSerializer(serializers.ModelSerializer):
         fields = ("reason", *AMENDABLE_FIELDS)
         extra_kwargs = {name: {"required": False} for name in AMENDABLE_FIELDS}
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Silently ignoring `lab` or `consortium` would let a client believe it moved the entry.
+        fixed = sorted(set(self.initial_data) - set(self.fields))
+        if fixed:
+            raise serializers.ValidationError(
+                dict.fromkeys(fixed, "A correction cannot change this; reverse the entry and log a new one.")
+            )
+        return attrs
+
 
 class CorrectionResultSerializer(serializers.Serializer):
     reversal = ContributionSerializer()
