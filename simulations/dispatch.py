@@ -69,7 +69,7 @@ def chunks_dispatch(*, run_id: int, indexes: list[int]) -> bool:
 
 def redispatch_and_watch() -> dict[str, int]:
     """One pass of the re-dispatcher and watchdog; returns what it did, by kind."""
-    from .tasks import finalize_run
+    from .tasks import finalize_run, run_simulation
 
     now = timezone.now()
     done = {"dispatched": 0, "chunks_republished": 0, "finalized": 0, "failed": 0}
@@ -81,13 +81,35 @@ def redispatch_and_watch() -> dict[str, int]:
             return done
         done["dispatched"] += 1
 
-    running = SimulationRun.objects.filter(status=SimulationRun.Status.RUNNING)
     stale_before = now - timedelta(seconds=settings.SIMULATION_STALE_AFTER)
+    # Sent long ago and still queued: the message may have been lost (a broker restarted without
+    # persistence). A duplicate is harmless, the claim lets only one through.
+    for run in SimulationRun.objects.filter(status=SimulationRun.Status.QUEUED, dispatched_at__lt=stale_before):
+        if not _publish(run_simulation, run.pk):
+            return done
+        SimulationRun.objects.filter(pk=run.pk).update(dispatched_at=now)
+        done["dispatched"] += 1
+
+    running = SimulationRun.objects.filter(status=SimulationRun.Status.RUNNING)
     # Claimed, but the worker died before handing out the chunks.
     for run in running.filter(fanned_out_at__isnull=True, started_at__lt=stale_before):
         indexes = list(run.chunks.filter(result__isnull=True).values_list("index", flat=True))
         if chunks_dispatch(run_id=run.pk, indexes=indexes):
             services.run_mark_fanned_out(run_id=run.pk)
+            done["chunks_republished"] += len(indexes)
+
+    # Chunks sent long ago that never started while the run shows no other sign of life: their
+    # messages were lost. fanned_out_at is moved forward so this repeats at most once per period.
+    idle = (
+        running.filter(fanned_out_at__lt=stale_before)
+        .annotate(last_started=Max("chunks__started_at"), last_finished=Max("chunks__finished_at"))
+        .filter(Q(last_started__isnull=True) | Q(last_started__lt=stale_before))
+        .filter(Q(last_finished__isnull=True) | Q(last_finished__lt=stale_before))
+    )
+    for run in idle:
+        indexes = list(run.chunks.filter(result__isnull=True, started_at__isnull=True).values_list("index", flat=True))
+        if indexes and chunks_dispatch(run_id=run.pk, indexes=indexes):
+            SimulationRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
             done["chunks_republished"] += len(indexes)
 
     # A chunk started longer ago than any task may run has lost its worker.
@@ -106,6 +128,7 @@ def redispatch_and_watch() -> dict[str, int]:
                 done["failed"] += 1
             continue
         SimulationChunk.objects.filter(pk=chunk.pk, result__isnull=True).update(started_at=None)
+        SimulationRun.objects.filter(pk=chunk.run_id).update(fanned_out_at=now)
         if chunks_dispatch(run_id=chunk.run_id, indexes=[chunk.index]):
             done["chunks_republished"] += 1
 

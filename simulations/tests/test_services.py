@@ -352,3 +352,33 @@ def test_watchdog_leaves_healthy_runs_alone(world, fake_broker, small_chunks):
     fake_broker.sent.clear()
     assert dispatch.redispatch_and_watch() == {"dispatched": 0, "chunks_republished": 0, "finalized": 0, "failed": 0}
     assert fake_broker.sent == []
+
+
+def test_watchdog_resends_a_queued_run_whose_message_was_lost(world, fake_broker, settings):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=run)
+    fake_broker.sent.clear()
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+    _age(run, dispatched_at=timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_STALE_AFTER + 1))
+
+    assert dispatch.redispatch_and_watch()["dispatched"] == 1
+    assert fake_broker.sent == [("run_simulation", (run.pk,))]
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+
+
+def test_watchdog_resends_chunks_that_never_started_when_the_run_shows_no_life(
+    world, fake_broker, small_chunks, settings
+):
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=run.pk)
+    services.run_mark_fanned_out(run_id=run.pk)
+    services.chunk_execute(run_id=run.pk, index=0)
+    fake_broker.sent.clear()
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_STALE_AFTER + 1)
+    _age(run, fanned_out_at=long_ago)
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 0  # chunk 0 finished just now
+
+    SimulationChunk.objects.filter(run=run, index=0).update(started_at=long_ago, finished_at=long_ago)
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 2
+    assert fake_broker.sent == [("run_chunk", (run.pk, 1)), ("run_chunk", (run.pk, 2))]
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 0
