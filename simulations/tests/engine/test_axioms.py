@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,7 @@ from simulations.engine._bits import popcount, subset_sums
 
 from .helpers import concave_game, names
 
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=int(os.environ.get("ENGINE_HYPOTHESIS_EXAMPLES", "25")), deadline=None)
 EFFICIENT_RULES = ("shapley", "nucleolus", "least_core", "proportional", "ensc", "scrb", "banzhaf", "equal")
 
 

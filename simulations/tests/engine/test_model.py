@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ params_strategy = st.builds(
 )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=int(os.environ.get("ENGINE_HYPOTHESIS_EXAMPLES", "30")), deadline=None)
 @given(st.integers(1, 7), st.integers(0, 2**32 - 1), params_strategy)
 def test_closed_forms_equal_enumeration(n: int, seed: int, params: Params) -> None:
     """Structured Shapley, Banzhaf, separable costs and coalition costs equal their enumerated
