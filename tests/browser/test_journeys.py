@@ -30,11 +30,31 @@ def assert_painted(page, canvas_id: str) -> None:
     assert painted > area * 0.02, f"{canvas_id}: only {painted} of {area} pixels painted"
 
 
+def test_a_visitor_logs_in_and_out(page, screenshot):
+    world = seed_world()
+    page.goto("/")
+    screenshot("landing", phone=True)
+    page.get_by_role("link", name="Log in").first.click()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Please enter a correct username and password").wait_for()
+    screenshot("login")
+    page.get_by_label("Password").fill(world.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.get_by_role("heading", name="Welcome, Alice").is_visible()
+    page.get_by_role("button", name="Log out alice").click()
+    page.get_by_role("heading", name="Pool research compute").wait_for()
+    assert page.get_by_role("link", name="Log in").first.is_visible()
+    assert page.get_by_role("button", name="Log out alice").count() == 0
+
+
 def test_lab_user_logs_a_contribution_corrects_it_and_sees_both_in_the_ledger(page, log_in, screenshot):
     world = seed_world()
     before = ComputeContribution.objects.count()
     log_in("alice", world.password)
-    screenshot("dashboard", phone=True)
+    screenshot("dashboard-empty")
 
     page.get_by_role("link", name="Aurora AI").first.click()
     page.get_by_role("link", name="Log a contribution").first.click()
@@ -122,6 +142,11 @@ def test_two_scenarios_are_compared_side_by_side_with_a_chart(page, log_in, scre
     )
     seed_results(founders)
     seed_results(wider, savings_shift=4)
+    log_in("alice", world.password)
+    assert page.locator(".savings-card").count() == 2
+    screenshot("dashboard", phone=True)
+    page.context.clear_cookies()
+
     log_in("coord", world.password)
     page.goto(world.consortium.get_absolute_url())
     assert_painted(page, "chart-contributions")
