@@ -354,6 +354,8 @@ def test_matrix_covers_every_route_and_method_of_the_ledger_resources() -> None:
         for pattern in [*lab_patterns, *consortium_patterns]
         if "format" not in str(pattern.pattern)
         for method in pattern.callback.actions
+        # DRF answers HEAD like GET (and adds it to `actions` once a request has been served).
+        if method != "head"
     }
     covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
     assert routes <= covered, sorted(routes - covered)
