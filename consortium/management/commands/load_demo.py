@@ -67,5 +67,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<{widths[0]}}  {role:<{widths[1]}}  {secret}")
             if number == 0:
                 self.stdout.write(f"  {'-' * widths[0]}  {'-' * widths[1]}  {'-' * len(secret)}")
+        self.stdout.write(
+            "Passwords are set when a demo user is created; --reset-passwords sets them to DEMO_PASSWORD again."
+        )
         self.stdout.write("")
-        self.stdout.write(f'API: curl -H "Authorization: Token {summary.token}" http://127.0.0.1:8000/api/v1/')
+        port = os.environ.get("PORT") or "8000"
+        self.stdout.write(f'API: curl -H "Authorization: Token {summary.token}" http://127.0.0.1:{port}/api/v1/labs/')
