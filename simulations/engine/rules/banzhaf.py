@@ -52,5 +52,7 @@ def banzhaf_raw_structured(game: StructuredGame) -> FloatArray:
 def normalize(raw: FloatArray, grand_cost: float) -> FloatArray:
     total = float(raw.sum())
     if abs(total) <= 1e-12 * max(1.0, float(np.abs(raw).max())):
+        if grand_cost == 0.0 and not raw.any():
+            return np.zeros_like(raw)  # nothing to share
         raise EngineError("the Banzhaf values sum to zero, so they cannot be normalized to c(N)")
     return np.asarray(raw * (grand_cost / total), dtype=np.float64)

@@ -32,6 +32,8 @@ def _share(total: float, weights: FloatArray, what: str) -> FloatArray:
     if (weights < 0).any():
         raise EngineError(f"{what} must be non-negative")
     s = float(weights.sum())
+    if s <= 0 and total == 0.0:
+        return np.zeros(len(weights))  # nothing to share
     if s <= 0:
         raise EngineError(f"{what} sum to zero, so they cannot split the cost")
     return np.asarray(total * weights / s, dtype=np.float64)

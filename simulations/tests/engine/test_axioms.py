@@ -128,3 +128,10 @@ def test_popcount_matches_bin_count() -> None:
     """The cached coalition sizes are the bit counts."""
     sizes = popcount(10)
     assert all(int(sizes[m]) == bin(m).count("1") for m in range(1 << 10))
+
+
+def test_a_game_that_costs_nothing_allocates_zeros() -> None:
+    """Every rule gives zeros when no coalition costs anything."""
+    game = ExplicitGame(names(3), np.zeros(8))
+    for rule in (*EFFICIENT_RULES, "weighted"):
+        assert not allocate(game, rule, weights=np.ones(3)).values.any(), rule
