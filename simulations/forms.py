@@ -14,6 +14,8 @@ from labs.models import Lab
 from simulations.engine import RULE_LABELS, RULES
 from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
 
+from .models import SimulationRun
+
 MIN_COMPARED, MAX_COMPARED = 2, 4
 
 
@@ -219,6 +221,14 @@ class CompareForm(forms.Form):
     def __init__(self, *args, consortium, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["scenarios"].queryset = consortium.scenarios.order_by("name")
+        finished = set(
+            SimulationRun.objects.filter(scenario__consortium=consortium, status=SimulationRun.Status.SUCCEEDED)
+            .values_list("scenario_id", flat=True)
+            .distinct()
+        )
+        self.fields["scenarios"].label_from_instance = lambda scenario: (
+            scenario.name if scenario.pk in finished else f"{scenario.name} (not run yet)"
+        )
 
     def clean_scenarios(self):
         chosen = self.cleaned_data["scenarios"]

@@ -140,7 +140,7 @@ def test_two_scenarios_are_compared_side_by_side_with_a_chart(page, log_in, scre
         labs=[*world.labs, world.candidate],
         rules=["shapley", "proportional"],
     )
-    seed_results(founders)
+    founders_run = seed_results(founders)
     seed_results(wider, savings_shift=4)
     log_in("alice", world.password)
     assert page.locator(".savings-card").count() == 2
@@ -163,6 +163,14 @@ def test_two_scenarios_are_compared_side_by_side_with_a_chart(page, log_in, scre
     assert re.search(r"\+\$[\d,]+ \(\+4\.0 pts\)", table)
     assert page.get_by_role("link", name="Comparison CSV").is_visible()
     screenshot("compare", phone=True)
+
+    page.goto(f"/simulations/runs/{founders_run.pk}/report/{world.labs[1].pk}/")
+    page.get_by_role("heading", name="Savings report: Borealis Lab").wait_for()
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible()
+    assert not page.get_by_role("button", name="Print").is_visible()
+    assert page.get_by_text("Consortium planner · savings report").is_visible()
+    page.emulate_media(media="screen")
 
 
 @pytest.mark.services
