@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,7 @@ from consortium import services as consortium_services
 from consortium.models import Consortium, Scenario
 from labs.forms import add_service_errors
 from simulations.engine import RULE_LABELS
+from simulations.engine.scenario import settlement_transfers
 
 from . import selectors, services
 from .forms import CompareForm, ScenarioForm
@@ -177,6 +179,19 @@ def _chosen_rule(request, results) -> str:
     return rule if rule in results.rules else results.rules[0]
 
 
+# Settlements within half a currency unit of zero are even.
+SETTLEMENT_TOLERANCE = 0.5
+
+
+def _transfers(rows) -> list:
+    """Who pays whom to clear a rule's settlement, by the engine's own netting (the pool takes the rest)."""
+    return list(
+        settlement_transfers(
+            [row.lab_name for row in rows], np.array([row.settlement for row in rows]), SETTLEMENT_TOLERANCE
+        )
+    )
+
+
 def _results_context(request, run: SimulationRun) -> dict:
     results = selectors.run_results_get(run=run)
     rule = _chosen_rule(request, results)
@@ -206,8 +221,6 @@ def _results_context(request, run: SimulationRun) -> dict:
             ],
         },
     }
-    owes = [row for row in rows if row.settlement > 0.5]
-    owed = [row for row in rows if row.settlement < -0.5]
     return {
         "results": results,
         "rule": rule,
@@ -218,9 +231,7 @@ def _results_context(request, run: SimulationRun) -> dict:
         "stability": [(r, RULE_LABELS.get(r, r), results.stability.get(r)) for r in results.rules],
         "years": sorted(results.years.items()),
         "charts": charts,
-        "owes": owes,
-        "owed": owed,
-        "total_settlement": sum(row.settlement for row in rows),
+        "transfers": _transfers(rows),
     }
 
 
@@ -324,7 +335,7 @@ def _member_row(rule: str, row) -> list:
     ]
 
 
-CSV_TABLES = ("members", "stability", "years", "settlement")
+CSV_TABLES = ("members", "stability", "years", "settlement", "transfers")
 
 
 @login_required
@@ -379,6 +390,16 @@ def run_csv(request, pk: int, table: str):
                 ]
                 for name_, series in sorted(results.years.items())
                 for y in series
+            ],
+        )
+    if table == "transfers":
+        return _csv(
+            name,
+            ["rule", "payer", "payee", "amount_usd"],
+            [
+                [rule, t.payer, t.payee, round(t.amount, 2)]
+                for rule in results.rules
+                for t in _transfers(results.members[rule])
             ],
         )
     return _csv(

@@ -79,6 +79,13 @@ def test_settlement_says_who_pays_and_who_is_owed(world, client):
     page = client.get(run.get_absolute_url()).content.decode()
     assert "receives $12,345" in page
     assert re.search(r"pays \$[\d,]+", page)
+    # Lab B's debt clears the largest credit first (the pool's), then Lab A's.
+    lab_b = run.member_results.get(rule="shapley", lab_name="Lab B").settlement
+    transfers = re.findall(r"<li><span>(.*?)</span><span class=\"num\">(.*?)</span></li>", page)
+    assert transfers == [
+        ("<strong>Lab B</strong> pays the consortium pool", f"${round(lab_b - 12_345):,}"),
+        ("<strong>Lab B</strong> pays <strong>Lab A</strong>", "$12,345"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -88,6 +95,7 @@ def test_settlement_says_who_pays_and_who_is_owed(world, client):
         ("stability", ["rule", "in_core", "blocking_coalition", "max_excess_usd", "least_core_epsilon_usd"]),
         ("years", ["lab", "year", "standalone_cost_usd", "consortium_cost_usd", "cumulative_savings_usd"]),
         ("settlement", ["rule", "lab", "allocated_cost_usd", "delivered_value_usd", "settlement_usd", "direction"]),
+        ("transfers", ["rule", "payer", "payee", "amount_usd"]),
     ],
 )
 def test_every_results_table_downloads_as_csv_with_units_in_the_column_names(world, client, table, columns):
