@@ -135,3 +135,11 @@ def ledger(world):
     world.spell_a = world.consortium.memberships.get(lab=world.lab_a)
     world.spell_b = world.consortium.memberships.get(lab=world.lab_b)
     return world
+
+
+@pytest.fixture
+def plain_static(settings):
+    """Serve static URLs without a collectstatic manifest (tests run with DEBUG off, like production)."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }

@@ -160,6 +160,10 @@ class LedgerQuerySet(models.QuerySet):
     def delete(self):  # type: ignore[no-untyped-def]
         raise LedgerImmutableError("Ledger entries cannot be deleted; record a reversal instead.")
 
+    def bulk_update(self, objs, fields, batch_size=None):  # type: ignore[no-untyped-def]
+        # Refuse before Django opens its transaction, so the caller's transaction stays usable.
+        raise LedgerImmutableError("Ledger entries cannot be changed; record a correction instead.")
+
 
 class LedgerImmutableError(Exception):
     pass

@@ -62,6 +62,9 @@ LAB_A_WRITE = every(403, user_a=200, token=200, other_coordinator=404)
 COORDINATOR_WRITE = every(403, coordinator=200, other_coordinator=404)
 IMMUTABLE = every(405)
 
+# The docs page links static files; tests have no collectstatic manifest (test_schema_api builds one).
+pytestmark = pytest.mark.usefixtures("plain_static")
+
 
 @dataclass(frozen=True)
 class Case:
@@ -312,14 +315,6 @@ CASES = [
     Case("OpenAPI schema", "get", lambda w: "/api/schema/", every(200)),
     Case("API docs", "get", lambda w: "/api/docs/", every(200)),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    """The docs page links static files; tests have no collectstatic manifest (test_schema_api has one)."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
 
 
 def _counts(models: tuple[str, ...]) -> dict[str, int]:
