@@ -15,6 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import permissions, serializers
+from rest_framework.pagination import PageNumberPagination
 
 from consortium.access import can_edit_lab, is_coordinator
 
@@ -105,3 +106,20 @@ class IsCoordinatorOrReadOnly(permissions.BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:  # type: ignore[no-untyped-def]
         return request.method in permissions.SAFE_METHODS or is_coordinator(request.user, view.consortium_of(obj))
+
+
+class ListPagination(PageNumberPagination):
+    """Pages of 50 by default; `page_size` from 1 to 500, and a 400 naming it when it is not."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request) -> int:  # type: ignore[no-untyped-def]
+        # DRF silently falls back to the default on a bad page_size; a client should hear about its typo.
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None:
+            return self.page_size
+        if not given.isdigit() or not 1 <= int(given) <= self.max_page_size:
+            raise serializers.ValidationError({"page_size": [f"Enter a whole number from 1 to {self.max_page_size}."]})
+        return int(given)

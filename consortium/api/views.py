@@ -20,7 +20,7 @@ from .. import services
 from ..access import is_coordinator, visible_consortia, visible_memberships, visible_scenarios
 from ..models import Consortium, Membership, Scenario
 from . import serializers as s
-from .common import IsCoordinatorOrReadOnly, django_errors_to_drf, errors
+from .common import IsCoordinatorOrReadOnly, ListPagination, django_errors_to_drf, errors
 
 READ = errors(401, 404)
 LIST = errors(400, 401)
@@ -85,6 +85,7 @@ class ScenarioFilter(django_filters.FilterSet):
 class ConsortiumViewSet(viewsets.ModelViewSet):
     serializer_class = s.ConsortiumSerializer
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    pagination_class = ListPagination
     filterset_fields = ("currency",)
     ordering_fields = ("name", "created_at")
     ordering = ("name",)
@@ -121,6 +122,7 @@ class ConsortiumViewSet(viewsets.ModelViewSet):
 class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MembershipSerializer
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = MembershipFilter
     ordering_fields = ("joined_on", "left_on", "lab__name")
     ordering = ("consortium_id", "lab__name", "-joined_on")
@@ -232,6 +234,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 )
 class ScenarioViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = ScenarioFilter
     ordering_fields = ("name", "created_at", "updated_at")
     ordering = ("consortium_id", "name")

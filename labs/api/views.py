@@ -22,7 +22,7 @@ from consortium.access import (
     visible_labs,
     visible_reuses,
 )
-from consortium.api.common import IsLabUserOrReadOnly, errors
+from consortium.api.common import IsLabUserOrReadOnly, ListPagination, errors
 
 from .. import selectors, services
 from ..models import Artifact, ArtifactReuse, ComputeContribution, Lab
@@ -69,6 +69,7 @@ def _require_lab_user(request: Request, field: str, what: str) -> None:
 class LabViewSet(viewsets.ModelViewSet):
     serializer_class = s.LabSerializer
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = filters.LabFilter
     ordering_fields = ("name", "final_run_gpu_hours", "created_at")
     ordering = ("name",)
@@ -108,6 +109,7 @@ class LabViewSet(viewsets.ModelViewSet):
 class ContributionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ContributionSerializer
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = filters.ContributionFilter
     ordering_fields = ("recorded_at", "period_start", "gpu_hours_delivered", "id")
     ordering = ("-recorded_at", "-id")
@@ -211,6 +213,7 @@ class ContributionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 )
 class ArtifactViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = filters.ArtifactFilter
     ordering_fields = ("release_date", "title", "reproduction_gpu_hours", "created_at")
     ordering = ("-release_date", "title")
@@ -267,6 +270,7 @@ class ArtifactViewSet(viewsets.ModelViewSet):
 )
 class ReuseViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
+    pagination_class = ListPagination
     filterset_class = filters.ReuseFilter
     ordering_fields = ("reused_on", "gpu_hours_saved", "created_at")
     ordering = ("-reused_on", "-id")
