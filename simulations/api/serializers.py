@@ -127,3 +127,21 @@ def results_payload(results, *, currency: str, context: dict) -> dict:
         ],
         "years": {name: YearSerializer(rows, many=True).data for name, rows in results.years.items()},
     }
+
+
+class RuleResultsSerializer(serializers.Serializer):
+    """Schema of one rule's block in a run's results."""
+
+    rule = serializers.CharField()
+    members = MemberResultSerializer(many=True)
+    stability = StabilitySerializer(allow_null=True)
+
+
+class RunResultsSerializer(serializers.Serializer):
+    """Schema of `GET /api/v1/runs/{id}/results/` (the body is built by `results_payload`)."""
+
+    run = RunSerializer()
+    currency = serializers.CharField()
+    units = serializers.DictField(child=serializers.CharField())
+    rules = RuleResultsSerializer(many=True)
+    years = serializers.DictField(child=YearSerializer(many=True), help_text="Per-year series by lab name.")

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consortium import access
+from consortium.api.common import ErrorSerializer, errors
 from consortium.models import Scenario
 from simulations import selectors, services
 from simulations.models import SimulationRun
 
-from .serializers import RunSerializer, RunStartSerializer, results_payload
+from .serializers import RunResultsSerializer, RunSerializer, RunStartSerializer, results_payload
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The run is not in a state that allows this.")}
 
 
 def _visible_scenario(request: Request, pk: int) -> Scenario:
@@ -33,6 +37,7 @@ def _visible_run(request: Request, pk: int) -> SimulationRun:
     return get_object_or_404(selectors.visible_runs(user=request.user), pk=pk)
 
 
+@extend_schema_view(get=extend_schema(responses={200: RunSerializer(many=True), **errors(401, 404)}))
 class ScenarioRunsView(generics.ListAPIView):
     """GET lists a scenario's runs, newest first; POST starts a run (coordinators) and answers 202."""
 
@@ -42,7 +47,7 @@ class ScenarioRunsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.scenario_runs(scenario=_visible_scenario(self.request, self.kwargs["pk"]))
 
-    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer})
+    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, **errors(400, 401, 403, 404)})
     def post(self, request: Request, pk: int) -> Response:
         scenario = _visible_scenario(request, pk)
         if not access.is_coordinator(request.user, scenario.consortium):
@@ -55,13 +60,13 @@ class ScenarioRunsView(generics.ListAPIView):
 
 
 class RunDetailView(APIView):
-    @extend_schema(responses=RunSerializer)
+    @extend_schema(responses={200: RunSerializer, **errors(401, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(RunSerializer(_visible_run(request, pk), context={"request": request}).data)
 
 
 class RunResultsView(APIView):
-    @extend_schema(responses={200: dict, 409: dict})
+    @extend_schema(responses={200: RunResultsSerializer, **errors(401, 404), **CONFLICT})
     def get(self, request: Request, pk: int) -> Response:
         run = _visible_run(request, pk)
         if run.status != SimulationRun.Status.SUCCEEDED:
@@ -72,7 +77,7 @@ class RunResultsView(APIView):
 
 
 class RunCancelView(APIView):
-    @extend_schema(request=None, responses=RunSerializer)
+    @extend_schema(request=None, responses={200: RunSerializer, **errors(401, 403, 404), **CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
         run = _visible_run(request, pk)
         if not access.is_coordinator(request.user, run.scenario.consortium):
