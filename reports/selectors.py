@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Max, Sum
 
@@ -54,6 +55,8 @@ CONTRIBUTION_FIGURES = (
 )
 REUSE_GROUPS = ("reusing_lab", "owning_lab")
 REUSE_COLUMNS = ("lab", "lab_name", "gpu_hours_saved", "reuses", "artifacts")
+# Run results are immutable once stored; the cache only bounds memory.
+ROWS_CACHE_SECONDS = 3600
 WINDOWS = ("last-quarter", "quarter-to-date", "last-year", "year-to-date", "last-30-days", "all")
 
 
@@ -143,21 +146,27 @@ class SavingsSource:
 
 
 def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int | None = None) -> SavingsSource:
-    """The run a savings report reads: the given run of the scenario, or its latest succeeded run."""
-    scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
-    if scenario is None:
-        raise ReportNotFound(f"scenario: no scenario {scenario_id} in consortium {consortium.slug}.")
+    """The run a savings report reads: the given run of the scenario, or its latest succeeded run.
+
+    One query when the run is there (the report's hot path); the reason is looked up only when not.
+    """
+    runs = SimulationRun.objects.filter(scenario_id=scenario_id, scenario__consortium=consortium)
+    runs = runs.select_related("scenario").defer("inputs", "scenario__parameters", "scenario__description")
     if run_id is not None:
-        run = SimulationRun.objects.filter(pk=run_id, scenario=scenario).first()
-        if run is None:
-            raise ReportNotFound(f"run: no run {run_id} of scenario {scenario_id}.")
-        if run.status != SimulationRun.Status.SUCCEEDED:
-            raise ReportConflict(f"run: run {run_id} has not succeeded (status: {run.status}).")
-        return SavingsSource(scenario, run)
-    run = latest_run_get(scenario=scenario)
+        run = runs.filter(pk=run_id).first()
+    else:
+        # The same choice as simulations.selectors.latest_run_get, joined with the scenario.
+        run = runs.filter(status=SimulationRun.Status.SUCCEEDED).order_by("-finished_at", "-id").first()
     if run is None:
+        scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
+        if scenario is None:
+            raise ReportNotFound(f"scenario: no scenario {scenario_id} in consortium {consortium.slug}.")
+        if run_id is not None:
+            raise ReportNotFound(f"run: no run {run_id} of scenario {scenario_id}.")
         raise ReportNotFound(f"scenario: scenario {scenario_id} ({scenario.name}) has no succeeded run yet.")
-    return SavingsSource(scenario, run)
+    if run.status != SimulationRun.Status.SUCCEEDED:
+        raise ReportConflict(f"run: run {run_id} has not succeeded (status: {run.status}).")
+    return SavingsSource(run.scenario, run)
 
 
 def savings_row(result: MemberResult) -> dict[str, Any]:
@@ -210,11 +219,26 @@ def _rule_pick(rules: list[str], rule: str | None, *, what: str) -> str:
     return rule
 
 
+def run_savings_rows(run: SimulationRun) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+    """A succeeded run's rules and, per rule, its members' report rows (by lab name).
+
+    Read through simulations.selectors.run_results_get, the pages' own path, then cached: stored
+    results never change once a run has succeeded, and the key carries the run's finish time.
+    """
+    key = f"reports:savings-rows:{run.pk}:{run.finished_at.isoformat() if run.finished_at else ''}"
+    cached = cache.get(key)
+    if cached is None:
+        results = run_results_get(run=run)
+        rows = {rule: [savings_row(result) for result in members] for rule, members in results.members.items()}
+        cached = (list(results.rules), rows)
+        cache.set(key, cached, timeout=ROWS_CACHE_SECONDS)
+    return cached
+
+
 def savings_report_get(*, source: SavingsSource, rule: str | None = None) -> SavingsReport:
-    results = run_results_get(run=source.run)
-    chosen = _rule_pick(list(results.rules), rule, what=f"Run {source.run.pk}")
-    rows = [savings_row(result) for result in results.members.get(chosen, [])]
-    return SavingsReport(source.scenario, source.run, chosen, list(results.rules), rows)
+    rules, rows = run_savings_rows(source.run)
+    chosen = _rule_pick(rules, rule, what=f"Run {source.run.pk}")
+    return SavingsReport(source.scenario, source.run, chosen, rules, rows[chosen])
 
 
 # Comparison --------------------------------------------------------------------------------
@@ -264,10 +288,10 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
     chosen = rule
     scenarios = []
     for item in source.sources:
-        results = run_results_get(run=item.run)
+        rules, by_rule = run_savings_rows(item.run)
         what = f"Run {item.run.pk} of scenario {item.scenario.pk}"
-        chosen = _rule_pick(list(results.rules), chosen, what=what)
-        per_scenario.append({r.lab_name: savings_row(r) for r in results.members.get(chosen, [])})
+        chosen = _rule_pick(rules, chosen, what=what)
+        per_scenario.append({row["lab_name"]: row for row in by_rule[chosen]})
         scenarios.append({"scenario": item.scenario.pk, "scenario_name": item.scenario.name, "run": item.run.pk})
     assert chosen is not None
     lab_ids: dict[str, int | None] = {}

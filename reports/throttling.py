@@ -1,49 +1,82 @@
 """Request-rate limits: per API key, per user, per anonymous client address.
 
+Each limit is a counter per fixed window (a minute for `600/min`) in the default cache, so a
+request costs one increment however high the rate: DRF's own throttles keep a list of every
+request in the window, which grows with the rate. A client may spend a window's allowance at its
+very end and the next one's at the start of the next window; limits are about sustained load.
+
 Rates come from settings at each request (not at import), so tests and the benchmark can change
 them. A refused request gets 429 with `Retry-After` (seconds), in the API's error format.
 """
 
 from __future__ import annotations
 
+import time
+
+from django.core.cache import cache
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from .authentication import request_api_key
 
-
-class _SettingsRateThrottle(SimpleRateThrottle):
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def __init__(self) -> None:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class ApiKeyRateThrottle(_SettingsRateThrottle):
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`600/min` -> (600, 60): requests allowed per window, window length in seconds."""
+    count, _, period = rate.partition("/")
+    return int(count), PERIODS[period[0]]
+
+
+class _WindowThrottle(BaseThrottle):
+    scope = ""
+
+    def ident_of(self, request) -> object | None:  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        ident = self.ident_of(request)
+        if rate is None or ident is None:
+            return True
+        limit, period = parse_rate(rate)
+        now = time.time()
+        window = int(now // period)
+        key = f"throttle:{self.scope}:{ident}:{window}"
+        cache.add(key, 0, timeout=period + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the window's counter expired between add and incr
+            cache.set(key, 1, timeout=period + 1)
+            count = 1
+        self.remaining = (window + 1) * period - now
+        return count <= limit
+
+    def wait(self) -> float:
+        return self.remaining
+
+
+class ApiKeyRateThrottle(_WindowThrottle):
     scope = "api_key"
 
-    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+    def ident_of(self, request) -> object | None:  # type: ignore[no-untyped-def]
         api_key = request_api_key(request)
-        if api_key is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": api_key.pk}
+        return api_key.pk if api_key is not None else None
 
 
-class UserRateThrottle(_SettingsRateThrottle):
+class UserRateThrottle(_WindowThrottle):
     scope = "user"
 
-    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+    def ident_of(self, request) -> object | None:  # type: ignore[no-untyped-def]
         if request_api_key(request) is not None or not request.user or not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return request.user.pk
 
 
-class AnonRateThrottle(_SettingsRateThrottle):
+class AnonRateThrottle(_WindowThrottle):
     scope = "anon"
 
-    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+    def ident_of(self, request) -> object | None:  # type: ignore[no-untyped-def]
         if request.user and request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.get_ident(request)

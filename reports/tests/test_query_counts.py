@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -40,12 +41,17 @@ def build_consortium(size: int, make_run, make_key):
     return consortium
 
 
-def count_queries(client, url: str, params: dict) -> int:
-    client.get(url, params)  # warm-up: the key's first use records last_used_at
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url, params)
-    assert response.status_code == 200, response.content
-    return len(queries.captured_queries)
+def count_queries(client, url: str, params: dict) -> tuple[int, int]:
+    """Queries of a request with cold caches, then of the same request again."""
+    client.get(url, params)  # the key's first use records last_used_at, once a minute at most
+    cache.clear()
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, params)
+        assert response.status_code == 200, response.content
+        counts.append(len(queries.captured_queries))
+    return counts[0], counts[1]
 
 
 @pytest.mark.parametrize(("report", "params"), REPORTS)
@@ -56,4 +62,5 @@ def test_queries_per_report_do_not_grow_with_the_consortium(make_run, make_key, 
         url = f"/api/v1/consortia/{consortium.slug}/reports/{report}/"
         counts[size] = count_queries(key_client(consortium.token), url, params(consortium))
     assert counts[5] == counts[50], counts
-    assert counts[50] <= 10, counts
+    cold, warm = counts[50]
+    assert cold <= 10 and warm <= cold, counts
