@@ -85,13 +85,6 @@ def num(value, places: int = 0) -> str:
     return f"{sign}{_grouped(number, int(places))}"
 
 
-@register.filter
-def get_item(mapping, key):
-    if mapping is None:
-        return None
-    return mapping.get(key)
-
-
 @register.inclusion_tag("partials/field.html")
 def field(bound_field, hint: str = ""):
     """A labelled input with its help text and its errors beside it (aria-describedby, aria-invalid)."""
