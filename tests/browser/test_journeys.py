@@ -211,6 +211,6 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
     assert page.get_by_role("heading", name=re.compile("Settlement under")).is_visible()
     screenshot("results", phone=True)
 
-    page.get_by_role("link", name="Report").first.click()
+    page.get_by_role("link", name=f"Savings report for {world.labs[0].name}").click()
     page.get_by_role("heading", name=re.compile("Savings report: ")).wait_for()
     screenshot("report")

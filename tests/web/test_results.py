@@ -218,3 +218,10 @@ def test_comparison_asks_to_run_scenarios_without_results_first(world, client):
     response = client.get(compare_url(world.scenario, other))
     assert response.status_code == 400
     assert "No finished run yet for: Never run" in response.content.decode()
+
+
+def test_a_sampled_allocation_shows_its_standard_error(world, client):
+    run = seed_results(world.scenario)
+    run.member_results.filter(rule="shapley", lab_name="Lab A").update(exact=False, allocated_stderr=1234.4)
+    client.force_login(world.user_a)
+    assert "± $1,234" in client.get(run.get_absolute_url()).content.decode()
