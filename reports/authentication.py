@@ -62,7 +62,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ) from None
         if not prefix or not secret:
             raise exceptions.AuthenticationFailed("Malformed API key: expected '<prefix>.<secret>'.")
-        api_key = ApiKey.objects.select_related("consortium").filter(prefix=prefix).first()
+        try:
+            api_key = ApiKey.objects.select_related("consortium").get(prefix=prefix)
+        except ApiKey.DoesNotExist:
+            api_key = None
         if api_key is None or not api_key.secret_matches(secret):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()

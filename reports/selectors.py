@@ -134,8 +134,12 @@ def window_resolve(
 
 @dataclass
 class SavingsSource:
-    scenario: Scenario
     run: SimulationRun
+
+    @property
+    def scenario(self) -> Scenario:
+        # Loaded on first use: an answer from the report cache never needs it.
+        return self.run.scenario
 
     @property
     def last_modified(self) -> datetime.datetime | None:
@@ -151,11 +155,11 @@ def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int 
     One query when the run is there (the report's hot path); the reason is looked up only when not.
     """
     runs = SimulationRun.objects.filter(scenario_id=scenario_id, scenario__consortium=consortium)
-    runs = runs.select_related("scenario").defer("inputs", "scenario__parameters", "scenario__description")
+    runs = runs.only("id", "scenario_id", "status", "finished_at")
     if run_id is not None:
         run = runs.filter(pk=run_id).first()
     else:
-        # The same choice as simulations.selectors.latest_run_get, joined with the scenario.
+        # The same choice as simulations.selectors.latest_run_get.
         run = runs.filter(status=SimulationRun.Status.SUCCEEDED).order_by("-finished_at", "-id").first()
     if run is None:
         scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
@@ -166,7 +170,7 @@ def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int 
         raise ReportNotFound(f"scenario: scenario {scenario_id} ({scenario.name}) has no succeeded run yet.")
     if run.status != SimulationRun.Status.SUCCEEDED:
         raise ReportConflict(f"run: run {run_id} has not succeeded (status: {run.status}).")
-    return SavingsSource(run.scenario, run)
+    return SavingsSource(run)
 
 
 def savings_row(result: MemberResult) -> dict[str, Any]:
@@ -268,7 +272,7 @@ def comparison_source_get(*, consortium: Consortium, scenario_ids: list[int]) ->
         run = latest_run_get(scenario=found[pk])
         if run is None:
             raise ReportNotFound(f"scenarios: scenario {pk} ({found[pk].name}) has no succeeded run yet.")
-        sources.append(SavingsSource(found[pk], run))
+        sources.append(SavingsSource(run))
     return ComparisonSource(sources)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpResponseNotModified, JsonResponse
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
@@ -111,7 +112,9 @@ class ReportView(APIView):
     permission_classes = [ReportReader]
     renderer_classes = [JSONRenderer, CSVRenderer]
     query_serializer: type[s.ReportQuerySerializer] = s.ReportQuerySerializer
-    report_name = ""
+    # Savings and comparison read run results, which never change once stored: their bodies are
+    # remembered per ETag, and a repeated request skips building and rendering the report.
+    cache_bodies = False
 
     def consortium_get(self, slug: str) -> Consortium:
         api_key = request_api_key(self.request)
@@ -139,13 +142,28 @@ class ReportView(APIView):
         return (self.request.accepted_renderer.format, sorted(self.request.query_params.lists()))
 
     def not_modified(self, etag: str, last_modified: datetime.datetime | None):  # type: ignore[no-untyped-def]
-        """A bodiless 304 when the client's copy is current, else None; remembers the validators."""
+        """A bodiless 304 when the client's copy is current, else a remembered body for the same
+        validators (reports of immutable run results), else None; remembers the validators."""
         self._validators = (etag, last_modified)
-        if not _conditional(self.request, etag, last_modified):
+        if _conditional(self.request, etag, last_modified):
+            return HttpResponseNotModified()
+        if not self.cache_bodies:
             return None
-        response = HttpResponseNotModified()
-        self._stamp(response)
+        # Absolute page links depend on the host the client used.
+        self._body_key = f"reports:body:{etag}:{self.request.scheme}://{self.request.get_host()}"
+        remembered = cache.get(self._body_key)
+        if remembered is None:
+            return None
+        content, content_type, disposition = remembered
+        response = HttpResponse(content, content_type=content_type)
+        if disposition:
+            response["Content-Disposition"] = disposition
         return response
+
+    def _remember(self, response) -> None:  # type: ignore[no-untyped-def]
+        disposition = response.get("Content-Disposition")
+        entry = (response.content, response["Content-Type"], disposition)
+        cache.set(self._body_key, entry, timeout=selectors.ROWS_CACHE_SECONDS)
 
     def _stamp(self, response) -> None:  # type: ignore[no-untyped-def]
         validators = getattr(self, "_validators", None)
@@ -187,8 +205,10 @@ class ReportView(APIView):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         response = super().finalize_response(request, response, *args, **kwargs)
-        if not getattr(response, "exception", False) and response.status_code == status.HTTP_200_OK:
+        if not getattr(response, "exception", False) and response.status_code in (200, 304):
             self._stamp(response)
+            if isinstance(response, Response) and getattr(self, "_body_key", None):
+                response.add_post_render_callback(self._remember)
         return response
 
 
@@ -209,6 +229,7 @@ def _report_schema(query: type, body: type, summary: str, description: str):  # 
 
 class SavingsReportView(ReportView):
     query_serializer = s.SavingsQuerySerializer
+    cache_bodies = True
 
     @_report_schema(
         s.SavingsQuerySerializer,
@@ -241,6 +262,7 @@ class SavingsReportView(ReportView):
 
 class ComparisonReportView(ReportView):
     query_serializer = s.ComparisonQuerySerializer
+    cache_bodies = True
 
     @_report_schema(
         s.ComparisonQuerySerializer,

@@ -109,3 +109,16 @@ def test_errors_carry_no_validators(world, client_as):
     response = client_as("coordinator").get(SAVINGS)
     assert response.status_code == 400
     assert "ETag" not in response
+
+
+def test_a_repeated_report_is_answered_from_the_remembered_body(world, client_as, make_run):
+    make_run(world.scenario, [world.lab_a, world.lab_b])
+    client = client_as("coordinator")
+    first = client.get(SAVINGS, {"scenario": world.scenario.pk, "format": "csv"})
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(SAVINGS, {"scenario": world.scenario.pk, "format": "csv"})
+    assert again.content == first.content
+    assert again["Content-Type"] == first["Content-Type"]
+    assert again["Content-Disposition"] == first["Content-Disposition"]
+    assert again["ETag"] == first["ETag"]
+    assert not any("simulations_memberresult" in q["sql"] for q in queries.captured_queries)
