@@ -64,3 +64,28 @@ def test_anonymous_clients_are_throttled_by_address(rates):
     assert not throttle.allow_request(request("10.0.0.1"), None)
     assert 0 < throttle.wait() <= 60
     assert AnonRateThrottle().allow_request(request("10.0.0.2"), None)
+
+
+def test_the_allowance_comes_back_in_the_next_window(world, key_client, make_key, make_run, rates, monkeypatch):
+    import reports.throttling
+
+    rates(api_key="1/min", user="100/min", anon="100/min")
+    make_run(world.scenario, [world.lab_a, world.lab_b])
+    _, token = make_key(world.consortium)
+    client = key_client(token)
+    clock = {"now": 1_800_000_030.0}  # 30 s into a minute
+    monkeypatch.setattr(reports.throttling.time, "time", lambda: clock["now"])
+    assert client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code == 200
+    refused = client.get(SAVINGS, {"scenario": world.scenario.pk})
+    assert refused.status_code == 429 and refused["Retry-After"] == "30"
+    clock["now"] += 30
+    assert client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("rate", "parsed"), [("600/min", (600, 60)), ("5/s", (5, 1)), ("10/hour", (10, 3600)), ("1/day", (1, 86400))]
+)
+def test_rates(rate, parsed):
+    from reports.throttling import parse_rate
+
+    assert parse_rate(rate) == parsed
