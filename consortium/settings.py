@@ -132,8 +132,9 @@ TEMPLATES = [
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
+# Connections are kept for 60 s and checked before reuse: a PostgreSQL restart costs a reconnect, not a 500.
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({DATABASE_URL!r}): {exc}") from None
 if not DATABASES["default"]["NAME"]:

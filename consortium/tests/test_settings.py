@@ -27,6 +27,8 @@ print(json.dumps({
     "ENGINE": s.DATABASES["default"]["ENGINE"],
     "NAME": str(s.DATABASES["default"]["NAME"]),
     "HOST": s.DATABASES["default"].get("HOST", ""),
+    "CONN_MAX_AGE": s.DATABASES["default"]["CONN_MAX_AGE"],
+    "CONN_HEALTH_CHECKS": s.DATABASES["default"]["CONN_HEALTH_CHECKS"],
     "BROKER": s.CELERY_BROKER_URL,
     "BROKER_OPTIONS": s.CELERY_BROKER_TRANSPORT_OPTIONS,
     "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
@@ -135,6 +137,7 @@ def test_environment_overrides_every_default(tmp_path):
         "consortium",
         "db.example.org",
     )
+    assert (values["CONN_MAX_AGE"], values["CONN_HEALTH_CHECKS"]) == (60, True)
     assert values["BROKER"] == "redis://redis.example.org:6379/1"
     assert values["SECURE_SSL_REDIRECT"] is False
     assert values["SECURE_HSTS_SECONDS"] == 60
