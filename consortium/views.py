@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from labs.forms import add_service_errors
 from labs.models import Artifact, ArtifactReuse
 from labs.selectors import contribution_totals
-from simulations.selectors import latest_run_get, member_savings_get
+from simulations.selectors import latest_run_get, member_savings_get, visible_runs
 
 from . import access, services
 from .forms import LEAVE, MembershipForm
@@ -40,6 +40,7 @@ def dashboard(request):
             "consortia": access.visible_consortia(user).order_by("name"),
             "coordinated": set(access.coordinated_consortia(user).values_list("pk", flat=True)),
             "savings": member_savings_get(user=user),
+            "recent_runs": visible_runs(user=user).order_by("-created_at", "-id")[:6],
         },
     )
 

@@ -192,3 +192,14 @@ def test_lab_artifact_and_reuse_csvs(world, client):
             "note": "",
         }
     ]
+
+
+def test_dashboard_lists_recent_runs_of_visible_consortia_only(world, client):
+    from tests.browser.seed import seed_results
+
+    run = seed_results(world.scenario)
+    hidden = seed_results(f.ScenarioFactory(consortium=world.other_consortium, labs=[world.lab_d, f.LabFactory()]))
+    client.force_login(world.user_b)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert run.get_absolute_url() in page
+    assert hidden.get_absolute_url() not in page
