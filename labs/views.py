@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from consortium import access
+from simulations.engine import AREA_LABELS, AREAS
 
 from . import services
 from .forms import ArtifactForm, ContributionForm, CorrectionForm, LabProfileForm, ReuseForm, add_service_errors
@@ -122,6 +123,8 @@ def lab_detail(request, slug: str):
             "reuse_by": reuse_by,
             "reuse_of": reuse_of,
             "consortia": lab.consortium_memberships.current().select_related("consortium"),
+            # In the engine's area order; a JSON column may hand the keys back in any order.
+            "weights": [(AREA_LABELS[area], lab.area_weights.get(area, 0)) for area in AREAS],
             "members": lab.memberships.select_related("user"),
         },
     )

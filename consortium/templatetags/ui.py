@@ -113,13 +113,6 @@ def field(bound_field, hint: str = ""):
 
 
 @register.filter
-def area_label(area: str) -> str:
-    from simulations.engine.params import AREA_LABELS
-
-    return AREA_LABELS.get(area, area)
-
-
-@register.filter
 def absolute(value):
     number = _number(value)
     return None if number is None else abs(number)
