@@ -208,7 +208,7 @@ def test_dashboard_lists_recent_runs_of_visible_consortia_only(world, client):
 def test_lab_page_lists_research_areas_in_the_engines_order(world, client):
     from simulations.engine import AREA_LABELS, AREAS
 
-    world.lab_a.area_weights = {area: 1 / 6 for area in reversed(AREAS)}
+    world.lab_a.area_weights = dict.fromkeys(reversed(AREAS), 1 / 6)
     world.lab_a.save()
     client.force_login(world.user_a)
     page = client.get(world.lab_a.get_absolute_url()).content.decode()
