@@ -187,7 +187,8 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
     page.get_by_label("Equal split", exact=True).check()
     page.get_by_label("Replication factor").fill("1.3")
     page.get_by_label("Horizon").fill("3")
-    page.get_by_label("Monte Carlo draws").fill("400")
+    # Enough draws for several chunks, so the bar is seen moving before it reaches done.
+    page.get_by_label("Monte Carlo draws").fill("1500")
     screenshot("scenario-editor", phone=True)
     page.get_by_role("button", name="Save scenario").click()
 
@@ -198,7 +199,17 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
     progress = page.locator("#run-progress")
     progress.wait_for()
     assert progress.get_attribute("hx-trigger") == "every 1s"
-    page.wait_for_selector('#run-progress[data-status="succeeded"]', timeout=120_000)
+    # Watch the bar as htmx swaps it in, until the run is done (two minutes at most).
+    seen = []
+    for _ in range(240):
+        seen.append(progress.get_attribute("data-status"))
+        if seen[-1] == "succeeded":
+            break
+        if seen[-1] == "running" and seen.count("running") == 1:
+            screenshot("run-running")
+        page.wait_for_timeout(500)
+    assert seen[-1] == "succeeded", seen
+    assert {"queued", "running"} & set(seen), "the bar was never seen before the run finished"
     bar = page.get_by_role("progressbar", name="Simulation progress")
     assert bar.get_attribute("aria-valuenow") == "100"
     assert page.locator("#run-progress").get_attribute("hx-trigger") is None
