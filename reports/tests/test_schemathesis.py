@@ -67,8 +67,22 @@ def coordinator_token(world):
     return Token.objects.create(user=world.coordinator).key
 
 
+@pytest.fixture
+def connection_kept_across_requests():
+    """Requests reach the WSGI app directly, not through Django's test client, so switch off what
+    the client switches off: closing the connection (and the test's transaction) after a request."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case, coordinator_token, make_run, world):
+def test_api_conforms_to_its_schema(case, connection_kept_across_requests, coordinator_token, make_run, world):
     make_run(world.scenario, [world.lab_a, world.lab_b])
     case.call_and_validate(headers={"Authorization": f"Token {coordinator_token}"})
