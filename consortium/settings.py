@@ -200,8 +200,12 @@ if REDIS_URL:
     # A task a lost worker had reserved goes back to the queue after visibility_timeout; it must
     # exceed the longest task (SIMULATION_TIME_LIMIT) or running tasks would be handed out twice.
     # A short connect timeout lets a web request learn quickly that the broker is down.
+    # Workers look for such overdue tasks every SIMULATION_RESTORE_INTERVAL seconds (Kombu's own
+    # default sweep is only every 100 s).
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "visibility_timeout": env_int("SIMULATION_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        "unacked_restore_interval": env_int("SIMULATION_RESTORE_INTERVAL", 60, minimum=1),
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": 2,
     }
 else:

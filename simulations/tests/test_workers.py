@@ -103,16 +103,17 @@ def test_whole_worker_killed_mid_run_hands_its_work_to_the_next_worker(world, st
     settings.SIMULATION_CHUNK_DRAWS = 100
     scenario = big_scenario(world, 12)
     run = services.run_create(scenario=scenario, started_by=world.coordinator, draws=600, seed=9)
-    first = start_worker(concurrency=1, SIMULATION_VISIBILITY_TIMEOUT=3)
+    first = start_worker(concurrency=1, SIMULATION_VISIBILITY_TIMEOUT=3, SIMULATION_RESTORE_INTERVAL=1)
     wait_for(lambda: chunk_in_progress(run), timeout=RUN_TIMEOUT, interval=0.01, what="a chunk to start")
     os.killpg(first.process.pid, signal.SIGKILL)
     first.process.wait(timeout=10)
     assert run_get(run).status == "running"
 
-    start_worker(concurrency=1, SIMULATION_VISIBILITY_TIMEOUT=3)
+    start_worker(concurrency=1, SIMULATION_VISIBILITY_TIMEOUT=3, SIMULATION_RESTORE_INTERVAL=1)
     fresh = wait_finished(run)
     assert fresh.status == "succeeded", fresh.error
     assert fresh.chunks_done == fresh.chunks_total == 6
+    assert max(SimulationChunk.objects.filter(run=run).values_list("attempts", flat=True)) == 2
 
 
 def test_run_started_while_the_broker_is_down_runs_once_it_is_back(world, start_worker, broker, client_as):
