@@ -2,6 +2,9 @@
 
 import pytest
 
+# Runs started from the pages go to a recording stand-in for the broker (the runs tests own it).
+from simulations.tests.conftest import fake_broker  # noqa: F401
+
 PLAIN_STATIC = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -11,14 +14,3 @@ PLAIN_STATIC = {
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     settings.STORAGES = PLAIN_STATIC
-
-
-@pytest.fixture
-def fake_broker(monkeypatch):
-    """Records what would be sent to the queue, or refuses like a dead broker (`.down = True`)."""
-    from simulations import dispatch
-    from simulations.tests.conftest import FakeBroker
-
-    fake = FakeBroker()
-    monkeypatch.setattr(dispatch, "_publish", fake.publish)
-    return fake
