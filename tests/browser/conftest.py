@@ -14,6 +14,9 @@ import pytest
 from conftest import require_service
 from simulations.tests.conftest import broker, postgres_db, redis_server, start_worker  # noqa: F401
 
+# The live server serves static files through the finders; there is no collectstatic manifest in tests.
+from tests.web.conftest import _plain_static_storage  # noqa: F401
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -30,15 +33,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    """The live server serves static files through the finders; no collectstatic manifest in tests."""
-    settings.STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture(scope="session")
