@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -43,6 +45,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         else:
             fields = {"non_field_errors": exc.messages}
         exc = serializers.ValidationError(fields)
+    # DRF turns these into NotFound/PermissionDenied only inside its own handler; convert them here so
+    # the body below gets their code and message rather than a repr of the response data.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
