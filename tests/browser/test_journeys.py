@@ -225,3 +225,58 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
     page.get_by_role("link", name=f"Savings report for {world.labs[0].name}").click()
     page.get_by_role("heading", name=re.compile("Savings report: ")).wait_for()
     screenshot("report")
+
+
+ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) { problems.push(`${h1} h1 headings`); }
+  document.querySelectorAll("input, select, textarea").forEach((el) => {
+    if (el.type === "hidden" || el.offsetParent === null) { return; }
+    if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) { problems.push(`unlabelled ${el.name}`); }
+  });
+  document.querySelectorAll("canvas").forEach((el) => {
+    if (!el.getAttribute("aria-label")) { problems.push(`canvas ${el.id} has no label`); }
+  });
+  const ids = Array.from(document.querySelectorAll("[id]"), (el) => el.id);
+  ids.filter((id, i) => ids.indexOf(id) !== i).forEach((id) => problems.push(`duplicate id ${id}`));
+  document.querySelectorAll("a").forEach((el) => {
+    if (!el.textContent.trim() && !el.getAttribute("aria-label")) { problems.push(`empty link ${el.href}`); }
+  });
+  return problems;
+}"""
+
+
+def test_every_main_page_has_one_title_labelled_inputs_and_labelled_charts(page, log_in):
+    world = seed_world()
+    scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
+    run = seed_results(scenario)
+    other = f.ScenarioFactory(consortium=world.consortium, name="Lean", labs=world.labs)
+    seed_results(other)
+    pages = [
+        "/dashboard/",
+        "/labs/",
+        "/labs/borealis/",
+        "/labs/borealis/edit/",
+        "/labs/borealis/contributions/new/",
+        "/labs/borealis/artifacts/new/",
+        "/labs/borealis/reuse/new/",
+        world.consortium.get_absolute_url(),
+        f"/simulations/scenarios/{scenario.pk}/",
+        run.get_absolute_url(),
+        f"/simulations/runs/{run.pk}/report/{world.labs[1].pk}/",
+        f"/simulations/consortia/open-frontier/compare/?scenarios={scenario.pk}&scenarios={other.pk}",
+    ]
+    log_in("bob", world.password)
+    for path in pages:
+        page.goto(path)
+        assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
+    page.context.clear_cookies()
+    log_in("coord", world.password)
+    for path in (
+        "/simulations/consortia/open-frontier/scenarios/new/",
+        f"/simulations/scenarios/{scenario.pk}/edit/",
+        "/consortia/open-frontier/members/change/",
+    ):
+        page.goto(path)
+        assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
