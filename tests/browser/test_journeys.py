@@ -247,7 +247,37 @@ ACCESSIBILITY_PROBLEMS = """() => {
 }"""
 
 
-def test_every_main_page_has_one_title_labelled_inputs_and_labelled_charts(page, log_in):
+LOW_CONTRAST = """() => {
+  // WCAG 2 contrast of every text against the first opaque background behind it: 4.5:1, or 3:1 for large text.
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) { return c.slice(0, 3); }
+    }
+    return [255, 255, 255];
+  };
+  const problems = [];
+  document.querySelectorAll("body *").forEach((el) => {
+    const text = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!text || el.offsetParent === null || el.closest(".sr-only, option, script")) { return; }
+    const style = getComputedStyle(el);
+    const a = lum(rgb(style.color).slice(0, 3));
+    const b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) { problems.push(`${el.tagName}.${el.className} ${ratio.toFixed(2)}`); }
+  });
+  return problems;
+}"""
+
+
+def test_every_main_page_has_one_title_labelled_inputs_charts_and_readable_contrast(page, log_in):
     world = seed_world()
     scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
     run = seed_results(scenario)
@@ -267,10 +297,15 @@ def test_every_main_page_has_one_title_labelled_inputs_and_labelled_charts(page,
         f"/simulations/runs/{run.pk}/report/{world.labs[1].pk}/",
         f"/simulations/consortia/open-frontier/compare/?scenarios={scenario.pk}&scenarios={other.pk}",
     ]
+    for path in ("/", "/accounts/login/"):
+        page.goto(path)
+        assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
     log_in("bob", world.password)
     for path in pages:
         page.goto(path)
         assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
     page.context.clear_cookies()
     log_in("coord", world.password)
     for path in (
@@ -280,3 +315,4 @@ def test_every_main_page_has_one_title_labelled_inputs_and_labelled_charts(page,
     ):
         page.goto(path)
         assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
