@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -83,6 +85,15 @@ class LabProfileForm(forms.ModelForm):
         return cleaned
 
 
+def _current_quarter(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    first_month = 3 * ((today.month - 1) // 3) + 1
+    start = today.replace(month=first_month, day=1)
+    next_start = (
+        start.replace(year=start.year + 1, month=1) if first_month == 10 else start.replace(month=first_month + 3)
+    )
+    return start, next_start - datetime.timedelta(days=1)
+
+
 class ContributionForm(forms.ModelForm):
     """Log compute delivered to a consortium the lab currently belongs to."""
 
@@ -132,7 +143,10 @@ class ContributionForm(forms.ModelForm):
         for name in ("gpu_hours_pledged", "gpu_hours_delivered", "price_per_gpu_hour", "cash"):
             self.fields[name].min_value = 0
             self.fields[name].widget.attrs.update({"min": "0", "step": "any"})
-        if not self.initial.get("price_per_gpu_hour") and not self.is_bound:
+        if not self.is_bound:
+            start, end = _current_quarter(datetime.date.today())
+            self.initial.setdefault("period_start", start)
+            self.initial.setdefault("period_end", end)
             self.initial.setdefault("price_per_gpu_hour", lab.price_per_gpu_hour)
             self.initial.setdefault("gpu_type", lab.gpu_type)
 

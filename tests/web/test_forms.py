@@ -363,3 +363,21 @@ def test_a_bad_membership_change_shows_the_error_and_changes_nothing(world, clie
     assert response.status_code == 400
     assert message in field_error(response.content.decode(), field_id)
     assert world.consortium.memberships.get(lab=world.lab_a).status == "member"
+
+
+@pytest.mark.parametrize(
+    ("today", "start", "end"),
+    [
+        ("2026-01-01", "2026-01-01", "2026-03-31"),
+        ("2026-05-17", "2026-04-01", "2026-06-30"),
+        ("2026-09-30", "2026-07-01", "2026-09-30"),
+        ("2026-12-31", "2026-10-01", "2026-12-31"),
+    ],
+)
+def test_a_new_contribution_defaults_to_the_current_quarter(today, start, end):
+    import datetime
+
+    from labs.forms import _current_quarter
+
+    day = datetime.date.fromisoformat(today)
+    assert _current_quarter(day) == (datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
