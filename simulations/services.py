@@ -77,7 +77,7 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
     )
 
 
-def _check_runnable(*, scenario, spec: engine.ScenarioSpec) -> None:
+def _check_runnable(spec: engine.ScenarioSpec) -> None:
     if "weighted" in spec.rules and sum(lab.weight for lab in spec.labs) <= 0:
         raise ValidationError(
             {
@@ -106,8 +106,7 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:
         raise ValidationError({"scenario": f"The scenario cannot be simulated: {exc}"}) from None
-    _check_runnable(scenario=scenario, spec=spec)
-    chunks_total = max(1, math.ceil(spec.draws / settings.SIMULATION_CHUNK_DRAWS))
+    _check_runnable(spec)
     lab_ids = dict(scenario.labs.values_list("name", "pk"))
     run = SimulationRun.objects.create(
         scenario=scenario,
@@ -115,10 +114,10 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         seed=spec.seed,
         draws=spec.draws,
         engine_version=engine.ENGINE_VERSION,
-        chunks_total=min(chunks_total, spec.draws),
+        chunks_total=math.ceil(spec.draws / settings.SIMULATION_CHUNK_DRAWS),
         created_by=started_by,
     )
-    from .dispatch import run_dispatch
+    from .dispatch import run_dispatch  # dispatch builds on this module
 
     transaction.on_commit(lambda: run_dispatch(run=run))
     return run

@@ -382,3 +382,23 @@ def test_watchdog_resends_chunks_that_never_started_when_the_run_shows_no_life(
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 2
     assert fake_broker.sent == [("run_chunk", (run.pk, 1)), ("run_chunk", (run.pk, 2))]
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 0
+
+
+@pytest.fixture
+def eager():
+    from consortium.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+def test_eager_mode_runs_the_whole_run_in_process(world, small_chunks, eager, django_capture_on_commit_callbacks):
+    """CELERY_TASK_ALWAYS_EAGER (debugging without a worker) goes through the same claim, chunks and merge."""
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100, seed=3)
+    run.refresh_from_db()
+    assert (run.status, run.chunks_done, run.chunks_total) == ("succeeded", 3, 3)
+    assert run.dispatched_at is not None and run.fanned_out_at is not None
+    assert MemberResult.objects.filter(run=run).count() == 2 * len(world.scenario.rules)
