@@ -11,11 +11,14 @@ import copy
 import math
 from typing import Any
 
+import django_filters
+from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 
 from consortium.access import can_edit_lab, is_coordinator
 
@@ -42,8 +45,9 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input; `error.fields` names each offending field.",
     401: "No or invalid credentials (session or `Authorization: Token <key>`).",
     403: "Authenticated, but not allowed to do this to a resource it can see.",
-    404: "No such resource, or one the user may not see.",
+    404: "No such resource or page, or one the user may not see.",
     405: "The method is not allowed on this resource.",
+    415: "The body is not JSON.",
 }
 
 
@@ -123,3 +127,39 @@ class ListPagination(PageNumberPagination):
         if not given.isdigit() or not 1 <= int(given) <= self.max_page_size:
             raise serializers.ValidationError({"page_size": [f"Enter a whole number from 1 to {self.max_page_size}."]})
         return int(given)
+
+    def get_schema_operation_parameters(self, view):  # type: ignore[no-untyped-def]
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.page_query_param: {"minimum": 1}, self.page_size_query_param: {"minimum": 1, "maximum": 500}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class JsonOnlyMixin:
+    """Ledger resources take JSON bodies only, as the schema says; a form post answers 415."""
+
+    parser_classes = [JSONParser]
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An object id: a whole number (`?lab=0.5` is a 400, not an empty list)."""
+
+    field_class = forms.IntegerField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A parameter given with an empty value (`?start=`) is an error rather than silently ignored."""
+
+    def get_form_class(self):  # type: ignore[no-untyped-def]
+        base = super().get_form_class()
+
+        class StrictForm(base):  # type: ignore[misc, valid-type]
+            def clean(self):  # type: ignore[no-untyped-def]
+                cleaned = super().clean()
+                for name in self.fields:
+                    if self.data.get(name) == "":
+                        self.add_error(name, "Give a value or leave the parameter out.")
+                return cleaned
+
+        return StrictForm

@@ -3,15 +3,59 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labs.api.serializers import VisibleRelatedField
 from labs.models import Lab
+from simulations.engine import RULES
+from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
 from ..access import visible_consortia
-from ..models import Consortium, Membership, Scenario
+from ..models import Consortium, Membership, Scenario, validate_parameters, validate_rules
 from .common import ModelCleanSerializer
+
+
+def _parameter_schema(spec: ParamSpec) -> dict[str, Any]:
+    number = {"minimum": spec.low, "maximum": spec.high}
+    described = {
+        "description": f"{spec.label} ({spec.unit}). {spec.source}".replace(" ()", ""),
+        "default": spec.to_dict()["default"],
+    }
+    if spec.kind == "bool":
+        return {"type": "boolean", **described}
+    if spec.kind == "int":
+        return {"type": "integer", **number, **described}
+    if spec.kind == "area":
+        return {
+            "type": "array",
+            "items": {"type": "number", **number},
+            "minItems": len(AREAS),
+            "maxItems": len(AREAS),
+            **described,
+            "description": described["description"] + f" One value per research area: {', '.join(AREAS)}.",
+        }
+    return {"type": "number", **number, **described}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: _parameter_schema(spec) for name, spec in PARAMETER_SPECS.items()},
+        "additionalProperties": False,
+    }
+)
+class ParametersField(serializers.JSONField):
+    """Scenario parameters; the schema lists each with its unit, default and allowed range."""
+
+
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "enum": list(RULES)}, "minItems": 1, "uniqueItems": True}
+)
+class RulesField(serializers.JSONField):
+    pass
 
 
 class ConsortiumSerializer(ModelCleanSerializer):
@@ -62,7 +106,14 @@ class ScenarioSerializer(serializers.ModelSerializer):
     labs = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Lab.objects.all(), help_text="Current members or candidates of the consortium (2 or more)."
     )
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    parameters = ParametersField(
+        required=False,
+        validators=[validate_parameters],
+        help_text="Cost-model parameters by name (docs/model.md explains each); omitted ones take their "
+        "defaults, and the stored scenario lists them all.",
+    )
+    rules = RulesField(required=False, validators=[validate_rules], help_text="Cost-sharing rules to compute.")
 
     class Meta:
         model = Scenario
@@ -83,14 +134,6 @@ class ScenarioSerializer(serializers.ModelSerializer):
         read_only_fields = ("created_at", "updated_at")
         # scenario_create/scenario_update check the name per consortium and name the field.
         validators: list = []
-        extra_kwargs = {
-            "parameters": {
-                "required": False,
-                "help_text": "Cost-model parameters by name (docs/model.md lists them with defaults, ranges "
-                "and units); omitted ones take their defaults.",
-            },
-            "rules": {"required": False, "help_text": 'Cost-sharing rules to compute, e.g. ["shapley", "nucleolus"].'},
-        }
 
 
 class ScenarioUpdateSerializer(ScenarioSerializer):

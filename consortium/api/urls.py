@@ -1,9 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from . import views
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = SimpleRouter()
 router.register("consortia", views.ConsortiumViewSet, basename="consortium")
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("scenarios", views.ScenarioViewSet, basename="scenario")

@@ -20,13 +20,21 @@ from .. import services
 from ..access import is_coordinator, visible_consortia, visible_memberships, visible_scenarios
 from ..models import Consortium, Membership, Scenario
 from . import serializers as s
-from .common import IsCoordinatorOrReadOnly, ListPagination, django_errors_to_drf, errors
+from .common import (
+    IdFilter,
+    IsCoordinatorOrReadOnly,
+    JsonOnlyMixin,
+    ListPagination,
+    StrictFilterSet,
+    django_errors_to_drf,
+    errors,
+)
 
 READ = errors(401, 404)
-LIST = errors(400, 401)
-CREATE = errors(400, 401, 403)
-CHANGE = errors(400, 401, 403, 404)
-IMMUTABLE = errors(401, 405)
+LIST = errors(400, 401, 404)
+CREATE = errors(400, 401, 403, 415)
+CHANGE = errors(400, 401, 403, 404, 415)
+IMMUTABLE = errors(401, 404, 405)
 
 
 def _require_coordinator(request: Request, consortium: Consortium) -> None:
@@ -43,9 +51,9 @@ def _visible_consortium_in(request: Request, field: str) -> Consortium | None:
         return None
 
 
-class MembershipFilter(django_filters.FilterSet):
-    consortium = django_filters.NumberFilter()
-    lab = django_filters.NumberFilter()
+class MembershipFilter(StrictFilterSet):
+    consortium = IdFilter()
+    lab = IdFilter()
     current = django_filters.BooleanFilter(field_name="left_on", lookup_expr="isnull", label="Current spells only")
 
     class Meta:
@@ -53,8 +61,8 @@ class MembershipFilter(django_filters.FilterSet):
         fields = ("consortium", "lab", "status", "current")
 
 
-class ScenarioFilter(django_filters.FilterSet):
-    consortium = django_filters.NumberFilter()
+class ScenarioFilter(StrictFilterSet):
+    consortium = IdFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -82,7 +90,7 @@ class ScenarioFilter(django_filters.FilterSet):
     ),
     destroy=extend_schema(summary="Consortia are not deleted over the API (staff use the admin)", responses=IMMUTABLE),
 )
-class ConsortiumViewSet(viewsets.ModelViewSet):
+class ConsortiumViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     serializer_class = s.ConsortiumSerializer
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
     pagination_class = ListPagination
@@ -119,7 +127,7 @@ class ConsortiumViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(summary="Not allowed: spells are history", request=None, responses=IMMUTABLE),
     destroy=extend_schema(summary="Not allowed: spells are history; end the spell instead", responses=IMMUTABLE),
 )
-class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MembershipSerializer
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
     pagination_class = ListPagination
@@ -232,7 +240,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404)},
     ),
 )
-class ScenarioViewSet(viewsets.ModelViewSet):
+class ScenarioViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
     pagination_class = ListPagination
     filterset_class = ScenarioFilter

@@ -1,6 +1,6 @@
 """Query-string filters of the ledger resources (django-filter).
 
-Related objects are filtered by plain id (NumberFilter), not by choice among all rows, so an id the
+Related objects are filtered by plain id (IdFilter), not by choice among all rows, so an id the
 user may not see gives an empty list rather than revealing whether it exists.
 """
 
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import django_filters
 
+from consortium.api.common import IdFilter, StrictFilterSet
+
 from ..models import Artifact, ArtifactReuse, ComputeContribution, Lab
 
 
-class LabFilter(django_filters.FilterSet):
+class LabFilter(StrictFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -19,9 +21,9 @@ class LabFilter(django_filters.FilterSet):
         fields = ("name", "kind", "country", "gpu_type")
 
 
-class ContributionFilter(django_filters.FilterSet):
-    lab = django_filters.NumberFilter()
-    consortium = django_filters.NumberFilter()
+class ContributionFilter(StrictFilterSet):
+    lab = IdFilter()
+    consortium = IdFilter()
     start = django_filters.DateFilter(field_name="period_start", lookup_expr="gte", label="Period starts on or after")
     end = django_filters.DateFilter(field_name="period_start", lookup_expr="lte", label="Period starts on or before")
 
@@ -30,8 +32,8 @@ class ContributionFilter(django_filters.FilterSet):
         fields = ("lab", "consortium", "entry_type", "gpu_type", "start", "end")
 
 
-class ArtifactFilter(django_filters.FilterSet):
-    lab = django_filters.NumberFilter()
+class ArtifactFilter(StrictFilterSet):
+    lab = IdFilter()
     title = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -39,10 +41,10 @@ class ArtifactFilter(django_filters.FilterSet):
         fields = ("lab", "kind", "openness", "research_area", "title")
 
 
-class ReuseFilter(django_filters.FilterSet):
-    artifact = django_filters.NumberFilter()
-    reusing_lab = django_filters.NumberFilter()
-    artifact_lab = django_filters.NumberFilter(field_name="artifact__lab", label="Lab that published the artifact")
+class ReuseFilter(StrictFilterSet):
+    artifact = IdFilter()
+    reusing_lab = IdFilter()
+    artifact_lab = IdFilter(field_name="artifact__lab", label="Lab that published the artifact")
 
     class Meta:
         model = ArtifactReuse

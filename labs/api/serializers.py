@@ -16,7 +16,7 @@ from rest_framework import serializers
 from consortium.access import visible_artifacts, visible_consortia, visible_labs
 from consortium.api.common import ModelCleanSerializer
 
-from ..models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from ..models import AREAS, Artifact, ArtifactReuse, ComputeContribution, Lab, validate_area_weights
 from ..selectors import GROUP_BY_CHOICES
 from ..services import AMENDABLE_FIELDS
 
@@ -33,7 +33,21 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         return self.visible(self.context["request"].user)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {area: {"type": "number", "minimum": 0, "maximum": 1} for area in AREAS},
+        "required": list(AREAS),
+        "additionalProperties": False,
+        "description": "Share of the lab's R&D in each research area; the shares sum to 1.",
+    }
+)
+class AreaWeightsField(serializers.JSONField):
+    pass
+
+
 class LabSerializer(ModelCleanSerializer):
+    area_weights = AreaWeightsField(required=False, validators=[validate_area_weights])
     rd_gpu_hours = serializers.FloatField(
         read_only=True, help_text="R&D compute implied by the final run and the R&D share (GPU-hours/year)."
     )

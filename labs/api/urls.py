@@ -1,9 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from . import views
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = SimpleRouter()
 router.register("labs", views.LabViewSet, basename="lab")
 router.register("contributions", views.ContributionViewSet, basename="contribution")
 router.register("artifacts", views.ArtifactViewSet, basename="artifact")

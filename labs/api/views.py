@@ -22,7 +22,7 @@ from consortium.access import (
     visible_labs,
     visible_reuses,
 )
-from consortium.api.common import IsLabUserOrReadOnly, ListPagination, errors
+from consortium.api.common import IsLabUserOrReadOnly, JsonOnlyMixin, ListPagination, errors
 
 from .. import selectors, services
 from ..models import Artifact, ArtifactReuse, ComputeContribution, Lab
@@ -30,11 +30,11 @@ from . import filters
 from . import serializers as s
 
 READ = errors(401, 404)
-LIST = errors(400, 401)
-CREATE = errors(400, 401, 403)
-CHANGE = errors(400, 401, 403, 404)
+LIST = errors(400, 401, 404)
+CREATE = errors(400, 401, 403, 415)
+CHANGE = errors(400, 401, 403, 404, 415)
 DELETE = errors(401, 403, 404)
-IMMUTABLE = errors(401, 405)
+IMMUTABLE = errors(401, 404, 405)
 
 
 def _require_lab_user(request: Request, field: str, what: str) -> None:
@@ -66,7 +66,7 @@ def _require_lab_user(request: Request, field: str, what: str) -> None:
     ),
     destroy=extend_schema(summary="Labs are not deleted over the API (staff use the admin)", responses={**IMMUTABLE}),
 )
-class LabViewSet(viewsets.ModelViewSet):
+class LabViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     serializer_class = s.LabSerializer
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
     pagination_class = ListPagination
@@ -106,7 +106,7 @@ class LabViewSet(viewsets.ModelViewSet):
     ),
     destroy=extend_schema(summary="Not allowed: ledger entries are reversed, never deleted", responses=IMMUTABLE),
 )
-class ContributionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ContributionViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ContributionSerializer
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
     pagination_class = ListPagination
@@ -211,7 +211,7 @@ class ContributionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         responses={204: OpenApiResponse(description="Deleted."), **errors(400, 401, 403, 404)},
     ),
 )
-class ArtifactViewSet(viewsets.ModelViewSet):
+class ArtifactViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
     pagination_class = ListPagination
     filterset_class = filters.ArtifactFilter
@@ -268,7 +268,7 @@ class ArtifactViewSet(viewsets.ModelViewSet):
         responses={204: OpenApiResponse(description="Deleted."), **DELETE},
     ),
 )
-class ReuseViewSet(viewsets.ModelViewSet):
+class ReuseViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsLabUserOrReadOnly]
     pagination_class = ListPagination
     filterset_class = filters.ReuseFilter
