@@ -141,7 +141,7 @@ class ReportView(APIView):
     def variant(self) -> tuple[Any, ...]:
         return (self.request.accepted_renderer.format, sorted(self.request.query_params.lists()))
 
-    def not_modified(self, etag: str, last_modified: datetime.datetime | None):  # type: ignore[no-untyped-def]
+    def answer_early(self, etag: str, last_modified: datetime.datetime | None):  # type: ignore[no-untyped-def]
         """A bodiless 304 when the client's copy is current, else a remembered body for the same
         validators (reports of immutable run results), else None; remembers the validators."""
         self._validators = (etag, last_modified)
@@ -244,7 +244,7 @@ class SavingsReportView(ReportView):
         source = selectors.savings_source_get(
             consortium=consortium, scenario_id=params["scenario"], run_id=params.get("run")
         )
-        if response := self.not_modified(source.etag(*self.variant()), source.last_modified):
+        if response := self.answer_early(source.etag(*self.variant()), source.last_modified):
             return response
         report = selectors.savings_report_get(source=source, rule=params.get("rule"))
         rows = report.rows
@@ -275,7 +275,7 @@ class ComparisonReportView(ReportView):
         consortium = self.consortium_get(slug)
         params = self.query()
         source = selectors.comparison_source_get(consortium=consortium, scenario_ids=params["scenarios"])
-        if response := self.not_modified(source.etag(*self.variant()), source.last_modified):
+        if response := self.answer_early(source.etag(*self.variant()), source.last_modified):
             return response
         report = selectors.comparison_report_get(source=source, rule=params.get("rule"))
         meta = {
@@ -320,7 +320,7 @@ class ContributionsReportView(WindowReportView):
         params = self.query()
         window = self.window(params)
         source = selectors.contributions_source_get(consortium=consortium)
-        if response := self.not_modified(source.etag(window, *self.variant()), source.last_modified):
+        if response := self.answer_early(source.etag(window, *self.variant()), source.last_modified):
             return response
         group_by = params["group_by"]
         rows = selectors.contributions_report_get(
@@ -346,7 +346,7 @@ class ReuseReportView(WindowReportView):
         params = self.query()
         window = self.window(params)
         source = selectors.reuse_source_get(consortium=consortium, window=window)
-        if response := self.not_modified(source.etag(window, *self.variant()), source.last_modified):
+        if response := self.answer_early(source.etag(window, *self.variant()), source.last_modified):
             return response
         rows = selectors.reuse_report_get(consortium=consortium, window=window, by=params["by"])
         meta = {
