@@ -214,3 +214,9 @@ def test_lab_page_lists_research_areas_in_the_engines_order(world, client):
     page = client.get(world.lab_a.get_absolute_url()).content.decode()
     positions = [page.index(AREA_LABELS[area]) for area in AREAS]
     assert positions == sorted(positions)
+
+
+def test_the_server_error_page_renders_without_a_request_context():
+    from django.template.loader import render_to_string
+
+    assert "Something went wrong on our side" in render_to_string("500.html")
