@@ -4,6 +4,7 @@ carries work between separate processes, and the run command serves the demo wit
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -52,6 +53,58 @@ def test_check_deploy_flags_debug_left_on(tmp_path):
     result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION | {"DEBUG": "true"})
     assert result.returncode != 0
     assert "security.W018" in result.stderr + result.stdout
+
+
+# collectstatic, then pages and their assets with DEBUG off: the manifest storage and WhiteNoise
+# that production uses (the test suite itself serves static files without a manifest).
+STATIC_IN_PRODUCTION = """
+import json
+import re
+
+import django
+from django.core.management import call_command
+from django.test.utils import setup_test_environment
+
+django.setup()
+setup_test_environment()
+call_command("collectstatic", "--noinput", verbosity=0)
+from django.test import Client
+
+client = Client()
+pages = {path: client.get(path) for path in ("/", "/accounts/login/")}
+assets = {ref for response in pages.values() for ref in re.findall(r"/static/[\\w./-]+", response.content.decode())}
+print(json.dumps({
+    "pages": {path: response.status_code for path, response in pages.items()},
+    "assets": {asset: client.get(asset).status_code for asset in sorted(assets)},
+}))
+"""
+
+
+def test_production_static_files_are_collected_hashed_and_served(tmp_path):
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "consortium.settings",
+        "SECRET_KEY": PRODUCTION["SECRET_KEY"],
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATA_DIR": str(tmp_path),
+        "LOG_LEVEL": "ERROR",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", STATIC_IN_PRODUCTION],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["pages"] == {"/": 200, "/accounts/login/": 200}
+    assert any(asset.endswith(".css") for asset in report["assets"])
+    for asset, status in report["assets"].items():
+        assert re.search(r"\.[0-9a-f]{12}\.\w+$", asset), f"{asset} is not a hashed file name"
+        assert status == 200, asset
 
 
 def compose() -> dict:
