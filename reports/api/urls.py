@@ -1,10 +1,10 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import keys, views
 
 router = SimpleRouter()
-router.register(r"consortia/(?P<slug>[-a-zA-Z0-9_]+)/api-keys", views.ApiKeyViewSet, basename="api-key")
+router.register(r"consortia/(?P<slug>[-a-zA-Z0-9_]+)/api-keys", keys.ApiKeyViewSet, basename="api-key")
 
 app_name = "reports-api"
 urlpatterns = [
