@@ -478,6 +478,15 @@ def _comparison(scenarios: list[Scenario], rule_wanted: str | None) -> dict:
     }
 
 
+def _in_given_order(request, scenarios) -> list[Scenario]:
+    """The scenarios in the order the user listed them: the first one is the baseline."""
+    order: dict[int, int] = {}
+    for position, value in enumerate(request.GET.getlist("scenarios")):
+        if value.strip().isdigit():
+            order.setdefault(int(value), position)
+    return sorted(scenarios, key=lambda scenario: order.get(scenario.pk, len(order)))
+
+
 def _compare_form(request, consortium):
     data = request.GET if "scenarios" in request.GET else None
     return CompareForm(data, consortium=consortium)
@@ -491,9 +500,7 @@ def compare(request, slug: str):
     status = 200
     if form.is_bound:
         if form.is_valid():
-            chosen = sorted(
-                form.cleaned_data["scenarios"], key=lambda s: request.GET.getlist("scenarios").index(str(s.pk))
-            )
+            chosen = _in_given_order(request, form.cleaned_data["scenarios"])
             comparison = _comparison(chosen, request.GET.get("rule"))
             if comparison["missing"]:
                 form.add_error(
@@ -519,7 +526,7 @@ def compare_csv(request, slug: str):
         return HttpResponse(
             "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>).", status=400, content_type="text/plain"
         )
-    chosen = sorted(form.cleaned_data["scenarios"], key=lambda s: request.GET.getlist("scenarios").index(str(s.pk)))
+    chosen = _in_given_order(request, form.cleaned_data["scenarios"])
     comparison = _comparison(chosen, request.GET.get("rule"))
     if comparison["missing"] or comparison.get("no_common_rule"):
         return HttpResponse(

@@ -225,3 +225,17 @@ def test_a_sampled_allocation_shows_its_standard_error(world, client):
     run.member_results.filter(rule="shapley", lab_name="Lab A").update(exact=False, allocated_stderr=1234.4)
     client.force_login(world.user_a)
     assert "± $1,234" in client.get(run.get_absolute_url()).content.decode()
+
+
+def test_comparison_keeps_the_users_order_and_copes_with_odd_ids(world, client):
+    other = f.ScenarioFactory(consortium=world.consortium, name="Lean", labs=[world.lab_a, world.lab_b])
+    seed_results(world.scenario)
+    seed_results(other, savings_shift=5)
+    client.force_login(world.user_a)
+    url = reverse("simulations:compare", args=["c"])
+    page = client.get(f"{url}?scenarios={other.pk}&scenarios={world.scenario.pk}").content.decode()
+    assert [s["label"] for s in json_island(page, "data-compare")["series"]] == ["Lean", "All in"]
+    csv_url = reverse("simulations:compare_csv", args=["c"])
+    for odd in ("abc", f"0{world.scenario.pk}", "-1", ""):
+        for target in (url, csv_url):
+            assert client.get(f"{target}?scenarios={odd}&scenarios={other.pk}").status_code == 400, (target, odd)
