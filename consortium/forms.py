@@ -11,10 +11,38 @@ from labs.models import Lab
 from .models import Membership
 
 LEAVE = "left"
+# Larger ids overflow the database's integer column, which Django's choice fields would let through.
+MAX_ID = 2**63 - 1
+
+
+def _checked_ids(values):
+    for value in values:
+        text = str(value).strip()
+        if text and not (text.isdigit() and int(text) <= MAX_ID):
+            raise forms.ValidationError(
+                "Select a valid choice. %(value)s is not one of the available choices.",
+                code="invalid_choice",
+                params={"value": value},
+            )
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField that refuses ids the database column cannot hold, instead of failing on them."""
+
+    def to_python(self, value):
+        if value not in self.empty_values:
+            _checked_ids([value])
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        _checked_ids(value)
+        return super()._check_values(value)
 
 
 class MembershipForm(forms.Form):
-    lab = forms.ModelChoiceField(queryset=Lab.objects.order_by("name"), label="Lab")
+    lab = IdChoiceField(queryset=Lab.objects.order_by("name"), label="Lab")
     status = forms.ChoiceField(
         label="New status",
         choices=[*Membership.Status.choices, (LEAVE, "Leaves the consortium")],

@@ -7,6 +7,7 @@ import datetime
 from django import forms
 from django.core.exceptions import ValidationError
 
+from consortium.forms import IdChoiceField
 from consortium.models import Consortium, Membership
 from simulations.engine.params import AREA_LABELS, AREAS
 
@@ -118,6 +119,7 @@ class ContributionForm(forms.ModelForm):
             "evidence_url",
             "evidence_note",
         ]
+        field_classes = {"consortium": IdChoiceField}
         widgets = {
             "period_start": DATE,
             "period_end": DATE,
@@ -248,6 +250,7 @@ class ReuseForm(forms.ModelForm):
     class Meta:
         model = ArtifactReuse
         fields = ["artifact", "reused_on", "gpu_hours_saved", "note"]
+        field_classes = {"artifact": IdChoiceField}
         widgets = {"reused_on": DATE, "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"gpu_hours_saved": "About how many GPU-hours reusing it saved this lab."}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
+from consortium.forms import IdMultipleChoiceField
 from consortium.models import Membership, Scenario
 from labs.models import Lab
 from simulations.engine import RULE_LABELS, RULES
@@ -79,6 +80,7 @@ class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
         fields = ["name", "description", "labs", "draws", "seed"]
+        field_classes = {"labs": IdMultipleChoiceField}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "labs": forms.CheckboxSelectMultiple,
@@ -211,7 +213,7 @@ class ScenarioForm(forms.ModelForm):
 
 
 class CompareForm(forms.Form):
-    scenarios = forms.ModelMultipleChoiceField(
+    scenarios = IdMultipleChoiceField(
         queryset=Scenario.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Scenarios to compare",
