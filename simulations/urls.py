@@ -1,5 +1,7 @@
 from django.urls import path
 
+import consortium.converters  # noqa: F401  (registers the "id" converter)
+
 from . import views
 
 app_name = "simulations"
@@ -7,12 +9,12 @@ urlpatterns = [
     path("consortia/<slug:slug>/scenarios/new/", views.scenario_new, name="scenario_new"),
     path("consortia/<slug:slug>/compare/", views.compare, name="compare"),
     path("consortia/<slug:slug>/compare.csv", views.compare_csv, name="compare_csv"),
-    path("scenarios/<int:pk>/", views.scenario_detail, name="scenario"),
-    path("scenarios/<int:pk>/edit/", views.scenario_edit, name="scenario_edit"),
-    path("scenarios/<int:pk>/run/", views.run_start, name="run_start"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
-    path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
-    path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
-    path("runs/<int:pk>/report/<int:lab_id>/", views.member_report, name="member_report"),
-    path("runs/<int:pk>/<str:table>.csv", views.run_csv, name="run_csv"),
+    path("scenarios/<id:pk>/", views.scenario_detail, name="scenario"),
+    path("scenarios/<id:pk>/edit/", views.scenario_edit, name="scenario_edit"),
+    path("scenarios/<id:pk>/run/", views.run_start, name="run_start"),
+    path("runs/<id:pk>/", views.run_detail, name="run"),
+    path("runs/<id:pk>/progress/", views.run_progress, name="run_progress"),
+    path("runs/<id:pk>/cancel/", views.run_cancel, name="run_cancel"),
+    path("runs/<id:pk>/report/<id:lab_id>/", views.member_report, name="member_report"),
+    path("runs/<id:pk>/<str:table>.csv", views.run_csv, name="run_csv"),
 ]

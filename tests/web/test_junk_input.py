@@ -56,3 +56,18 @@ def test_read_pages_never_fail_on_junk_query_strings(world, client, junk):
     ):
         response = client.get(url + junk)
         assert response.status_code in (200, 400), (url, junk, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/simulations/runs/99999999999999999999/",
+        "/simulations/scenarios/99999999999999999999/",
+        "/simulations/runs/1/report/99999999999999999999/",
+        "/labs/lab-a/contributions/99999999999999999999/correct/",
+        "/simulations/runs/999999999999999999/",
+    ],
+)
+def test_huge_ids_in_urls_are_not_found(world, client, url):
+    client.force_login(world.user_a)
+    assert client.get(url).status_code == 404
