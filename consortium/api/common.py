@@ -142,14 +142,24 @@ class JsonOnlyMixin:
     parser_classes = [JSONParser]
 
 
+# Ids are 64-bit: a larger number cannot name a row (and SQLite cannot even compare it).
+MAX_ID = 2**63 - 1
+
+
 class IdFilter(django_filters.NumberFilter):
-    """An object id: a whole number (`?lab=0.5` is a 400, not an empty list)."""
+    """An object id: a whole number (`?lab=0.5` is a 400); an id beyond any row gives an empty list."""
 
     field_class = forms.IntegerField
 
+    def filter(self, qs, value):  # type: ignore[no-untyped-def]
+        if value is not None and not 0 <= value <= MAX_ID:
+            return qs.none()
+        return super().filter(qs, value)
+
 
 class StrictFilterSet(django_filters.FilterSet):
-    """A parameter given with an empty value (`?start=`) is an error rather than silently ignored."""
+    """A parameter given without a usable value (`?start=`, `?current=null`) is an error rather than
+    silently ignored; text filters are exempt, an empty text matching everything."""
 
     def get_form_class(self):  # type: ignore[no-untyped-def]
         base = super().get_form_class()
@@ -157,8 +167,13 @@ class StrictFilterSet(django_filters.FilterSet):
         class StrictForm(base):  # type: ignore[misc, valid-type]
             def clean(self):  # type: ignore[no-untyped-def]
                 cleaned = super().clean()
-                for name in self.fields:
-                    if self.data.get(name) == "":
+                for name, field in self.fields.items():
+                    if isinstance(field, forms.CharField) or name not in self.data or name in self.errors:
+                        continue
+                    if isinstance(field, forms.NullBooleanField) and self.data.get(name) not in ("true", "false"):
+                        # The stock widget also reads "2", "3" and "unknown"; the schema says true or false.
+                        self.add_error(name, "Enter true or false.")
+                    elif cleaned.get(name) in (None, ""):
                         self.add_error(name, "Give a value or leave the parameter out.")
                 return cleaned
 

@@ -646,3 +646,35 @@ def test_artifact_with_recorded_reuse_cannot_be_deleted(ledger, client_as) -> No
     assert response.status_code == 400
     assert "reuse" in response.json()["error"]["message"]
     assert _snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/contributions/?start=", "start"),
+        ("/api/v1/contributions/?lab=0.5", "lab"),
+        ("/api/v1/contributions/?entry_type=", "entry_type"),
+        ("/api/v1/memberships/?current=2", "current"),
+        ("/api/v1/contributions/totals/?lab=", "lab"),
+    ],
+)
+def test_filters_reject_empty_or_malformed_values(url: str, field: str, ledger, client_as) -> None:
+    """A filter given an empty or malformed value answers 400 naming it, rather than being ignored."""
+    response = client_as("user_a").get(url)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+def test_filter_on_an_id_beyond_any_row_gives_an_empty_list(ledger, client_as) -> None:
+    """An id too large for any row is simply not found (and never reaches the database)."""
+    response = client_as("user_a").get("/api/v1/reuses/?artifact=9223372036854775808")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+def test_form_encoded_body_answers_415(ledger, client_as) -> None:
+    """The ledger resources take JSON bodies only, as the schema says."""
+    before = _snapshot()
+    response = client_as("user_a").post("/api/v1/labs/", {"name": "Lab X"}, format="multipart")
+    assert response.status_code == 415
+    assert _snapshot() == before

@@ -199,6 +199,10 @@ class TotalsQuerySerializer(serializers.Serializer):
         return items
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # DRF skips an optional parameter given empty (`?start=`); a client should hear about it.
+        empty = [name for name in ("consortium", "lab", "start", "end") if self.initial_data.get(name) == ""]
+        if empty:
+            raise serializers.ValidationError(dict.fromkeys(empty, "Give a value or leave the parameter out."))
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "The end date cannot be before the start date."})
         return attrs

@@ -32,20 +32,80 @@ CROSS_FIELD_400 = {
     "/api/v1/consortia/{slug}/api-keys/": "expires_at must be in the future",
 }
 
+# Ledger resources (labs, consortia app): rules that depend on the data, not on the request's shape.
+# A body may name ids that do not exist or cannot be seen, repeat a unique name, or act on a spell
+# or entry whose state forbids it (ended, already corrected), and lab weights must sum to 1: the
+# API answers 400 naming the field. DRF also reads JSON numbers as decimal strings and scalars as
+# text, which schemathesis counts as accepting schema-violating data.
+LEDGER_WRITES = {
+    ("POST", "/api/v1/labs/"),
+    ("PUT", "/api/v1/labs/{id}/"),
+    ("PATCH", "/api/v1/labs/{id}/"),
+    ("POST", "/api/v1/contributions/"),
+    ("POST", "/api/v1/contributions/{id}/correct/"),
+    ("GET", "/api/v1/contributions/totals/"),
+    ("POST", "/api/v1/artifacts/"),
+    ("PUT", "/api/v1/artifacts/{id}/"),
+    ("PATCH", "/api/v1/artifacts/{id}/"),
+    ("POST", "/api/v1/reuses/"),
+    ("PUT", "/api/v1/reuses/{id}/"),
+    ("PATCH", "/api/v1/reuses/{id}/"),
+    ("POST", "/api/v1/consortia/"),
+    ("PUT", "/api/v1/consortia/{id}/"),
+    ("PATCH", "/api/v1/consortia/{id}/"),
+    ("POST", "/api/v1/memberships/"),
+    ("POST", "/api/v1/memberships/{id}/change/"),
+    ("POST", "/api/v1/memberships/{id}/end/"),
+    ("POST", "/api/v1/scenarios/"),
+    ("PUT", "/api/v1/scenarios/{id}/"),
+    ("PATCH", "/api/v1/scenarios/{id}/"),
+}
+# Operations whose documented answer is 405 for everyone (ledger entries and membership spells
+# are history; labs and consortia are deleted by staff in the admin).
+LEDGER_405 = {
+    ("PUT", "/api/v1/contributions/{id}/"),
+    ("PATCH", "/api/v1/contributions/{id}/"),
+    ("DELETE", "/api/v1/contributions/{id}/"),
+    ("PUT", "/api/v1/memberships/{id}/"),
+    ("PATCH", "/api/v1/memberships/{id}/"),
+    ("DELETE", "/api/v1/memberships/{id}/"),
+    ("DELETE", "/api/v1/labs/{id}/"),
+    ("DELETE", "/api/v1/consortia/{id}/"),
+}
+
 CONFIG = schemathesis.Config.from_dict(
     {
         "parameters": {"path.slug": "c"},
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
         "operations": [
-            {
-                "include-path": path,
-                "checks": {
-                    "positive_data_acceptance": {
-                        "expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
-                    }
-                },
-            }
-            for path in CROSS_FIELD_400
+            *(
+                {
+                    "include-path": path,
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+                        }
+                    },
+                }
+                for path in CROSS_FIELD_400
+            ),
+            *(
+                {
+                    "include-name": f"{method} {path}",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404"]},
+                        "negative_data_rejection": {"enabled": method == "GET"},
+                    },
+                }
+                for method, path in sorted(LEDGER_WRITES)
+            ),
+            *(
+                {
+                    "include-name": f"{method} {path}",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["401", "404", "405"]}},
+                }
+                for method, path in sorted(LEDGER_405)
+            ),
         ],
     }
 )
