@@ -26,6 +26,15 @@ class LabAdmin(admin.ModelAdmin):
     inlines = (LabMemberInline,)
 
 
+@admin.register(LabMember)
+class LabMemberAdmin(admin.ModelAdmin):
+    list_display = ("user", "lab", "role")
+    list_filter = ("role",)
+    search_fields = ("user__username", "lab__name")
+    list_select_related = ("user", "lab")
+    autocomplete_fields = ("user", "lab")
+
+
 class ContributionAddForm(forms.ModelForm):
     class Meta:
         model = ComputeContribution
