@@ -402,3 +402,16 @@ def test_eager_mode_runs_the_whole_run_in_process(world, small_chunks, eager, dj
     assert (run.status, run.chunks_done, run.chunks_total) == ("succeeded", 3, 3)
     assert run.dispatched_at is not None and run.fanned_out_at is not None
     assert MemberResult.objects.filter(run=run).count() == 2 * len(world.scenario.rules)
+
+
+def test_dispatch_command_sends_waiting_runs_and_reports_what_it_did(world, fake_broker):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    _age(run, created_at=timezone.now() - datetime.timedelta(seconds=5))
+    out = StringIO()
+    call_command("dispatch_queued_runs", stdout=out)
+    assert out.getvalue().strip() == "dispatched: 1, chunks_republished: 0, finalized: 0, failed: 0"
+    assert fake_broker.sent == [("run_simulation", (run.pk,))]
