@@ -24,7 +24,7 @@ from simulations.engine import RULE_LABELS
 from simulations.engine.scenario import settlement_transfers
 
 from . import selectors, services
-from .forms import CompareForm, ScenarioForm
+from .forms import MIN_COMPARED, CompareForm, ScenarioForm
 from .models import SimulationRun
 
 
@@ -243,6 +243,7 @@ def run_detail(request, pk: int):
         "scenario": run.scenario,
         "consortium": run.scenario.consortium,
         "can_cancel": access.is_coordinator(request.user, run.scenario.consortium),
+        "can_compare": run.scenario.consortium.scenarios.count() >= MIN_COMPARED,
         "currency": run.scenario.consortium.currency,
     }
     if run.status == SimulationRun.Status.SUCCEEDED:
