@@ -199,6 +199,8 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
     progress = page.locator("#run-progress")
     progress.wait_for()
     assert progress.get_attribute("hx-trigger") == "every 1s"
+    # A marker on the window survives only if the page is never reloaded while the bar moves.
+    page.evaluate("window.notReloaded = true")
     # Watch the bar as htmx swaps it in, until the run is done (two minutes at most).
     seen = []
     for _ in range(240):
@@ -210,6 +212,7 @@ def test_coordinator_builds_a_scenario_runs_it_on_a_worker_and_sees_the_charts(p
         page.wait_for_timeout(500)
     assert seen[-1] == "succeeded", seen
     assert {"queued", "running"} & set(seen), "the bar was never seen before the run finished"
+    assert page.evaluate("window.notReloaded === true"), "the page reloaded instead of updating the bar"
     bar = page.get_by_role("progressbar", name="Simulation progress")
     assert bar.get_attribute("aria-valuenow") == "100"
     assert page.locator("#run-progress").get_attribute("hx-trigger") is None
