@@ -10,6 +10,8 @@ import pytest
 from django.contrib import admin
 from django.db import connection, transaction
 from django.test import RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import require_service
 from labs import selectors, services
@@ -380,3 +382,64 @@ def test_contribution_list_query_count_does_not_grow_with_entries(
         response = client.get("/api/v1/contributions/")
     assert response.status_code == 200
     assert response.json()["count"] >= 30
+
+
+# Property: whatever sequence of entries and corrections, totals are the sums of the live entries
+
+amounts = st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("record"), st.sampled_from(["a", "b"]), amounts, amounts),
+        st.tuples(st.just("amend"), st.integers(min_value=0, max_value=50), amounts, amounts),
+        st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50), st.none(), st.none()),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_totals_equal_the_live_entries_after_any_corrections(world, ops) -> None:
+    """After any mix of entries, amendments and reversals, each lab's total is the sum of its entries
+    that have not been corrected, and every entry ever written is still there."""
+    consortium = f.ConsortiumFactory()
+    labs = {"a": world.lab_a, "b": world.lab_b}
+    for lab in labs.values():
+        f.MembershipFactory(consortium=consortium, lab=lab)
+    live: list[ComputeContribution] = []
+    written = 0
+    for kind, target, pledged, delivered in ops:
+        if kind == "record":
+            live.append(
+                services.contribution_record(
+                    lab=labs[target],
+                    consortium=consortium,
+                    recorded_by=world.user_a,
+                    period_start=D(2026, 1, 1),
+                    period_end=D(2026, 1, 31),
+                    gpu_type="H100",
+                    gpu_hours_pledged=pledged,
+                    gpu_hours_delivered=delivered,
+                    price_per_gpu_hour=Decimal("2.00"),
+                )
+            )
+            written += 1
+        elif live:
+            original = live.pop(target % len(live))
+            new = {} if kind == "reverse" else {"gpu_hours_pledged": pledged + 1, "gpu_hours_delivered": delivered}
+            _, replacement = services.contribution_correct(
+                original=original, recorded_by=world.user_a, reason="fix", **new
+            )
+            written += 2 if replacement else 1
+            if replacement:
+                live.append(replacement)
+    rows = {row["lab_name"]: row for row in selectors.contribution_totals(consortium=consortium)}
+    for name, lab in (("Lab A", world.lab_a), ("Lab B", world.lab_b)):
+        mine = [entry for entry in live if entry.lab == lab]
+        expected = sum((entry.gpu_hours_delivered for entry in mine), Decimal("0"))
+        got = rows[name]["gpu_hours_delivered"] if name in rows else Decimal("0")
+        assert got == expected
+        if name in rows:
+            assert rows[name]["delivered_value"] == expected * 2
+    assert ComputeContribution.objects.filter(consortium=consortium).count() == written
