@@ -678,3 +678,15 @@ def test_form_encoded_body_answers_415(ledger, client_as) -> None:
     response = client_as("user_a").post("/api/v1/labs/", {"name": "Lab X"}, format="multipart")
     assert response.status_code == 415
     assert _snapshot() == before
+
+
+def test_entry_cannot_be_posted_as_a_reversal(ledger, client_as) -> None:
+    """New entries are originals: a body claiming to reverse an entry is refused, not silently logged."""
+    before = _snapshot()
+    payload = {**ENTRY, "lab": ledger.lab_a.pk, "consortium": ledger.consortium.pk}
+    response = client_as("user_a").post(
+        "/api/v1/contributions/", payload | {"entry_type": "reversal", "reverses": ledger.entry_a.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert {"entry_type", "reverses"} <= set(response.json()["error"]["fields"])
+    assert _snapshot() == before

@@ -151,6 +151,17 @@ class ContributionCreateSerializer(serializers.ModelSerializer):
         )
         extra_kwargs = {"price_per_gpu_hour": {"required": False}}
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # An entry posted here is always an original; `entry_type` or `reverses` must not be ignored silently.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                dict.fromkeys(
+                    unknown, "Not accepted here: new entries are originals; POST .../{id}/correct/ to correct."
+                )
+            )
+        return attrs
+
 
 class CorrectionSerializer(serializers.ModelSerializer):
     """A reason, and the new values of an amendment; without new values the entry is only reversed."""
