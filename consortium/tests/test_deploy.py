@@ -158,6 +158,49 @@ def test_dockerfile_serves_with_gunicorn_as_an_unprivileged_user():
     assert "collectstatic" in dockerfile
 
 
+HEALTH_PROBE = """
+import json
+import os
+from urllib.parse import urlsplit
+
+import django
+
+django.setup()
+from django.test import Client
+
+url = urlsplit(os.environ["PROBE_URL"])
+client = Client()
+probe = client.get(url.path, HTTP_HOST=url.netloc)
+page = client.get("/", HTTP_HOST=url.netloc)
+print(json.dumps({"probe": probe.status_code, "page": page.status_code, "location": page.get("Location", "")}))
+"""
+
+
+def test_compose_web_health_check_passes_with_production_settings(tmp_path):
+    """The probe reaches gunicorn as http://127.0.0.1: neither the HTTPS redirect nor ALLOWED_HOSTS may stop it."""
+    web = compose()["services"]["web"]
+    probe_url = re.search(r"'(http://[^']+)'", " ".join(web["healthcheck"]["test"])).group(1)
+    allowed_hosts = web["environment"]["ALLOWED_HOSTS"].replace("${ALLOWED_HOSTS:-localhost}", "planner.example.org")
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "consortium.settings",
+        "SECRET_KEY": PRODUCTION["SECRET_KEY"],
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": allowed_hosts,
+        "DATA_DIR": str(tmp_path),
+        "LOG_LEVEL": "CRITICAL",
+        "PROBE_URL": probe_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", HEALTH_PROBE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["probe"] == 200
+    assert report["page"] == 301, "every other page still redirects to HTTPS"
+    assert report["location"].startswith("https://")
+
+
 @pytest.mark.services
 def test_docker_compose_accepts_the_compose_file(tmp_path):
     if shutil.which("docker-compose") is None:
