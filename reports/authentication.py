@@ -12,11 +12,38 @@ import datetime
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from consortium.models import Consortium
+
 from .models import ApiKey
+from .rows import RowQuery, Selection
 
 KEYWORD = "Api-Key"
 # last_used_at is a hint for coordinators, not an audit log: one write a minute per key at most.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+# The key and its consortium in one fixed statement (reports/rows.py says why not the ORM). It is
+# read from the database on every request, never from a cache: a revoked key fails at once.
+KEY_AND_CONSORTIUM = RowQuery(
+    [Selection(ApiKey, "k"), Selection(Consortium, "c")],
+    'FROM {key} "k" INNER JOIN {consortium} "c" ON "c".{consortium_pk} = "k".{key_consortium} WHERE "k".{prefix} = %s',
+    {
+        "key": ApiKey._meta.db_table,
+        "consortium": Consortium._meta.db_table,
+        "consortium_pk": Consortium._meta.pk.column,
+        "key_consortium": ApiKey._meta.get_field("consortium").column,
+        "prefix": ApiKey._meta.get_field("prefix").column,
+    },
+)
+
+
+def api_key_get(prefix: str) -> ApiKey | None:
+    """The key with this prefix, its consortium loaded, or None."""
+    found = KEY_AND_CONSORTIUM.fetch([prefix])
+    if found is None:
+        return None
+    api_key, consortium = found
+    ApiKey._meta.get_field("consortium").set_cached_value(api_key, consortium)
+    return api_key  # type: ignore[return-value]
 
 
 class ApiKeyPrincipal:
@@ -62,10 +89,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ) from None
         if not prefix or not secret:
             raise exceptions.AuthenticationFailed("Malformed API key: expected '<prefix>.<secret>'.")
-        try:
-            api_key = ApiKey.objects.select_related("consortium").get(prefix=prefix)
-        except ApiKey.DoesNotExist:
-            api_key = None
+        api_key = api_key_get(prefix)
         if api_key is None or not api_key.secret_matches(secret):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()

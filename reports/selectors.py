@@ -24,6 +24,8 @@ from labs.selectors import contribution_totals
 from simulations.models import MemberResult, SimulationRun
 from simulations.selectors import latest_run_get, run_results_get
 
+from .rows import RowQuery, Selection
+
 CURRENCY = "USD"
 SAVINGS_COLUMNS = (
     "lab",
@@ -149,18 +151,45 @@ class SavingsSource:
         return _tag("savings", self.run.pk, self.run.finished_at, *variant)
 
 
+# The run of a savings report, in fixed statements (reports/rows.py says why not the ORM); other
+# fields of the run are deferred. A run of another consortium's scenario is never found.
+_RUN_NAMES = {
+    "run": SimulationRun._meta.db_table,
+    "scenario": Scenario._meta.db_table,
+    "run_pk": SimulationRun._meta.pk.column,
+    "run_scenario": SimulationRun._meta.get_field("scenario").column,
+    "run_status": SimulationRun._meta.get_field("status").column,
+    "run_finished": SimulationRun._meta.get_field("finished_at").column,
+    "scenario_pk": Scenario._meta.pk.column,
+    "scenario_consortium": Scenario._meta.get_field("consortium").column,
+}
+_RUN_FIELDS = ("id", "scenario", "status", "finished_at")
+_RUN_OF_SCENARIO = (
+    'FROM {run} "r" INNER JOIN {scenario} "s" ON "s".{scenario_pk} = "r".{run_scenario} '
+    'WHERE "r".{run_scenario} = %s AND "s".{scenario_consortium} = %s'
+)
+GIVEN_RUN = RowQuery(
+    [Selection(SimulationRun, "r", _RUN_FIELDS)], _RUN_OF_SCENARIO + ' AND "r".{run_pk} = %s', _RUN_NAMES
+)
+# The same choice as simulations.selectors.latest_run_get (order_by("-finished_at", "-id")): plain
+# DESC, as the ORM writes it, so NULLs sort as they do there on every backend.
+LATEST_SUCCEEDED_RUN = RowQuery(
+    [Selection(SimulationRun, "r", _RUN_FIELDS)],
+    _RUN_OF_SCENARIO + ' AND "r".{run_status} = %s ORDER BY "r".{run_finished} DESC, "r".{run_pk} DESC LIMIT 1',
+    _RUN_NAMES,
+)
+
+
 def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int | None = None) -> SavingsSource:
     """The run a savings report reads: the given run of the scenario, or its latest succeeded run.
 
     One query when the run is there (the report's hot path); the reason is looked up only when not.
     """
-    runs = SimulationRun.objects.filter(scenario_id=scenario_id, scenario__consortium=consortium)
-    runs = runs.only("id", "scenario_id", "status", "finished_at")
     if run_id is not None:
-        run = runs.filter(pk=run_id).first()
+        found = GIVEN_RUN.fetch([scenario_id, consortium.pk, run_id])
     else:
-        # The same choice as simulations.selectors.latest_run_get.
-        run = runs.filter(status=SimulationRun.Status.SUCCEEDED).order_by("-finished_at", "-id").first()
+        found = LATEST_SUCCEEDED_RUN.fetch([scenario_id, consortium.pk, SimulationRun.Status.SUCCEEDED.value])
+    run = found[0] if found else None
     if run is None:
         scenario = Scenario.objects.filter(pk=scenario_id, consortium=consortium).first()
         if scenario is None:

@@ -52,6 +52,12 @@ NOT_MODIFIED = OpenApiResponse(description="Not modified since the given ETag / 
 CONSORTIUM_SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="Consortium slug.")
 
 
+# Validated report parameters per serializer and parameter set, per process (bounded: the
+# parameters come from clients). Views only read the values they get, never change them.
+VALID_QUERIES_KEPT = 512
+_valid_queries: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the data."
@@ -124,9 +130,19 @@ class ReportView(APIView):
     def query(self) -> dict[str, Any]:
         # A plain dict, not the QueryDict: DRF reads an empty form value as "not given", but an
         # empty query parameter is a mistake to report.
-        params = self.query_serializer(data=self.request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        return dict(params.validated_data)
+        given = self.request.query_params.dict()
+        # Validation depends on the parameters only, and dashboards repeat the same few sets:
+        # building a serializer costs more than the rest of a remembered report's answer.
+        memo_key = (self.query_serializer, tuple(sorted(given.items())))
+        validated = _valid_queries.get(memo_key)
+        if validated is None:
+            params = self.query_serializer(data=given)
+            params.is_valid(raise_exception=True)
+            validated = dict(params.validated_data)
+            if len(_valid_queries) >= VALID_QUERIES_KEPT:
+                _valid_queries.clear()
+            _valid_queries[memo_key] = validated
+        return dict(validated)
 
     @property
     def wants_csv(self) -> bool:
