@@ -427,7 +427,9 @@ def test_totals_equal_the_live_entries_after_any_corrections(world, ops) -> None
             written += 1
         elif live:
             original = live.pop(target % len(live))
-            new = {} if kind == "reverse" else {"gpu_hours_pledged": pledged + 1, "gpu_hours_delivered": delivered}
+            # An amendment must change something: the service refuses one that repeats the original.
+            amended = {"gpu_hours_pledged": original.gpu_hours_pledged + 1, "gpu_hours_delivered": delivered}
+            new = {} if kind == "reverse" else amended
             _, replacement = services.contribution_correct(
                 original=original, recorded_by=world.user_a, reason="fix", **new
             )
