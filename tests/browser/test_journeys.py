@@ -1,4 +1,4 @@
-"""End-to-end journeys in Debian's Chromium against a live server; each saves screenshots to docs/screenshots/."""
+"""End-to-end journeys in Debian's Chromium against a live server, saving screenshots of each page."""
 
 from __future__ import annotations
 
