@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint bench compose-check
+.PHONY: run test install install-dev lint bench bench-engine bench-runs bench-api
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,14 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy simulations/engine
 
-bench: install-dev
+## Benchmarks print medians and ratios against peers measured in the same run.
+bench: bench-engine bench-runs bench-api
+
+bench-engine: install-dev
 	$(PY) bench/engine
+
+bench-runs: install-dev
+	$(PY) bench/runs
+
+bench-api: install-dev
+	$(PY) bench/api

@@ -122,7 +122,9 @@ class MemberResult(models.Model):
     savings_pct_p90 = models.FloatField()
     prob_saving = models.FloatField()
     delivered_value = models.FloatField(default=0.0)
-    settlement = models.FloatField(help_text="Allocated cost minus the value delivered in kind; > 0 owes.")
+    settlement = models.FloatField(
+        help_text="Share of the pool's cost minus the value delivered in kind; > 0 owes (docs/model.md, section 7)."
+    )
 
     class Meta:
         ordering = ["run", "rule", "lab_name"]
