@@ -41,9 +41,12 @@ def api_key_get(prefix: str) -> ApiKey | None:
     found = KEY_AND_CONSORTIUM.fetch([prefix])
     if found is None:
         return None
-    api_key, consortium = found
+    return api_key_with_consortium(*found)  # type: ignore[arg-type]
+
+
+def api_key_with_consortium(api_key: ApiKey, consortium: Consortium) -> ApiKey:
     ApiKey._meta.get_field("consortium").set_cached_value(api_key, consortium)
-    return api_key  # type: ignore[return-value]
+    return api_key
 
 
 class ApiKeyPrincipal:
@@ -89,7 +92,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ) from None
         if not prefix or not secret:
             raise exceptions.AuthenticationFailed("Malformed API key: expected '<prefix>.<secret>'.")
-        api_key = api_key_get(prefix)
+        # A view may look the key up together with what it reads next, in one query; the key is
+        # checked below all the same.
+        lookup = getattr(view, "api_key_lookup", None)
+        api_key = lookup(prefix) if lookup is not None else api_key_get(prefix)
         if api_key is None or not api_key.secret_matches(secret):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()

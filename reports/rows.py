@@ -56,7 +56,8 @@ class Selection:
 
 
 class RowQuery:
-    """`SELECT <selections' columns> <tail>` fetching at most one row as one instance per selection.
+    """`SELECT <selections' columns> <tail>` fetching at most one row as one instance per selection
+    (None for a selection whose columns are all NULL, from an outer join without a match).
 
     `tail` is the rest of the statement (FROM, joins, WHERE, ORDER BY, LIMIT) with `{name}`
     placeholders for quoted table and column names, e.g. `{run}` -> `"simulations_simulationrun"`.
@@ -77,7 +78,7 @@ class RowQuery:
             sql = self._sql[connection.alias] = f"SELECT {columns} {tail}"
         return sql
 
-    def fetch(self, params: Sequence[Any], using: str = "default") -> list[models.Model] | None:
+    def fetch(self, params: Sequence[Any], using: str = "default") -> list[models.Model | None] | None:
         connection = connections[using]
         with connection.cursor() as cursor:
             cursor.execute(self.sql(connection), params)
@@ -88,6 +89,9 @@ class RowQuery:
         start = 0
         for selection in self.selections:
             end = start + len(selection.fields)
-            instances.append(selection.instance(connection, row[start:end]))
+            values = row[start:end]
+            # All NULL: the selection's table was outer-joined and had no row.
+            found = any(value is not None for value in values)
+            instances.append(selection.instance(connection, values) if found else None)
             start = end
         return instances

@@ -24,6 +24,8 @@ from labs.selectors import contribution_totals
 from simulations.models import MemberResult, SimulationRun
 from simulations.selectors import latest_run_get, run_results_get
 
+from .authentication import api_key_with_consortium
+from .models import ApiKey
 from .rows import RowQuery, Selection
 
 CURRENCY = "USD"
@@ -178,6 +180,37 @@ LATEST_SUCCEEDED_RUN = RowQuery(
     _RUN_OF_SCENARIO + ' AND "r".{run_status} = %s ORDER BY "r".{run_finished} DESC, "r".{run_pk} DESC LIMIT 1',
     _RUN_NAMES,
 )
+
+
+# An API key and its consortium with the latest succeeded run of one scenario of that consortium
+# (NULLs when there is none): the savings report's two lookups in one round trip.
+KEY_AND_LATEST_SUCCEEDED_RUN = RowQuery(
+    [Selection(ApiKey, "k"), Selection(Consortium, "c"), Selection(SimulationRun, "r", _RUN_FIELDS)],
+    'FROM {key} "k" INNER JOIN {consortium} "c" ON "c".{consortium_pk} = "k".{key_consortium} '
+    'LEFT OUTER JOIN {run} "r" ON "r".{run_pk} = ('
+    'SELECT "r2".{run_pk} FROM {run} "r2" INNER JOIN {scenario} "s" ON "s".{scenario_pk} = "r2".{run_scenario} '
+    'WHERE "r2".{run_scenario} = %s AND "s".{scenario_consortium} = "k".{key_consortium} AND "r2".{run_status} = %s '
+    'ORDER BY "r2".{run_finished} DESC, "r2".{run_pk} DESC LIMIT 1) '
+    'WHERE "k".{prefix} = %s',
+    _RUN_NAMES
+    | {
+        "key": ApiKey._meta.db_table,
+        "consortium": Consortium._meta.db_table,
+        "consortium_pk": Consortium._meta.pk.column,
+        "key_consortium": ApiKey._meta.get_field("consortium").column,
+        "prefix": ApiKey._meta.get_field("prefix").column,
+    },
+)
+
+
+def api_key_and_latest_run_get(*, prefix: str, scenario_id: int) -> tuple[ApiKey | None, SimulationRun | None]:
+    """The key with this prefix (its consortium loaded) and the latest succeeded run of the scenario
+    if the scenario belongs to the key's consortium. The caller still checks the key itself."""
+    found = KEY_AND_LATEST_SUCCEEDED_RUN.fetch([scenario_id, SimulationRun.Status.SUCCEEDED.value, prefix])
+    if found is None:
+        return None, None
+    api_key, consortium, run = found
+    return api_key_with_consortium(api_key, consortium), run  # type: ignore[arg-type,return-value]
 
 
 def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int | None = None) -> SavingsSource:
