@@ -43,12 +43,19 @@ class _WindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{self.scope}:{ident}:{window}"
-        cache.add(key, 0, timeout=period + 1)
+        # One cache operation per request once the window's counter exists; the first request
+        # of a window creates it (add, so that two first requests do not both start at 1).
         try:
             count = cache.incr(key)
-        except ValueError:  # the window's counter expired between add and incr
-            cache.set(key, 1, timeout=period + 1)
-            count = 1
+        except ValueError:
+            if cache.add(key, 1, timeout=period + 1):
+                count = 1
+            else:
+                try:
+                    count = cache.incr(key)
+                except ValueError:  # expired again in between: start the count over
+                    cache.set(key, 1, timeout=period + 1)
+                    count = 1
         self.remaining = (window + 1) * period - now
         return count <= limit
 
