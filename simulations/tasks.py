@@ -63,6 +63,10 @@ def finalize_run(run_id: int) -> None:
         services.run_finalize(run_id=run_id)
     except SoftTimeLimitExceeded:
         services.run_fail(run_id=run_id, error=f"Merging the results exceeded {settings.SIMULATION_SOFT_TIME_LIMIT} s.")
+    except Exception as exc:
+        # Left running, the watchdog would send this merge again on every pass, forever.
+        logger.exception("Merging the results of run %s failed", run_id)
+        services.run_fail(run_id=run_id, error=f"Merging the results failed: {type(exc).__name__}: {exc}")
 
 
 _stop = threading.Event()

@@ -51,3 +51,27 @@ def test_run_task_fans_out_one_chunk_task_per_chunk(world, fake_broker, monkeypa
     sent.clear()
     tasks.run_simulation.run(run.pk)
     assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        (SoftTimeLimitExceeded(), "Merging the results exceeded 600 s."),
+        (ValueError("bad merge"), "Merging the results failed: ValueError: bad merge"),
+        (KeyError("shapley"), "Merging the results failed: KeyError: 'shapley'"),
+    ],
+)
+def test_finalize_that_overruns_or_crashes_fails_the_run_instead_of_leaving_it_running(
+    running, monkeypatch, settings, raised, message
+):
+    settings.SIMULATION_SOFT_TIME_LIMIT = 600
+
+    def explode(**kwargs):
+        raise raised
+
+    monkeypatch.setattr(services, "run_finalize", explode)
+    tasks.finalize_run.run(running.pk)
+    running.refresh_from_db()
+    assert running.status == SimulationRun.Status.FAILED
+    assert running.error == message
+    assert running.finished_at is not None
