@@ -524,6 +524,22 @@ CASES = [
         "parameters",
     ),
     Bad(
+        "parameter with 400 digits",
+        "coordinator",
+        "post",
+        lambda w: SCENARIOS,
+        lambda w: scenario(w, parameters={"horizon_years": 10**400}),
+        "parameters",
+    ),
+    Bad(
+        "per-area parameter with 400 digits",
+        "coordinator",
+        "post",
+        lambda w: SCENARIOS,
+        lambda w: scenario(w, parameters={"shareable_fraction": [10**400] + [0.5] * 5}),
+        "parameters",
+    ),
+    Bad(
         "unknown rule", "coordinator", "post", lambda w: SCENARIOS, lambda w: scenario(w, rules=["coin_toss"]), "rules"
     ),
     Bad("no rules", "coordinator", "post", lambda w: SCENARIOS, lambda w: scenario(w, rules=[]), "rules"),

@@ -34,6 +34,15 @@ H100_PRICE = 2.40
 ALL_IN_UPLIFT = 1.3
 
 
+def _short(value: Any) -> str:
+    """A value for an error message, cut short: a 400-digit number need not be echoed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        # str() of an int over 4,300 digits raises, so the size comes from its bit length.
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One parameter: default, allowed range [low, high], plausible range, unit and source.
@@ -86,12 +95,14 @@ class ParamSpec:
 
     def _check_number(self, value: Any, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameterError(f"{where} must be a number, got {value!r}")
-        if not math.isfinite(value):
+            raise InvalidParameterError(f"{where} must be a number, got {_short(value)}")
+        # Bounds first: Python compares a huge int with a float bound exactly, whereas
+        # math.isfinite() overflows on it.
+        if isinstance(value, float) and not math.isfinite(value):
             raise InvalidParameterError(f"{where} must be finite, got {value!r}")
         if not self.low <= value <= self.high:
             raise InvalidParameterError(
-                f"{where} = {value!r} is outside its allowed range [{self.low}, {self.high}] {self.unit}"
+                f"{where} = {_short(value)} is outside its allowed range [{self.low}, {self.high}] {self.unit}"
             )
 
     def to_dict(self) -> dict[str, Any]:

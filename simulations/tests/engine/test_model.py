@@ -133,6 +133,9 @@ def test_present_value_game_is_the_discounted_sum_of_years() -> None:
         ("shared_base_model", 1, "shared_base_model must be true or false"),
         ("shareable_fraction", (0.5,) * 5, "one value per research area"),
         ("discount_rate", float("inf"), "discount_rate must be finite"),
+        ("horizon_years", 10**400, "horizon_years = a number of about 401 digits is outside"),
+        ("shareable_fraction", (10**5000,) + (0.5,) * 5, r"shareable_fraction\[pretraining_data\] = a number"),
+        ("coordination_fixed", -(10**400), "coordination_fixed = a number of about 401 digits is outside"),
     ],
 )
 def test_bad_parameters_name_the_problem(field: str, value: object, message: str) -> None:
