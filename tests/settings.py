@@ -12,9 +12,10 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
 from consortium.settings import *  # noqa: F403
-
-# Test users log in with a known password; a fast hasher keeps fixtures from spending seconds on PBKDF2.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from consortium.settings import STATIC_ROOT
 
 # Factories create several users per test; the production hasher would dominate the run time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise warns on every request when its root is missing; tests that need the files collect them.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
