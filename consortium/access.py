@@ -69,20 +69,6 @@ def coordinated_consortia(user) -> QuerySet[Consortium]:
     return Consortium.objects.filter(coordinators=user)
 
 
-def can_log_for(user, lab: Lab, consortium: Consortium) -> bool:
-    """A lab logs contributions to a consortium it currently belongs to (member or candidate)."""
-    return (
-        can_edit_lab(user, lab)
-        and Membership.objects.current()
-        .filter(
-            lab=lab,
-            consortium=consortium,
-            status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE],
-        )
-        .exists()
-    )
-
-
 def visible_contributions(user) -> QuerySet[ComputeContribution]:
     if not user.is_authenticated:
         return ComputeContribution.objects.none()
