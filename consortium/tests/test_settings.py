@@ -35,6 +35,7 @@ print(json.dumps({
     "CSRF_COOKIE_SECURE": s.CSRF_COOKIE_SECURE,
     "SECURE_SSL_REDIRECT": s.SECURE_SSL_REDIRECT,
     "SECURE_HSTS_SECONDS": s.SECURE_HSTS_SECONDS,
+    "SECURE_PROXY_SSL_HEADER": s.SECURE_PROXY_SSL_HEADER,
     "SIMULATION_CHUNK_DRAWS": s.SIMULATION_CHUNK_DRAWS,
     "LOG_LEVEL": s.LOG_LEVEL,
 }))
@@ -151,3 +152,22 @@ def test_empty_variables_count_as_unset(tmp_path):
     assert values["ENGINE"] == "django.db.backends.sqlite3"
     assert values["BROKER"] == "filesystem://localhost/"
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
+
+
+@pytest.mark.parametrize(
+    ("env", "header"),
+    [
+        ({}, None),
+        ({"TRUST_X_FORWARDED_PROTO": "false"}, None),
+        ({"TRUST_X_FORWARDED_PROTO": "true"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
+    ],
+)
+def test_x_forwarded_proto_is_trusted_only_when_asked(tmp_path, env, header):
+    """With gunicorn published directly, a client could otherwise claim HTTPS with one header."""
+    assert settings_from(tmp_path, SECRET_KEY=SECRET, **env)["SECURE_PROXY_SSL_HEADER"] == header
+
+
+def test_bad_trust_x_forwarded_proto_stops_start_up(tmp_path):
+    result = load_settings(tmp_path, DEBUG="true", TRUST_X_FORWARDED_PROTO="perhaps")
+    assert result.returncode != 0
+    assert "TRUST_X_FORWARDED_PROTO must be a boolean" in result.stderr
