@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from consortium.csv_export import csv_response
 from labs.forms import add_service_errors
 from labs.models import Artifact, ArtifactReuse
 from labs.selectors import contribution_totals
@@ -150,21 +150,12 @@ def _quarter_label(quarter) -> str:
     return f"{quarter.year} Q{(quarter.month - 1) // 3 + 1}"
 
 
-def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
-
-
 @login_required
 def contributions_csv(request, slug: str):
     """Pledged versus delivered per quarter and lab, the table behind the consortium's chart."""
     consortium = _visible_consortium(request, slug)
     rows = contribution_totals(consortium=consortium, group_by=("quarter", "lab"))
-    return _csv_response(
+    return csv_response(
         f"{consortium.slug}-contributions.csv",
         [
             "quarter",
@@ -196,7 +187,7 @@ def contributions_csv(request, slug: str):
 def reuse_csv(request, slug: str):
     consortium = _visible_consortium(request, slug)
     reuses = _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab")
-    return _csv_response(
+    return csv_response(
         f"{consortium.slug}-reuse.csv",
         ["reused_on", "reusing_lab", "source_lab", "artifact", "artifact_kind", "gpu_hours_saved", "note"],
         (
@@ -222,7 +213,7 @@ def artifacts_csv(request, slug: str):
     counts = defaultdict(int)
     for reuse in _reuse_between_members(consortium).values_list("artifact_id", flat=True):
         counts[reuse] += 1
-    return _csv_response(
+    return csv_response(
         f"{consortium.slug}-artifacts.csv",
         [
             "title",

@@ -6,16 +6,15 @@ otherwise. Writes go through labs.services, whose field-keyed ValidationErrors l
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from consortium import access
+from consortium.csv_export import csv_response
 from simulations.engine import AREA_LABELS, AREAS
 
 from . import services
@@ -255,15 +254,6 @@ LEDGER_COLUMNS = [
 ]
 
 
-def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
-
-
 @login_required
 def ledger_csv(request, slug: str):
     lab = _visible_lab(request, slug)
@@ -291,13 +281,13 @@ def ledger_csv(request, slug: str):
         ]
         for entry in entries
     )
-    return _csv_response(f"{lab.slug}-ledger.csv", LEDGER_COLUMNS, rows)
+    return csv_response(f"{lab.slug}-ledger.csv", LEDGER_COLUMNS, rows)
 
 
 @login_required
 def artifacts_csv(request, slug: str):
     lab = _visible_lab(request, slug)
-    return _csv_response(
+    return csv_response(
         f"{lab.slug}-artifacts.csv",
         ["title", "kind", "research_area", "openness", "licence", "reproduction_gpu_hours", "release_date", "url"],
         (
@@ -322,7 +312,7 @@ def reuse_csv(request, slug: str):
     lab = _visible_lab(request, slug)
     reuse_by, reuse_of = _reuse(request, lab)
     rows = [("by_this_lab", reuse) for reuse in reuse_by] + [("of_this_labs_work", reuse) for reuse in reuse_of]
-    return _csv_response(
+    return csv_response(
         f"{lab.slug}-reuse.csv",
         ["direction", "reused_on", "reusing_lab", "source_lab", "artifact", "gpu_hours_saved", "note"],
         (

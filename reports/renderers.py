@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
+
+from consortium.csv_export import csv_write
 
 
 @dataclass
@@ -29,7 +30,6 @@ class CSVRenderer(BaseRenderer):
         if response is not None:
             response["Content-Disposition"] = f'attachment; filename="{data.filename}"'
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=data.columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(data.rows)
+        rows = ([row.get(column) for column in data.columns] for row in data.rows)
+        csv_write(out, data.columns, rows, lineterminator="\n")
         return out.getvalue().encode(self.charset)

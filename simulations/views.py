@@ -6,8 +6,6 @@ needs `can_view_consortium`; editing a scenario or starting/cancelling a run nee
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from consortium import access
 from consortium import services as consortium_services
+from consortium.csv_export import csv_response
 from consortium.models import Consortium, Scenario
 from labs.forms import add_service_errors
 from simulations.engine import RULE_LABELS
@@ -288,15 +287,6 @@ def member_report(request, pk: int, lab_id: int):
 # CSV downloads: the same selector as the page ---------------------------------------------------------
 
 
-def _csv(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
-
-
 MEMBER_COLUMNS = [
     "rule",
     "lab",
@@ -348,9 +338,9 @@ def run_csv(request, pk: int, table: str):
     name = f"run-{run.pk}-{table}.csv"
     if table == "members":
         rows = [_member_row(rule, row) for rule in results.rules for row in results.members[rule]]
-        return _csv(name, MEMBER_COLUMNS, rows)
+        return csv_response(name, MEMBER_COLUMNS, rows)
     if table == "stability":
-        return _csv(
+        return csv_response(
             name,
             [
                 "rule",
@@ -378,7 +368,7 @@ def run_csv(request, pk: int, table: str):
             ],
         )
     if table == "years":
-        return _csv(
+        return csv_response(
             name,
             ["lab", "year", "standalone_cost_usd", "consortium_cost_usd", "cumulative_savings_usd"],
             [
@@ -394,7 +384,7 @@ def run_csv(request, pk: int, table: str):
             ],
         )
     if table == "transfers":
-        return _csv(
+        return csv_response(
             name,
             ["rule", "payer", "payee", "amount_usd"],
             [
@@ -403,7 +393,7 @@ def run_csv(request, pk: int, table: str):
                 for t in _transfers(results.members[rule])
             ],
         )
-    return _csv(
+    return csv_response(
         name,
         ["rule", "lab", "allocated_cost_usd", "delivered_value_usd", "settlement_usd", "direction"],
         [
@@ -548,7 +538,7 @@ def compare_csv(request, slug: str):
             if index:
                 out += [_r(cell["diff"]), _r(cell["diff_pct"], 4)]
         rows.append(out)
-    return _csv(f"{consortium.slug}-comparison.csv", header, rows)
+    return csv_response(f"{consortium.slug}-comparison.csv", header, rows)
 
 
 def _r(value, places: int = 2):
