@@ -187,7 +187,7 @@ LATEST_SUCCEEDED_RUN = RowQuery(
 KEY_AND_LATEST_SUCCEEDED_RUN = RowQuery(
     [Selection(ApiKey, "k"), Selection(Consortium, "c"), Selection(SimulationRun, "r", _RUN_FIELDS)],
     'FROM {key} "k" INNER JOIN {consortium} "c" ON "c".{consortium_pk} = "k".{key_consortium} '
-    'LEFT OUTER JOIN {run} "r" ON "r".{run_pk} = ('
+    'LEFT OUTER JOIN {run} "r" ON "r".{run_scenario} = %s AND "r".{run_pk} = ('
     'SELECT "r2".{run_pk} FROM {run} "r2" INNER JOIN {scenario} "s" ON "s".{scenario_pk} = "r2".{run_scenario} '
     'WHERE "r2".{run_scenario} = %s AND "s".{scenario_consortium} = "k".{key_consortium} AND "r2".{run_status} = %s '
     'ORDER BY "r2".{run_finished} DESC, "r2".{run_pk} DESC LIMIT 1) '
@@ -206,7 +206,8 @@ KEY_AND_LATEST_SUCCEEDED_RUN = RowQuery(
 def api_key_and_latest_run_get(*, prefix: str, scenario_id: int) -> tuple[ApiKey | None, SimulationRun | None]:
     """The key with this prefix (its consortium loaded) and the latest succeeded run of the scenario
     if the scenario belongs to the key's consortium. The caller still checks the key itself."""
-    found = KEY_AND_LATEST_SUCCEEDED_RUN.fetch([scenario_id, SimulationRun.Status.SUCCEEDED.value, prefix])
+    succeeded = SimulationRun.Status.SUCCEEDED.value
+    found = KEY_AND_LATEST_SUCCEEDED_RUN.fetch([scenario_id, scenario_id, succeeded, prefix])
     if found is None:
         return None, None
     api_key, consortium, run = found
@@ -419,10 +420,12 @@ class LedgerSource:
 
 def contributions_source_get(*, consortium: Consortium) -> LedgerSource:
     # The ledger is append-only: its row count and newest entry change whenever any total does.
+    # The rows also name their labs, and a lab may be renamed.
     stats = ComputeContribution.objects.filter(consortium=consortium).aggregate(
-        count=Count("id"), latest=Max("recorded_at")
+        count=Count("id"), latest=Max("recorded_at"), labs_edited=Max("lab__updated_at")
     )
-    return LedgerSource(stats["count"], stats["latest"])
+    stamps = [stamp for stamp in (stats["latest"], stats["labs_edited"]) if stamp is not None]
+    return LedgerSource(stats["count"], max(stamps) if stamps else None, (stats["labs_edited"],))
 
 
 def contributions_report_get(
@@ -487,11 +490,18 @@ def _consortium_reuses(consortium: Consortium, window: Window):  # type: ignore[
 
 
 def reuse_source_get(*, consortium: Consortium, window: Window) -> LedgerSource:
-    # Reuse records are only ever added, but a lab joining or leaving moves its reuse in or out of
-    # the report: the membership spells are part of the freshness too.
-    stats = _consortium_reuses(consortium, window).aggregate(count=Count("id"), latest=Max("created_at"))
+    # Reuse records are added, edited (gpu_hours_saved) and deleted, the labs they name may be renamed,
+    # and a lab joining or leaving moves its reuse in or out of the report: all are in the ETag.
+    stats = _consortium_reuses(consortium, window).aggregate(
+        count=Count("id"),
+        latest=Max("created_at"),
+        edited=Max("updated_at"),
+        reusing_lab_edited=Max("reusing_lab__updated_at"),
+        owning_lab_edited=Max("artifact__lab__updated_at"),
+    )
     spells = Membership.objects.filter(consortium=consortium).aggregate(spells=Count("id"), left=Count("left_on"))
-    return LedgerSource(stats["count"], None, (stats["latest"], spells["spells"], spells["left"]))
+    freshness = (stats["latest"], stats["edited"], stats["reusing_lab_edited"], stats["owning_lab_edited"])
+    return LedgerSource(stats["count"], None, (*freshness, spells["spells"], spells["left"]))
 
 
 def reuse_report_get(*, consortium: Consortium, window: Window, by: str) -> list[dict[str, Any]]:
