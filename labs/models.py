@@ -100,6 +100,8 @@ class Lab(models.Model):
     )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, through="LabMember", related_name="labs")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Reports name labs: a rename must change their ETags (reports/selectors.py).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -327,6 +329,8 @@ class ArtifactReuse(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Reuse records can be edited (PATCH): the reuse report's ETag follows this.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-reused_on"]
