@@ -16,7 +16,7 @@ from consortium.csv_export import csv_response
 from labs.forms import add_service_errors
 from labs.models import Artifact, ArtifactReuse
 from labs.selectors import contribution_totals
-from simulations.selectors import latest_run_get, member_savings_get, visible_runs
+from simulations.selectors import latest_runs_get, member_savings_get, visible_runs
 
 from . import access, services
 from .forms import LEAVE, MembershipForm
@@ -83,10 +83,9 @@ def consortium_detail(request, slug: str):
         "pledged": [float(row["gpu_hours_pledged"]) for row in by_quarter],
         "delivered": [float(row["gpu_hours_delivered"]) for row in by_quarter],
     }
-    scenarios = [
-        {"scenario": scenario, "latest": latest_run_get(scenario=scenario, succeeded=False)}
-        for scenario in consortium.scenarios.prefetch_related("labs")
-    ]
+    scenario_list = list(consortium.scenarios.prefetch_related("labs"))
+    latest = latest_runs_get(scenarios=scenario_list, succeeded=False)
+    scenarios = [{"scenario": scenario, "latest": latest.get(scenario.pk)} for scenario in scenario_list]
     lab_ids = [membership.lab_id for membership in memberships]
     return render(
         request,
