@@ -22,7 +22,14 @@ from consortium.models import Consortium, Membership, Scenario
 from labs.models import ArtifactReuse, ComputeContribution
 from labs.selectors import contribution_totals
 from simulations.models import MemberResult, SimulationRun
-from simulations.selectors import latest_run_get, run_results_get
+from simulations.selectors import (
+    COMPARISON_FIGURES,
+    ComparisonError,
+    comparison_cell_figures,
+    latest_run_get,
+    run_results_get,
+    scenario_comparison_get,
+)
 
 from .authentication import api_key_with_consortium
 from .models import ApiKey
@@ -46,7 +53,6 @@ SAVINGS_COLUMNS = (
     "delivered_value_usd",
     "settlement_usd",
 )
-COMPARISON_FIGURES = ("standalone_cost_usd", "allocated_cost_usd", "savings_usd", "savings_pct")
 CONTRIBUTION_GROUPS = {"lab": "lab", "period": "quarter", "gpu_type": "gpu_type"}
 CONTRIBUTION_FIGURES = (
     "entries",
@@ -347,47 +353,42 @@ class ComparisonReport:
 
 
 def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) -> ComparisonReport:
-    """Each lab's figures in every scenario, and the differences from the first (baseline) scenario.
+    """Each lab's figures in every scenario, and the differences from the first (baseline) scenario:
+    simulations.selectors.scenario_comparison_get, the compare page's own computation.
 
     A lab missing from a scenario has nulls there, and so do its differences.
     """
-    per_scenario: list[dict[str, dict[str, Any]]] = []
-    chosen = rule
-    scenarios = []
-    for item in source.sources:
-        rules, by_rule = run_savings_rows(item.run)
-        what = f"Run {item.run.pk} of scenario {item.scenario.pk}"
-        chosen = _rule_pick(rules, chosen, what=what)
-        per_scenario.append({row["lab_name"]: row for row in by_rule[chosen]})
-        scenarios.append({"scenario": item.scenario.pk, "scenario_name": item.scenario.name, "run": item.run.pk})
-    assert chosen is not None
-    lab_ids: dict[str, int | None] = {}
-    for figures in per_scenario:
-        for name, row in figures.items():
-            lab_ids.setdefault(name, row["lab"])
-    baseline = per_scenario[0]
-    rows = []
-    for name in sorted(lab_ids):
-        cells = []
-        for info, figures in zip(scenarios, per_scenario, strict=True):
-            row = figures.get(name)
-            base = baseline.get(name)
-            cell: dict[str, Any] = {"scenario": info["scenario"]}
-            for key in COMPARISON_FIGURES:
-                cell[key] = row[key] if row else None
-            both = row is not None and base is not None
-            cell["savings_diff_usd"] = _money(row["savings_usd"] - base["savings_usd"]) if both else None
-            cell["savings_pct_diff_points"] = _pct(row["savings_pct"] - base["savings_pct"]) if both else None
-            cells.append(cell)
-        rows.append({"lab": lab_ids[name], "lab_name": name, "scenarios": cells})
-    return ComparisonReport(chosen, scenarios, rows)
+    try:
+        comparison = scenario_comparison_get(
+            scenarios=[item.scenario for item in source.sources],
+            runs=[item.run for item in source.sources],
+            rule=rule,
+        )
+    except ComparisonError as error:
+        raise ReportNotFound(str(error)) from None
+    scenarios = [
+        {"scenario": column.scenario.pk, "scenario_name": column.scenario.name, "run": column.run.pk}
+        for column in comparison.columns
+    ]
+    rows = [
+        {
+            "lab": line.lab,
+            "lab_name": line.lab_name,
+            "scenarios": [
+                comparison_cell_figures(column, cell, baseline=index == 0)
+                for index, (column, cell) in enumerate(zip(comparison.columns, line.cells, strict=True))
+            ],
+        }
+        for line in comparison.rows
+    ]
+    return ComparisonReport(comparison.rule, scenarios, rows)
 
 
 def comparison_csv_columns(report: ComparisonReport) -> list[str]:
+    # The compare page's CSV has these columns too (simulations.selectors.comparison_csv_columns).
     columns = ["lab", "lab_name"]
     for info in report.scenarios:
-        prefix = f"scenario_{info['scenario']}_"
-        columns += [prefix + key for key in (*COMPARISON_FIGURES, "savings_diff_usd", "savings_pct_diff_points")]
+        columns += [f"scenario_{info['scenario']}_{figure}" for figure in COMPARISON_FIGURES]
     return columns
 
 

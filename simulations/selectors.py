@@ -131,3 +131,166 @@ def member_savings_get(*, user) -> list[MemberSavings]:
                 )
             )
     return lines
+
+
+# Comparison: the one computation behind the compare page, its CSV and the API report ----------------
+
+# Per scenario, in this order; the CSV names them `scenario_<id>_<figure>` (docs/api.md).
+COMPARISON_FIGURES = (
+    "standalone_cost_usd",
+    "allocated_cost_usd",
+    "savings_usd",
+    "savings_pct",
+    "savings_diff_usd",
+    "savings_pct_diff_points",
+)
+
+
+class ComparisonError(Exception):
+    """The scenarios cannot be compared. `field` is the parameter at fault (`scenarios` or `rule`);
+    the message starts with it. `missing` lists the scenarios without a succeeded run."""
+
+    def __init__(self, field: str, message: str, missing: list[Scenario] | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message
+        self.missing = missing or []
+
+
+@dataclass
+class ComparisonColumn:
+    scenario: Scenario
+    run: SimulationRun
+
+
+@dataclass
+class ComparisonCell:
+    row: MemberResult | None
+    diff: float | None = None
+    diff_pct: float | None = None
+
+
+@dataclass
+class ComparisonLine:
+    lab: int | None
+    lab_name: str
+    cells: list[ComparisonCell]
+
+
+@dataclass
+class ScenarioComparison:
+    rule: str
+    common_rules: list[str]
+    columns: list[ComparisonColumn]
+    rows: list[ComparisonLine]
+
+
+def _run_rules(run: SimulationRun, stored: set[str]) -> list[str]:
+    spec_rules = list(run.inputs.get("spec", {}).get("rules", []))
+    return [rule for rule in spec_rules if rule in stored] + sorted(stored - set(spec_rules))
+
+
+def scenario_comparison_get(
+    *, scenarios: list[Scenario], rule: str | None = None, runs: list[SimulationRun] | None = None
+) -> ScenarioComparison:
+    """Each lab's results in the scenarios' latest succeeded runs (or the `runs` given, one per
+    scenario), under one rule, with differences from the first scenario (the baseline).
+
+    The rule is the one asked for, which every run must have, or else the first of the baseline's
+    rules that every run has. Labs are matched by lab id, so a lab renamed between runs is one line
+    (under its current name); results of deleted labs fall back to the name stored with the run.
+    Two queries (latest runs, results) whatever the number of scenarios and members.
+    """
+    if runs is None:
+        latest = latest_runs_get(scenarios=scenarios)
+        missing = [scenario for scenario in scenarios if scenario.pk not in latest]
+        if missing:
+            names = ", ".join(f"{s.pk} ({s.name})" for s in missing)
+            raise ComparisonError("scenarios", f"no succeeded run yet for scenario {names}.", missing)
+        runs = [latest[scenario.pk] for scenario in scenarios]
+    columns = [ComparisonColumn(scenario, run) for scenario, run in zip(scenarios, runs, strict=True)]
+    results = MemberResult.objects.filter(run__in=runs).select_related("lab").order_by("run", "rule", "lab_name")
+    by_run: dict[int, dict[str, list[MemberResult]]] = {run.pk: {} for run in runs}
+    for row in results:
+        by_run[row.run_id].setdefault(row.rule, []).append(row)
+    rules_of = [_run_rules(column.run, set(by_run[column.run.pk])) for column in columns]
+    common = [r for r in rules_of[0] if all(r in rules for rules in rules_of[1:])]
+    if rule is not None:
+        for column, rules in zip(columns, rules_of, strict=True):
+            if rule not in rules:
+                has = ", ".join(rules) or "no results"
+                raise ComparisonError(
+                    "rule",
+                    f"run {column.run.pk} of scenario {column.scenario.pk} ({column.scenario.name}) has no results "
+                    f"for rule {rule!r}; it has {has}.",
+                )
+    elif not common:
+        raise ComparisonError("rule", "the scenarios' runs have no cost-sharing rule in common; run them again.")
+    chosen = rule or common[0]
+
+    def key(row: MemberResult) -> tuple[str, object]:
+        return ("lab", row.lab_id) if row.lab_id is not None else ("name", row.lab_name)
+
+    per_column = [{key(row): row for row in by_run[column.run.pk][chosen]} for column in columns]
+    names: dict[tuple[str, object], str] = {}
+    for found in per_column:
+        for lab_key, row in found.items():
+            names.setdefault(lab_key, row.lab.name if row.lab is not None else row.lab_name)
+    lines = []
+    for lab_key in sorted(names, key=lambda k: (names[k], str(k))):
+        base = per_column[0].get(lab_key)
+        cells = []
+        for index, found in enumerate(per_column):
+            row = found.get(lab_key)
+            cell = ComparisonCell(row)
+            if index and row is not None and base is not None:
+                cell.diff = row.savings - base.savings
+                cell.diff_pct = row.savings_pct - base.savings_pct
+            cells.append(cell)
+        lab_id = lab_key[1] if lab_key[0] == "lab" else None
+        lines.append(ComparisonLine(lab_id, names[lab_key], cells))  # type: ignore[arg-type]
+    return ScenarioComparison(chosen, common, columns, lines)
+
+
+def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, baseline: bool) -> dict[str, object]:
+    """One scenario's figures for one lab, as the API and the CSV give them (units in the names); the
+    baseline's differences from itself are 0 where the lab is in it."""
+    row = cell.row
+    if baseline and row is not None:
+        cell = ComparisonCell(row, 0.0, 0.0)
+
+    def money(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 2)
+
+    def pct(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 4)
+
+    return {
+        "scenario": column.scenario.pk,
+        "standalone_cost_usd": money(row and row.standalone_cost),
+        "allocated_cost_usd": money(row and row.allocated_cost),
+        "savings_usd": money(row and row.savings),
+        "savings_pct": pct(row and row.savings_pct),
+        "savings_diff_usd": money(cell.diff),
+        "savings_pct_diff_points": pct(cell.diff_pct),
+    }
+
+
+def comparison_csv_columns(comparison: ScenarioComparison) -> list[str]:
+    columns = ["lab", "lab_name"]
+    for column in comparison.columns:
+        columns += [f"scenario_{column.scenario.pk}_{figure}" for figure in COMPARISON_FIGURES]
+    return columns
+
+
+def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object]]:
+    """One flat row per lab: the CSV of the compare page and of the API report alike."""
+    rows = []
+    for line in comparison.rows:
+        flat: dict[str, object] = {"lab": line.lab, "lab_name": line.lab_name}
+        for index, (column, cell) in enumerate(zip(comparison.columns, line.cells, strict=True)):
+            figures = comparison_cell_figures(column, cell, baseline=index == 0)
+            prefix = f"scenario_{figures.pop('scenario')}_"
+            flat.update({prefix + name: value for name, value in figures.items()})
+        rows.append(flat)
+    return rows

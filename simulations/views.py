@@ -414,57 +414,26 @@ def run_csv(request, pk: int, table: str):
 # Comparison ---------------------------------------------------------------------------------------
 
 
-def _comparison(scenarios: list[Scenario], rule_wanted: str | None) -> dict:
-    """Each scenario's latest finished run, member by member, with differences against the first."""
-    columns = []
-    missing = []
-    for scenario in scenarios:
-        run = selectors.latest_run_get(scenario=scenario)
-        if run is None:
-            missing.append(scenario)
-            continue
-        columns.append({"scenario": scenario, "run": run, "results": selectors.run_results_get(run=run)})
-    if missing or not columns:
-        return {"missing": missing}
-    common = [r for r in columns[0]["results"].rules if all(r in c["results"].rules for c in columns[1:])]
-    if not common:
-        return {"missing": [], "no_common_rule": True, "columns": columns}
-    rule = rule_wanted if rule_wanted in common else common[0]
-    names: list[str] = []
-    for column in columns:
-        column["by_lab"] = {row.lab_name: row for row in column["results"].members[rule]}
-        names.extend(name for name in column["by_lab"] if name not in names)
-    rows = []
-    for name in sorted(names):
-        cells = []
-        base = columns[0]["by_lab"].get(name)
-        for index, column in enumerate(columns):
-            row = column["by_lab"].get(name)
-            diff = diff_pct = None
-            if index and row is not None and base is not None:
-                diff = row.savings - base.savings
-                diff_pct = row.savings_pct - base.savings_pct
-            cells.append({"row": row, "diff": diff, "diff_pct": diff_pct})
-        rows.append({"lab_name": name, "cells": cells})
+def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
+    """The page's view of selectors.scenario_comparison_get: the table, the rule tabs and the chart."""
+    comparison = selectors.scenario_comparison_get(scenarios=scenarios, rule=rule)
+    names = [line.lab_name for line in comparison.rows]
     chart = {
-        "labels": sorted(names),
+        "labels": names,
         "series": [
             {
-                "label": column["scenario"].name,
-                "data": [
-                    column["by_lab"][name].savings_pct if name in column["by_lab"] else None for name in sorted(names)
-                ],
+                "label": column.scenario.name,
+                "data": [line.cells[index].row and line.cells[index].row.savings_pct for line in comparison.rows],
             }
-            for column in columns
+            for index, column in enumerate(comparison.columns)
         ],
     }
     return {
-        "missing": [],
-        "columns": columns,
-        "rule": rule,
-        "rule_label": RULE_LABELS.get(rule, rule),
-        "common_rules": [(r, RULE_LABELS.get(r, r)) for r in common],
-        "rows": rows,
+        "columns": comparison.columns,
+        "rule": comparison.rule,
+        "rule_label": RULE_LABELS.get(comparison.rule, comparison.rule),
+        "common_rules": [(r, RULE_LABELS.get(r, r)) for r in comparison.common_rules],
+        "rows": comparison.rows,
         "chart": chart,
     }
 
@@ -492,18 +461,16 @@ def compare(request, slug: str):
     if form.is_bound:
         if form.is_valid():
             chosen = _in_given_order(request, form.cleaned_data["scenarios"])
-            comparison = _comparison(chosen, request.GET.get("rule"))
-            if comparison["missing"]:
-                form.add_error(
-                    "scenarios",
-                    "No finished run yet for: "
-                    + ", ".join(s.name for s in comparison["missing"])
-                    + ". Run them first, then compare.",
-                )
-                status = 400
-            else:
-                context["comparison"] = comparison
+            try:
+                context["comparison"] = _comparison(chosen, request.GET.get("rule") or None)
                 context["query"] = request.GET.urlencode()
+            except selectors.ComparisonError as error:
+                if error.missing:
+                    names = ", ".join(s.name for s in error.missing)
+                    form.add_error("scenarios", f"No finished run yet for: {names}. Run them first, then compare.")
+                else:
+                    form.add_error(None, str(error))
+                status = 400
         else:
             status = 400
     return render(request, "simulations/compare.html", context, status=status)
@@ -518,28 +485,11 @@ def compare_csv(request, slug: str):
             "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>).", status=400, content_type="text/plain"
         )
     chosen = _in_given_order(request, form.cleaned_data["scenarios"])
-    comparison = _comparison(chosen, request.GET.get("rule"))
-    if comparison["missing"] or comparison.get("no_common_rule"):
-        return HttpResponse(
-            "Every scenario needs a finished run under a common rule.", status=400, content_type="text/plain"
-        )
-    header = ["rule", "lab"]
-    for index in range(len(comparison["columns"])):
-        tag = f"s{index + 1}"
-        header += [f"{tag}_scenario", f"{tag}_savings_usd", f"{tag}_savings_pct"]
-        if index:
-            header += [f"{tag}_minus_s1_savings_usd", f"{tag}_minus_s1_savings_pct_points"]
-    rows = []
-    for line in comparison["rows"]:
-        out = [comparison["rule"], line["lab_name"]]
-        for index, (column, cell) in enumerate(zip(comparison["columns"], line["cells"], strict=True)):
-            row = cell["row"]
-            out += [column["scenario"].name, _r(row and row.savings), _r(row and row.savings_pct, 4)]
-            if index:
-                out += [_r(cell["diff"]), _r(cell["diff_pct"], 4)]
-        rows.append(out)
-    return csv_response(f"{consortium.slug}-comparison.csv", header, rows)
-
-
-def _r(value, places: int = 2):
-    return "" if value is None else round(value, places)
+    try:
+        comparison = selectors.scenario_comparison_get(scenarios=chosen, rule=request.GET.get("rule") or None)
+    except selectors.ComparisonError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain")
+    # The same columns as the API's comparison report (docs/api.md).
+    columns = selectors.comparison_csv_columns(comparison)
+    rows = [[row[name] for name in columns] for row in selectors.comparison_csv_rows(comparison)]
+    return csv_response(f"{consortium.slug}-comparison-{comparison.rule}.csv", columns, rows)

@@ -196,8 +196,8 @@ def test_comparison_shows_each_members_savings_and_the_difference(world, client)
             reverse("simulations:compare_csv", args=["c"]) + "?" + compare_url(world.scenario, other).split("?")[1]
         )
     )
-    assert [row["lab"] for row in rows] == ["Lab A", "Lab B"]
-    assert all(float(row["s2_minus_s1_savings_pct_points"]) == pytest.approx(5.0) for row in rows)
+    assert [row["lab_name"] for row in rows] == ["Lab A", "Lab B"]
+    assert all(float(row[f"scenario_{other.pk}_savings_pct_diff_points"]) == pytest.approx(5.0) for row in rows)
 
 
 @pytest.mark.parametrize("count", [1, 5])
