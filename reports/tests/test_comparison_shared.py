@@ -96,3 +96,16 @@ def test_a_rule_missing_from_a_run_is_refused_naming_rule_everywhere(world, clie
     page = client.get(PAGE, {"scenarios": [world.scenario.pk, lean.pk], "rule": "nucleolus"})
     assert page.status_code == 400
     assert "has no results for rule &#x27;nucleolus&#x27;" in page.content.decode()
+
+
+def test_runs_without_a_common_rule_are_refused_naming_rule(world, client_as, make_run, lean):
+    make_run(world.scenario, [world.lab_a, world.lab_b], rules=("nucleolus",))
+    make_run(lean, [world.lab_a, world.lab_b], rules=("shapley",))
+    client = client_as("coordinator")
+    api = client.get(API, {"scenarios": f"{world.scenario.pk},{lean.pk}"})
+    assert api.status_code == 404
+    assert api.json()["error"]["message"].startswith("rule: the scenarios' runs have no cost-sharing rule in common")
+    page = client.get(PAGE, {"scenarios": [world.scenario.pk, lean.pk]})
+    assert page.status_code == 400
+    assert "no cost-sharing rule in common" in page.content.decode()
+    assert client.get(PAGE_CSV, {"scenarios": [world.scenario.pk, lean.pk]}).status_code == 400
