@@ -2,8 +2,12 @@
 
 - A lab's users (any role) edit that lab and log its contributions, artifacts and reuse.
 - A consortium's coordinators manage its memberships and scenarios and start runs.
-- Users of a lab with a current membership (any status) in a consortium, and its coordinators,
-  read that consortium and the data of every lab currently in it.
+- Users of a lab with a current membership (member, candidate or observer) in a consortium, and
+  its coordinators, read that consortium and the data of every lab currently in it.
+- An invitation (an open INVITED spell) is not a membership: the consortium's people see the
+  invitation spell (lab id and name) but none of the lab's data, and the invited lab's users see
+  only the invitation itself (the consortium's name and charter, to decide), not its data.
+  They answer it (accept or decline); nobody else does.
 - Staff read everything; they change data through the admin.
 - A consortium's ledger (contributions to it) is read by whoever reads the consortium; a lab's
   users always read their own lab's entries, including those of consortia it has left.
@@ -92,9 +96,25 @@ def visible_reuses(user) -> QuerySet[ArtifactReuse]:
     )
 
 
+def pending_invitations(user) -> QuerySet[Membership]:
+    """Open invitations to the user's labs, which the user may accept or decline."""
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.invitations().filter(lab__in=user_lab_ids(user))
+
+
+def can_answer_invitation(user, spell: Membership) -> bool:
+    return spell.status == Membership.Status.INVITED and spell.left_on is None and can_edit_lab(user, spell.lab)
+
+
 def visible_memberships(user) -> QuerySet[Membership]:
-    """Every spell (past ones included) of the consortia a user reads."""
-    return Membership.objects.filter(consortium__in=visible_consortia(user).values("pk"))
+    """Every spell (past ones included) of the consortia a user reads, and invitations to the user's labs."""
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(
+        Q(consortium__in=visible_consortia(user).values("pk"))
+        | Q(status=Membership.Status.INVITED, lab__in=user_lab_ids(user))
+    )
 
 
 def visible_scenarios(user) -> QuerySet[Scenario]:

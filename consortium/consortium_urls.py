@@ -4,6 +4,8 @@ from . import views
 
 app_name = "consortium"
 urlpatterns = [
+    path("invitations/<int:pk>/accept/", views.invitation_answer, {"accept": True}, name="invitation_accept"),
+    path("invitations/<int:pk>/decline/", views.invitation_answer, {"accept": False}, name="invitation_decline"),
     path("<slug:slug>/", views.consortium_detail, name="detail"),
     path("<slug:slug>/members/change/", views.membership_change, name="membership_change"),
     path("<slug:slug>/contributions.csv", views.contributions_csv, name="contributions_csv"),

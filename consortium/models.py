@@ -35,16 +35,27 @@ class Consortium(models.Model):
 
 class MembershipQuerySet(models.QuerySet):
     def current(self) -> MembershipQuerySet:
-        return self.filter(left_on__isnull=True)
+        """Open spells of labs in the consortium (member, candidate, observer): not invitations."""
+        return self.filter(left_on__isnull=True).exclude(status=Membership.Status.INVITED)
+
+    def invitations(self) -> MembershipQuerySet:
+        """Open invitations: the lab has not answered yet, and takes no part until it accepts."""
+        return self.filter(left_on__isnull=True, status=Membership.Status.INVITED)
 
 
 class Membership(models.Model):
-    """One spell of a lab in a consortium. A change of status closes the spell and opens a new one."""
+    """One spell of a lab in a consortium. A change of status closes the spell and opens a new one.
+
+    An INVITED spell is a coordinator's invitation the lab has not answered: it gives the
+    consortium no sight of the lab's data and the lab no part in scenarios, runs or the ledger.
+    Accepting closes it and opens a candidate spell; declining closes it.
+    """
 
     class Status(models.TextChoices):
         MEMBER = "member", "Member"
         CANDIDATE = "candidate", "Candidate"
         OBSERVER = "observer", "Observer"
+        INVITED = "invited", "Invited"
 
     consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="memberships")
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="consortium_memberships")

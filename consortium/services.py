@@ -3,6 +3,12 @@
 Membership is history: a change of status closes the current spell and opens a new one, and
 leaving closes it; no spell is ever edited otherwise or removed. Errors are django
 ValidationErrors keyed by field. Permission checks belong to the caller (consortium.access).
+
+Consent: a lab enters a consortium only if one of its own users says so. When the person adding
+a lab that is not yet in the consortium is not a user of that lab, the service records an
+invitation (status "invited") whatever status was asked for; the lab's users accept it (it
+becomes a candidate spell) or decline it. A lab already in the consortium has consented, and its
+coordinators change its status freely.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from django.db import transaction
 
 from labs.models import Lab
 
+from . import access
 from .models import Consortium, Membership, Scenario, default_parameters
 
 logger = logging.getLogger(__name__)
@@ -37,7 +44,12 @@ def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "
 
 
 def _current_spell(*, consortium: Consortium, lab: Lab) -> Membership | None:
+    """The lab's open spell (an invitation included), locked."""
     return Membership.objects.select_for_update().filter(consortium=consortium, lab=lab, left_on__isnull=True).first()
+
+
+def _consents(by: Any, lab: Lab) -> bool:
+    return by is not None and access.can_edit_lab(by, lab)
 
 
 @transaction.atomic
@@ -49,7 +61,15 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
     if status not in Membership.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}; choose one of {', '.join(Membership.Status)}."})
     current = _current_spell(consortium=consortium, lab=lab)
+    joining = current is None or current.status == Membership.Status.INVITED
+    if joining and not _consents(by, lab):
+        # Nobody enters a consortium, and shows it its data, without its own users agreeing.
+        status = Membership.Status.INVITED
+    elif not joining and status == Membership.Status.INVITED:
+        raise ValidationError({"status": f"{lab} is already in {consortium}; it cannot be invited."})
     if current is not None:
+        if current.status == status == Membership.Status.INVITED:
+            raise ValidationError({"status": f"{lab} is already invited to {consortium}; its users have not answered."})
         if current.status == status:
             raise ValidationError({"status": f"{lab} is already a {current.get_status_display().lower()}."})
         if on_date < current.joined_on:
@@ -85,6 +105,43 @@ def membership_end(*, consortium: Consortium, lab: Lab, on_date: datetime.date, 
     return current
 
 
+def _answer_invitation(*, spell: Membership, accept: bool, by: Any) -> Membership:
+    spell = Membership.objects.select_for_update().get(pk=spell.pk)
+    if spell.left_on is not None or spell.status != Membership.Status.INVITED:
+        raise ValidationError({"non_field_errors": "This is not an open invitation."})
+    today = datetime.date.today()
+    spell.left_on = max(today, spell.joined_on)
+    spell.full_clean()
+    spell.save(update_fields=["left_on"])
+    logger.info(
+        "membership: %s %s the invitation to %s (by %s)",
+        spell.lab,
+        "accepted" if accept else "declined",
+        spell.consortium,
+        by,
+    )
+    if not accept:
+        return spell
+    candidate = Membership(
+        consortium=spell.consortium, lab=spell.lab, status=Membership.Status.CANDIDATE, joined_on=spell.left_on
+    )
+    candidate.full_clean(validate_constraints=False)
+    candidate.save()
+    return candidate
+
+
+@transaction.atomic
+def membership_accept(*, spell: Membership, by: Any) -> Membership:
+    """The lab accepts its invitation: the invited spell closes today and a candidate spell opens."""
+    return _answer_invitation(spell=spell, accept=True, by=by)
+
+
+@transaction.atomic
+def membership_decline(*, spell: Membership, by: Any) -> Membership:
+    """The lab declines its invitation: the invited spell closes today (it stays in the history)."""
+    return _answer_invitation(spell=spell, accept=False, by=by)
+
+
 def _check_scenario_labs(*, consortium: Consortium, labs: Iterable[Lab]) -> list[Lab]:
     labs = list(labs)
     if len({lab.pk for lab in labs}) < SCENARIO_MIN_LABS:
@@ -94,9 +151,13 @@ def _check_scenario_labs(*, consortium: Consortium, labs: Iterable[Lab]) -> list
         .filter(consortium=consortium, status__in=[Membership.Status.MEMBER, Membership.Status.CANDIDATE])
         .values_list("lab_id", flat=True)
     )
-    outside = sorted(lab.name for lab in labs if lab.pk not in allowed)
+    outside = [lab for lab in labs if lab.pk not in allowed]
     if outside:
-        raise ValidationError({"labs": f"Not a current member or candidate of {consortium}: {', '.join(outside)}."})
+        # Whoever edits the scenario reads the consortium, so sees its observers; any other lab
+        # (an invited one, a past member, a stranger) is named by id, so the message leaks no name.
+        observers = set(Membership.objects.current().filter(consortium=consortium).values_list("lab_id", flat=True))
+        named = sorted(lab.name if lab.pk in observers else f"lab {lab.pk}" for lab in outside)
+        raise ValidationError({"labs": f"Not a current member or candidate of {consortium}: {', '.join(named)}."})
     return labs
 
 

@@ -41,8 +41,31 @@ def dashboard(request):
             "coordinated": set(access.coordinated_consortia(user).values_list("pk", flat=True)),
             "savings": member_savings_get(user=user),
             "recent_runs": visible_runs(user=user).order_by("-created_at", "-id")[:6],
+            "invitations": access.pending_invitations(user).select_related("consortium", "lab").order_by("joined_on"),
         },
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def invitation_answer(request, pk: int, accept: bool):
+    """A lab's user accepts or declines the lab's invitation to a consortium (from the dashboard)."""
+    spell = get_object_or_404(access.visible_memberships(request.user), pk=pk)
+    if not access.can_edit_lab(request.user, spell.lab):
+        raise PermissionDenied("Only the invited lab's users answer its invitation.")
+    try:
+        if accept:
+            services.membership_accept(spell=spell, by=request.user)
+        else:
+            services.membership_decline(spell=spell, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if accept:
+            messages.success(request, f"{spell.lab.name} is now a candidate of {spell.consortium.name}.")
+        else:
+            messages.success(request, f"{spell.lab.name} declined the invitation to {spell.consortium.name}.")
+    return redirect("dashboard")
 
 
 def _visible_consortium(request, slug: str) -> Consortium:
@@ -124,14 +147,20 @@ def membership_change(request, slug: str):
                 if new_status == LEAVE:
                     services.membership_end(consortium=consortium, lab=lab, on_date=on_date, by=request.user)
                 else:
-                    services.membership_change(
+                    spell = services.membership_change(
                         consortium=consortium, lab=lab, status=new_status, on_date=on_date, by=request.user
                     )
+                    new_status = spell.status
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
-                done = "has left" if new_status == LEAVE else f"is now a {new_status}"
-                messages.success(request, f"{lab.name} {done} from {on_date:%d %b %Y}.")
+                if new_status == Membership.Status.INVITED:
+                    done = "is invited: it joins as a candidate once one of its users accepts on their dashboard."
+                elif new_status == LEAVE:
+                    done = f"has left from {on_date:%d %b %Y}."
+                else:
+                    done = f"is now a {new_status} from {on_date:%d %b %Y}."
+                messages.success(request, f"{lab.name} {done}")
                 return redirect(consortium)
         status = 400
     history = consortium.memberships.select_related("lab").order_by("lab__name", "-joined_on")

@@ -70,23 +70,40 @@ class ConsortiumSerializer(ModelCleanSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
+    consortium_name = serializers.CharField(source="consortium.name", read_only=True)
     lab_name = serializers.CharField(source="lab.name", read_only=True)
     is_current = serializers.SerializerMethodField()
 
     class Meta:
         model = Membership
-        fields = ("id", "consortium", "lab", "lab_name", "status", "joined_on", "left_on", "is_current")
+        fields = (
+            "id",
+            "consortium",
+            "consortium_name",
+            "lab",
+            "lab_name",
+            "status",
+            "joined_on",
+            "left_on",
+            "is_current",
+        )
         read_only_fields = fields
 
     def get_is_current(self, spell: Membership) -> bool:
-        return spell.left_on is None
+        """Open and not an invitation: the lab takes part in the consortium."""
+        return spell.left_on is None and spell.status != Membership.Status.INVITED
 
 
 class MembershipCreateSerializer(serializers.Serializer):
-    """A lab joins, or takes a new status; its current spell, if any, closes on `joined_on`."""
+    """A lab joins, or takes a new status; its current spell, if any, closes on `joined_on`.
+
+    A lab not yet in the consortium is invited (status "invited", whatever status was asked)
+    unless the requesting coordinator is one of its users.
+    """
 
     consortium = VisibleRelatedField(visible_consortia)
-    # Any lab may be invited, including one the coordinator cannot see yet.
+    # Any lab may be invited, including one the coordinator cannot see yet; it sees nothing of
+    # the lab until the lab's users accept.
     lab = serializers.PrimaryKeyRelatedField(queryset=Lab.objects.all())
     status = serializers.ChoiceField(choices=Membership.Status.choices)
     joined_on = serializers.DateField(default=datetime.date.today)

@@ -17,7 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
-from ..access import is_coordinator, visible_consortia, visible_memberships, visible_scenarios
+from ..access import (
+    can_answer_invitation,
+    can_edit_lab,
+    is_coordinator,
+    visible_consortia,
+    visible_memberships,
+    visible_scenarios,
+)
 from ..models import Consortium, Membership, Scenario
 from . import serializers as s
 from .common import (
@@ -54,11 +61,17 @@ def _visible_consortium_in(request: Request, field: str) -> Consortium | None:
 class MembershipFilter(StrictFilterSet):
     consortium = IdFilter()
     lab = IdFilter()
-    current = django_filters.BooleanFilter(field_name="left_on", lookup_expr="isnull", label="Current spells only")
+    current = django_filters.BooleanFilter(
+        method="filter_current", label="Current spells (open, not invitations) only, or (false) the others"
+    )
 
     class Meta:
         model = Membership
         fields = ("consortium", "lab", "status", "current")
+
+    def filter_current(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        current = Membership.objects.current().values("pk")
+        return queryset.filter(pk__in=current) if value else queryset.exclude(pk__in=current)
 
 
 class ScenarioFilter(StrictFilterSet):
@@ -136,7 +149,7 @@ class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveMod
     ordering = ("consortium_id", "lab__name", "-joined_on")
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return visible_memberships(self.request.user).select_related("lab")
+        return visible_memberships(self.request.user).select_related("lab", "consortium")
 
     def consortium_of(self, spell: Membership) -> Consortium:
         return spell.consortium
@@ -215,6 +228,43 @@ class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveMod
             consortium=spell.consortium, lab=spell.lab, on_date=incoming.validated_data["on_date"], by=request.user
         )
         return Response(self.get_serializer(ended).data)
+
+    def _invitation(self) -> Membership:
+        """The spell to answer: 403 unless the user is one of the lab's users, 400 if it is no open invitation."""
+        spell = self.get_object()
+        if not can_edit_lab(self.request.user, spell.lab):
+            raise exceptions.PermissionDenied(f"Only users of {spell.lab} can answer its invitations.")
+        if not can_answer_invitation(self.request.user, spell):
+            raise exceptions.ValidationError({"non_field_errors": ["This spell is not an open invitation."]})
+        return spell
+
+    @extend_schema(
+        summary="The invited lab accepts (its users only): the invitation closes today, a candidate spell opens",
+        request=None,
+        responses={201: s.MembershipSerializer, **errors(400, 401, 403, 404)},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        spell = self._invitation()
+        try:
+            candidate = services.membership_accept(spell=spell, by=request.user)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from None
+        return Response(self.get_serializer(candidate).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The invited lab declines (its users only): the invitation closes today",
+        request=None,
+        responses={200: s.MembershipSerializer, **errors(400, 401, 403, 404)},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        spell = self._invitation()
+        try:
+            closed = services.membership_decline(spell=spell, by=request.user)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from None
+        return Response(self.get_serializer(closed).data)
 
 
 @extend_schema_view(

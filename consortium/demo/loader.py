@@ -258,7 +258,8 @@ class _Loader:
             lab = self.labs[spec["slug"]] = self.lab(spec)
             user = self.lab_users[spec["slug"]] = self.user(username=spec["slug"], first_name=spec["name"])
             LabMember.objects.get_or_create(lab=lab, user=user, defaults={"role": LabMember.Role.MEMBER})
-            self.memberships(consortium, lab, spec["membership"], by=coordinator)
+            # The lab's own user puts it in: a coordinator alone could only invite it.
+            self.memberships(consortium, lab, spec["membership"], by=user)
             summary.credentials.append(Credential(user.username, f"lab member, {lab.name}", self.password))
         for spec in self.data["labs"]:
             self.contributions(consortium, spec)

@@ -172,7 +172,7 @@ def test_membership_create_closes_the_current_spell_and_keeps_it(ledger, client_
 
 
 def test_change_then_end_then_rejoin_builds_the_history(ledger, client_as) -> None:
-    """change/ and end/ add to the history; a lab that left can rejoin later; nothing is overwritten."""
+    """change/ and end/ add to the history; a lab that left can be invited back; nothing is overwritten."""
     client = client_as("coordinator")
     changed = client.post(
         f"/api/v1/memberships/{ledger.spell_a.pk}/change/",
@@ -196,11 +196,13 @@ def test_change_then_end_then_rejoin_builds_the_history(ledger, client_as) -> No
         format="json",
     )
     assert rejoined.status_code == 201
+    # The coordinator is not a user of lab A: rejoining needs lab A's consent again.
+    assert rejoined.json()["status"] == "invited"
     history = Membership.objects.filter(consortium=ledger.consortium, lab=ledger.lab_a).order_by("joined_on")
     assert [(m.status, str(m.joined_on), m.left_on and str(m.left_on)) for m in history] == [
         ("member", "2026-01-01", "2026-03-01"),
         ("candidate", "2026-03-01", "2026-05-01"),
-        ("member", "2026-09-01", None),
+        ("invited", "2026-09-01", None),
     ]
 
 

@@ -6,6 +6,10 @@ an API token); staff. Outcomes: 401 without credentials; 404 for what a role can
 what it sees but may not change; 405 for what nobody may do over the API (ledger entries and
 membership spells are never changed or deleted, labs and consortia never deleted).
 A refused write leaves the database exactly as it was.
+
+The matrix adds one object to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
+A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
+to nobody in D.
 """
 
 from __future__ import annotations
@@ -61,6 +65,20 @@ LAB_A_WRITE = every(403, user_a=200, token=200, other_coordinator=404)
 # Coordinators of C change C's data.
 COORDINATOR_WRITE = every(403, coordinator=200, other_coordinator=404)
 IMMUTABLE = every(405)
+
+
+@pytest.fixture
+def ledger(ledger):
+    from consortium.models import Membership
+
+    ledger.invitation_a = Membership.objects.create(
+        consortium=ledger.other_consortium, lab=ledger.lab_a, status="invited", joined_on="2026-01-01"
+    )
+    return ledger
+
+
+# Lab A's users answer D's invitation; D's coordinator and staff see it (403); others do not (404).
+ANSWER_INVITATION_A = every(404, other_coordinator=403, staff=403)
 
 # The docs page links static files; tests have no collectstatic manifest (test_schema_api builds one).
 pytestmark = pytest.mark.usefixtures("plain_static")
@@ -255,6 +273,20 @@ CASES = [
         lambda w: f"/api/v1/memberships/{w.spell_a.pk}/end/",
         COORDINATOR_WRITE,
         lambda w: {"on_date": "2026-06-01"},
+    ),
+    Case(
+        "lab A accepts D's invitation",
+        "post",
+        lambda w: f"/api/v1/memberships/{w.invitation_a.pk}/accept/",
+        ANSWER_INVITATION_A | {"user_a": 201, "token": 201},
+        watched=("consortium.Membership",),
+    ),
+    Case(
+        "lab A declines D's invitation",
+        "post",
+        lambda w: f"/api/v1/memberships/{w.invitation_a.pk}/decline/",
+        ANSWER_INVITATION_A | {"user_a": 200, "token": 200},
+        watched=("consortium.Membership",),
     ),
     Case(
         "put spell",

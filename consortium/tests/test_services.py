@@ -29,11 +29,18 @@ def test_status_change_closes_the_spell_and_opens_a_new_one(world) -> None:
     assert spells(world, world.lab_b) == [("member", D(2026, 1, 1), D(2026, 4, 1)), ("observer", D(2026, 4, 1), None)]
 
 
-def test_a_new_lab_joins_with_a_first_spell(world) -> None:
+def test_a_new_lab_joins_with_a_first_spell_when_its_own_user_adds_it(world) -> None:
+    services.membership_change(
+        consortium=world.consortium, lab=world.lab_d, status="candidate", on_date=D(2026, 5, 1), by=world.user_d
+    )
+    assert spells(world, world.lab_d) == [("candidate", D(2026, 5, 1), None)]
+
+
+def test_a_coordinator_who_is_not_a_user_of_the_lab_only_invites_it(world) -> None:
     services.membership_change(
         consortium=world.consortium, lab=world.lab_d, status="candidate", on_date=D(2026, 5, 1), by=world.coordinator
     )
-    assert spells(world, world.lab_d) == [("candidate", D(2026, 5, 1), None)]
+    assert spells(world, world.lab_d) == [("invited", D(2026, 5, 1), None)]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from consortium.models import Scenario
+from consortium.models import Membership, Scenario
 from labs.models import Artifact, ArtifactReuse, ComputeContribution
 from tests import factories as f
 
@@ -335,12 +335,22 @@ def test_editing_a_scenario_updates_it(world, client):
     assert world.scenario.parameters["replication"] == 1.5
 
 
-def test_coordinator_adds_a_candidate_and_records_a_departure(world, client):
+def test_coordinator_invites_a_lab_it_accepts_on_the_dashboard_and_records_a_departure(world, client):
     client.force_login(world.coordinator)
     url = reverse("consortium:membership_change", args=["c"])
     response = client.post(url, {"lab": world.lab_d.pk, "status": "candidate", "on_date": "2026-05-01"})
     assert response.status_code == 302
+    invitation = world.consortium.memberships.invitations().get(lab=world.lab_d)
+    assert not world.consortium.memberships.current().filter(lab=world.lab_d).exists()
+    # Lab D's user sees the invitation with a CSRF-protected form to accept it.
+    client.force_login(world.user_d)
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "Consortium C" in dashboard
+    assert reverse("consortium:invitation_accept", args=[invitation.pk]) in dashboard
+    assert "csrfmiddlewaretoken" in dashboard
+    assert client.post(reverse("consortium:invitation_accept", args=[invitation.pk])).status_code == 302
     assert world.consortium.memberships.current().get(lab=world.lab_d).status == "candidate"
+    client.force_login(world.coordinator)
     response = client.post(url, {"lab": world.lab_b.pk, "status": "left", "on_date": "2026-06-30"})
     assert response.status_code == 302
     assert not world.consortium.memberships.current().filter(lab=world.lab_b).exists()
@@ -381,3 +391,31 @@ def test_a_new_contribution_defaults_to_the_current_quarter(today, start, end):
 
     day = datetime.date.fromisoformat(today)
     assert _current_quarter(day) == (datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
+
+
+def test_a_lab_user_declines_an_invitation_on_the_dashboard(world, client):
+    invitation = Membership.objects.create(
+        consortium=world.consortium, lab=world.lab_d, status="invited", joined_on="2026-05-01"
+    )
+    client.force_login(world.user_d)
+    assert client.post(reverse("consortium:invitation_decline", args=[invitation.pk])).status_code == 302
+    invitation.refresh_from_db()
+    assert invitation.left_on is not None
+    assert not world.consortium.memberships.filter(lab=world.lab_d, left_on__isnull=True).exists()
+    assert (
+        reverse("consortium:invitation_accept", args=[invitation.pk])
+        not in client.get(reverse("dashboard")).content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("coordinator", 403), ("user_a", 403), ("other_coordinator", 404), ("staff", 403)]
+)
+def test_only_the_invited_labs_users_answer_an_invitation_on_the_web(world, client, role, status):
+    invitation = Membership.objects.create(
+        consortium=world.consortium, lab=world.lab_d, status="invited", joined_on="2026-05-01"
+    )
+    client.force_login(getattr(world, role))
+    assert client.post(reverse("consortium:invitation_accept", args=[invitation.pk])).status_code == status
+    invitation.refresh_from_db()
+    assert invitation.left_on is None
