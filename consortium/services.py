@@ -48,6 +48,15 @@ def _current_spell(*, consortium: Consortium, lab: Lab) -> Membership | None:
     return Membership.objects.select_for_update().filter(consortium=consortium, lab=lab, left_on__isnull=True).first()
 
 
+def _check_not_future(on_date: datetime.date) -> None:
+    # A spell is open or closed now (Membership.current() looks only at left_on): a future leaving
+    # date would lock the lab out today, and a future start would let it in early.
+    if on_date > datetime.date.today():
+        raise ValidationError(
+            {"on_date": f"The date cannot be in the future ({on_date}); record the change on the day."}
+        )
+
+
 def _consents(by: Any, lab: Lab) -> bool:
     return by is not None and access.can_edit_lab(by, lab)
 
@@ -60,6 +69,7 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
     """
     if status not in Membership.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}; choose one of {', '.join(Membership.Status)}."})
+    _check_not_future(on_date)
     current = _current_spell(consortium=consortium, lab=lab)
     joining = current is None or current.status == Membership.Status.INVITED
     if joining and not _consents(by, lab):
@@ -93,6 +103,7 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
 @transaction.atomic
 def membership_end(*, consortium: Consortium, lab: Lab, on_date: datetime.date, by: Any) -> Membership:
     """Close the lab's current spell on `on_date`; the spell stays in the history."""
+    _check_not_future(on_date)
     current = _current_spell(consortium=consortium, lab=lab)
     if current is None:
         raise ValidationError({"lab": f"{lab} is not currently in {consortium}."})

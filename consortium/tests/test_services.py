@@ -150,3 +150,35 @@ def test_scenario_update_changes_only_given_fields_and_keeps_labs_on_failure(wor
     with pytest.raises(ValidationError) as caught:
         services.scenario_update(scenario=scenario, consortium=world.other_consortium)
     assert "consortium" in caught.value.message_dict
+
+
+@pytest.mark.parametrize("change", ["status", "end"])
+def test_a_future_date_is_refused_and_the_lab_stays_in(world, change) -> None:
+    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    with pytest.raises(ValidationError) as raised:
+        if change == "status":
+            services.membership_change(
+                consortium=world.consortium, lab=world.lab_a, status="observer", on_date=tomorrow, by=world.coordinator
+            )
+        else:
+            services.membership_end(
+                consortium=world.consortium, lab=world.lab_a, on_date=tomorrow, by=world.coordinator
+            )
+    assert "on_date" in raised.value.message_dict
+    assert world.consortium.memberships.current().get(lab=world.lab_a).status == "member"
+
+
+def test_the_api_answers_400_naming_the_date_for_a_future_leaving_date(ledger, client_as) -> None:
+    tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+    client = client_as("coordinator")
+    ended = client.post(f"/api/v1/memberships/{ledger.spell_a.pk}/end/", {"on_date": tomorrow}, format="json")
+    assert ended.status_code == 400
+    assert "on_date" in ended.json()["error"]["fields"]
+    joined = client.post(
+        "/api/v1/memberships/",
+        {"consortium": ledger.consortium.pk, "lab": ledger.lab_d.pk, "status": "member", "joined_on": tomorrow},
+        format="json",
+    )
+    assert joined.status_code == 400
+    assert "joined_on" in joined.json()["error"]["fields"]
+    assert client_as("user_b").get(f"/api/v1/labs/{ledger.lab_a.pk}/").status_code == 200
