@@ -134,7 +134,8 @@ def consortium_detail(request, slug: str):
 @require_http_methods(["GET", "POST"])
 def membership_change(request, slug: str):
     """Coordinators add a lab as member, candidate or observer, change its status, or record that it left."""
-    consortium = get_object_or_404(Consortium, slug=slug)
+    # 404 before 403: a consortium the user cannot see must look like one that does not exist.
+    consortium = _visible_consortium(request, slug)
     if not access.is_coordinator(request.user, consortium):
         raise PermissionDenied("Only the consortium's coordinators change its membership.")
     initial = {"lab": request.GET.get("lab")} if request.GET.get("lab") else None

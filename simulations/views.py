@@ -42,7 +42,8 @@ def _visible_scenario(request, pk: int) -> Scenario:
 
 
 def _coordinated_scenario(request, pk: int) -> Scenario:
-    scenario = get_object_or_404(Scenario.objects.select_related("consortium"), pk=pk)
+    # 404 before 403: a scenario the user cannot see must look like one that does not exist.
+    scenario = _visible_scenario(request, pk)
     if not access.is_coordinator(request.user, scenario.consortium):
         raise PermissionDenied("Only the consortium's coordinators change its scenarios and start runs.")
     return scenario
@@ -61,7 +62,7 @@ def _visible_run(request, pk: int) -> SimulationRun:
 @login_required
 @require_http_methods(["GET", "POST"])
 def scenario_new(request, slug: str):
-    consortium = get_object_or_404(Consortium, slug=slug)
+    consortium = _visible_consortium(request, slug)
     if not access.is_coordinator(request.user, consortium):
         raise PermissionDenied("Only the consortium's coordinators create scenarios.")
     form = ScenarioForm(request.POST or None, consortium=consortium)

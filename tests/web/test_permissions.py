@@ -1,4 +1,8 @@
-"""Pages obey the same rules as the API: nobody reaches an edit page that isn't theirs (403) or sees its controls."""
+"""Pages obey the same rules as the API: nobody reaches an edit page that isn't theirs (403) or sees its controls.
+
+What a user cannot see answers 404 like what does not exist, edit pages included; 403 is only for
+what the user sees but may not change.
+"""
 
 import pytest
 from django.urls import reverse
@@ -57,7 +61,7 @@ def test_edit_controls_show_only_on_the_users_own_lab(world, client):
 
 @pytest.mark.parametrize(
     ("role", "status"),
-    [("coordinator", 200), ("user_a", 403), ("other_coordinator", 403), ("staff", 403)],
+    [("coordinator", 200), ("user_a", 403), ("other_coordinator", 404), ("staff", 403)],
 )
 def test_only_coordinators_reach_the_scenario_editor(world, client, role, status):
     client.force_login(getattr(world, role))
@@ -65,11 +69,11 @@ def test_only_coordinators_reach_the_scenario_editor(world, client, role, status
     assert client.get(reverse("simulations:scenario_edit", args=[world.scenario.pk])).status_code == status
 
 
-@pytest.mark.parametrize("role", ["user_a", "other_coordinator", "staff"])
-def test_non_coordinators_cannot_start_a_run(world, client, role):
+@pytest.mark.parametrize(("role", "status"), [("user_a", 403), ("other_coordinator", 404), ("staff", 403)])
+def test_non_coordinators_cannot_start_a_run(world, client, role, status):
     client.force_login(getattr(world, role))
     response = client.post(reverse("simulations:run_start", args=[world.scenario.pk]))
-    assert response.status_code == 403
+    assert response.status_code == status
     assert not world.scenario.runs.exists()
 
 
@@ -125,12 +129,35 @@ def test_a_lab_user_cannot_correct_another_labs_entry_through_their_own_lab(worl
     assert not other.is_corrected
 
 
-@pytest.mark.parametrize(("role", "status"), [("coordinator", 200), ("user_a", 403), ("other_coordinator", 403)])
+@pytest.mark.parametrize(("role", "status"), [("coordinator", 200), ("user_a", 403), ("other_coordinator", 404)])
 def test_only_coordinators_change_membership(world, client, role, status):
     client.force_login(getattr(world, role))
     url = reverse("consortium:membership_change", args=["c"])
     assert client.get(url).status_code == status
-    if status == 403:
+    if status != 200:
         response = client.post(url, {"lab": world.lab_d.pk, "status": "member", "on_date": "2026-05-01"})
-        assert response.status_code == 403
+        assert response.status_code == status
         assert not world.consortium.memberships.filter(lab=world.lab_d).exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_edit_pages_of_an_unseen_consortium_answer_404_like_a_missing_one(world, client, method):
+    """An outsider cannot tell an existing consortium, scenario or run from a missing one."""
+    from tests.browser.seed import seed_results
+
+    run = seed_results(world.scenario)
+    client.force_login(world.user_d)
+    for url, missing in (
+        (reverse("simulations:scenario_new", args=["c"]), reverse("simulations:scenario_new", args=["nope"])),
+        (
+            reverse("simulations:scenario_edit", args=[world.scenario.pk]),
+            reverse("simulations:scenario_edit", args=[999999]),
+        ),
+        (reverse("simulations:run_start", args=[world.scenario.pk]), reverse("simulations:run_start", args=[999999])),
+        (reverse("simulations:run_cancel", args=[run.pk]), reverse("simulations:run_cancel", args=[999999])),
+        (reverse("consortium:membership_change", args=["c"]), reverse("consortium:membership_change", args=["nope"])),
+    ):
+        if method == "get" and url.endswith(("/run/", "/cancel/")):
+            continue
+        assert getattr(client, method)(url).status_code == 404, url
+        assert getattr(client, method)(missing).status_code == 404, missing
