@@ -153,7 +153,8 @@ def membership_decline(*, spell: Membership, by: Any) -> Membership:
     return _answer_invitation(spell=spell, accept=False, by=by)
 
 
-def _check_scenario_labs(*, consortium: Consortium, labs: Iterable[Lab]) -> list[Lab]:
+def scenario_labs_check(*, consortium: Consortium, labs: Iterable[Lab]) -> list[Lab]:
+    """At least two labs, each a current member or candidate of `consortium` (scenario edits and run starts)."""
     labs = list(labs)
     if len({lab.pk for lab in labs}) < SCENARIO_MIN_LABS:
         raise ValidationError({"labs": f"Choose at least {SCENARIO_MIN_LABS} different labs."})
@@ -201,7 +202,7 @@ def scenario_create(
     description: str = "",
 ) -> Scenario:
     """Create a scenario; parameters not given take their defaults and are stored explicitly."""
-    labs = _check_scenario_labs(consortium=consortium, labs=labs)
+    labs = scenario_labs_check(consortium=consortium, labs=labs)
     scenario = Scenario(
         consortium=consortium,
         created_by=created_by,
@@ -224,7 +225,7 @@ def scenario_update(*, scenario: Scenario, **fields: Any) -> Scenario:
         raise ValidationError(dict.fromkeys(unknown, "This scenario field cannot be changed."))
     labs = fields.pop("labs", None)
     if labs is not None:
-        labs = _check_scenario_labs(consortium=scenario.consortium, labs=labs)
+        labs = scenario_labs_check(consortium=scenario.consortium, labs=labs)
     if "parameters" in fields:
         fields["parameters"] = _with_defaults(fields["parameters"])
     for name, value in fields.items():

@@ -27,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consortium import access
+from consortium.services import scenario_labs_check
 from labs.selectors import contribution_totals
 from simulations import engine
 from simulations.engine.errors import EngineError
@@ -102,6 +103,8 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         raise ValidationError({"seed": "The seed must be between 0 and 2147483647."})
     if not scenario.labs.exists():
         raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
+    # A lab may have left (or become an observer) since the scenario was saved.
+    scenario_labs_check(consortium=scenario.consortium, labs=scenario.labs.all())
     try:
         spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:

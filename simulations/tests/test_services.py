@@ -157,6 +157,23 @@ def test_scenario_without_labs_cannot_run(world, fake_broker):
     assert "labs" in error.value.message_dict
 
 
+@pytest.mark.parametrize("change", ["left", "observer"])
+def test_a_scenario_whose_lab_is_no_longer_member_or_candidate_cannot_run(world, fake_broker, change):
+    from consortium import services as consortium_services
+
+    today = datetime.date.today()
+    if change == "left":
+        consortium_services.membership_end(consortium=world.consortium, lab=world.lab_b, on_date=today, by=None)
+    else:
+        consortium_services.membership_change(
+            consortium=world.consortium, lab=world.lab_b, status="observer", on_date=today, by=world.coordinator
+        )
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    assert "labs" in error.value.message_dict
+    assert not SimulationRun.objects.exists()
+
+
 def test_executed_run_stores_the_engines_numbers(world, fake_broker, small_chunks):
     run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100, seed=3)
     execute_in_process(run)
