@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from labs.models import Lab
 
@@ -43,8 +43,27 @@ def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "
     return consortium
 
 
+def save_or_conflict(instance: Any, conflict: dict[str, str] | Callable[[], dict[str, str]]) -> None:
+    """Save in a savepoint; a unique constraint violated by a concurrent request becomes `conflict`
+    (a mapping of field to message, or a function returning one once the conflict is known).
+
+    The checks before a save cannot see a row another transaction has not committed yet; the
+    database's constraint then refuses the second insert, which should read as a 400, not a 500.
+    """
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        raise ValidationError(conflict() if callable(conflict) else conflict) from None
+
+
 def _current_spell(*, consortium: Consortium, lab: Lab) -> Membership | None:
-    """The lab's open spell (an invitation included), locked."""
+    """The lab's open spell (an invitation included), locked.
+
+    The lab's row is locked first: when the lab has no open spell there is no spell row to lock,
+    and two simultaneous joins would both insert one.
+    """
+    Lab.objects.select_for_update().filter(pk=lab.pk).first()
     return Membership.objects.select_for_update().filter(consortium=consortium, lab=lab, left_on__isnull=True).first()
 
 
@@ -90,12 +109,16 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
         current.full_clean()
         current.save(update_fields=["left_on"])
     else:
-        previous = Membership.objects.filter(consortium=consortium, lab=lab).order_by("-left_on").first()
+        previous = (
+            Membership.objects.filter(consortium=consortium, lab=lab, left_on__isnull=False)
+            .order_by("-left_on")
+            .first()
+        )
         if previous is not None and on_date < previous.left_on:
             raise ValidationError({"on_date": f"{lab} left on {previous.left_on}; it cannot rejoin before that."})
     spell = Membership(consortium=consortium, lab=lab, status=status, joined_on=on_date)
     spell.full_clean(validate_constraints=False)
-    spell.save()
+    save_or_conflict(spell, {"lab": f"{lab} was changed in {consortium} at the same moment; try again."})
     logger.info("membership: %s is %s of %s from %s (by %s)", lab, status, consortium, on_date, by)
     return spell
 
@@ -117,6 +140,7 @@ def membership_end(*, consortium: Consortium, lab: Lab, on_date: datetime.date, 
 
 
 def _answer_invitation(*, spell: Membership, accept: bool, by: Any) -> Membership:
+    Lab.objects.select_for_update().filter(pk=spell.lab_id).first()
     spell = Membership.objects.select_for_update().get(pk=spell.pk)
     if spell.left_on is not None or spell.status != Membership.Status.INVITED:
         raise ValidationError({"non_field_errors": "This is not an open invitation."})
@@ -137,7 +161,7 @@ def _answer_invitation(*, spell: Membership, accept: bool, by: Any) -> Membershi
         consortium=spell.consortium, lab=spell.lab, status=Membership.Status.CANDIDATE, joined_on=spell.left_on
     )
     candidate.full_clean(validate_constraints=False)
-    candidate.save()
+    save_or_conflict(candidate, {"non_field_errors": "The invitation was answered at the same moment."})
     return candidate
 
 
@@ -182,7 +206,7 @@ def _check_unique_name(*, scenario: Scenario) -> None:
 def _save_scenario(scenario: Scenario, labs: list[Lab] | None) -> Scenario:
     _check_unique_name(scenario=scenario)
     scenario.full_clean(validate_constraints=False)
-    scenario.save()
+    save_or_conflict(scenario, {"name": f"{scenario.consortium} already has a scenario named {scenario.name!r}."})
     if labs is not None:
         scenario.labs.set(labs)
     return scenario

@@ -14,6 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from consortium.models import Consortium, Membership
+from consortium.services import save_or_conflict
 
 from .models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
 
@@ -83,7 +84,15 @@ def lab_create(*, created_by: Any, **fields: Any) -> Lab:
     unknown = sorted(set(fields) - set(LAB_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Unknown lab field."))
-    lab = _save_validated(Lab(**fields))
+    lab = Lab(**fields)
+    lab.full_clean()
+
+    def conflict() -> dict[str, str]:
+        taken = "name" if Lab.objects.filter(name=lab.name).exists() else "slug"
+        return {taken: f"A lab with this {taken} was registered at the same moment; choose another."}
+
+    # Two registrations of one name at once both pass full_clean; the constraint refuses the second.
+    save_or_conflict(lab, conflict)
     LabMember.objects.create(lab=lab, user=created_by, role=LabMember.Role.ADMIN)
     return lab
 
