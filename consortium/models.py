@@ -11,7 +11,10 @@ from django.urls import reverse
 from simulations.engine.errors import EngineError
 from simulations.engine.params import PARAMETER_SPECS
 
-CURRENCY_CHOICES = [("USD", "US dollar"), ("EUR", "Euro"), ("GBP", "Pound sterling"), ("CHF", "Swiss franc")]
+# Every price and amount in the planner (ledger prices, lab GPU prices, engine costs) is in US
+# dollars and nothing converts, so a consortium cannot pick another currency: it would only relabel
+# dollar figures.
+CURRENCY_CHOICES = [("USD", "US dollar")]
 
 
 class Consortium(models.Model):

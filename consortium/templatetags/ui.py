@@ -9,7 +9,9 @@ register = template.Library()
 
 # An en dash stands for a missing figure.
 MISSING = "\u2013"
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CHF": "CHF "}
+# Amounts are US dollars throughout (consortium.models.CURRENCY_CHOICES); any other code is shown
+# as itself rather than given a symbol that would suggest a conversion.
+CURRENCY_SYMBOLS = {"USD": "$"}
 
 
 def _number(value) -> float | None:

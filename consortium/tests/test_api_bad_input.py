@@ -706,3 +706,17 @@ def test_entry_cannot_be_posted_as_a_reversal(ledger, client_as) -> None:
     assert response.status_code == 400
     assert {"entry_type", "reverses"} <= set(response.json()["error"]["fields"])
     assert _snapshot() == before
+
+
+@pytest.mark.parametrize("currency", ["EUR", "GBP", "CHF"])
+def test_a_consortium_in_another_currency_is_refused_naming_currency(world, client_as, currency) -> None:
+    """Every figure is in US dollars and nothing converts, so no other label is accepted."""
+    client = client_as("coordinator")
+    founded = client.post("/api/v1/consortia/", {"name": "E", "slug": "e", "currency": currency}, format="json")
+    assert founded.status_code == 400
+    assert "currency" in founded.json()["error"]["fields"]
+    changed = client.patch(f"/api/v1/consortia/{world.consortium.pk}/", {"currency": currency}, format="json")
+    assert changed.status_code == 400
+    assert "currency" in changed.json()["error"]["fields"]
+    world.consortium.refresh_from_db()
+    assert world.consortium.currency == "USD"

@@ -50,7 +50,7 @@ ARTIFACT_PAYLOAD = {
 LAB_PUT = {**LAB_PAYLOAD, "name": "Lab A renamed", "slug": "lab-a"}
 ARTIFACT_PUT = {**ARTIFACT_PAYLOAD, "title": "Lab A corpus v2"}
 REUSE_PUT = {"reused_on": "2026-04-01", "gpu_hours_saved": "123", "note": "updated"}
-CONSORTIUM_PUT = {"name": "Consortium C", "slug": "c", "charter": "Amended", "currency": "EUR"}
+CONSORTIUM_PUT = {"name": "Consortium C", "slug": "c", "charter": "Amended", "currency": "USD"}
 
 
 def every(code: int, **overrides: int) -> dict[str, int]:

@@ -25,7 +25,7 @@ def rows_of(response):
     [
         (ui.money, 1234567.4, "USD", "$1,234,567"),
         (ui.money, -2500, "USD", "-$2,500"),
-        (ui.money, 99.6, "EUR", "€100"),
+        (ui.money, 99.6, "USD", "$100"),
         (ui.money, None, "USD", "\u2013"),
         (ui.price, 2.4, "USD", "$2.40"),
         (ui.gpuh, 2788000, None, "2,788,000 GPU-h"),
