@@ -46,6 +46,9 @@ class _DryRun(Exception):
 
 
 class MembershipAddForm(forms.ModelForm):
+    # Set by MembershipAdmin.get_form: who adds the spell decides whether it is an invitation.
+    user = None
+
     class Meta:
         model = Membership
         fields = ("consortium", "lab", "status", "joined_on")
@@ -63,7 +66,7 @@ class MembershipAddForm(forms.ModelForm):
                     lab=data["lab"],
                     status=data["status"],
                     on_date=data["joined_on"],
-                    by=None,
+                    by=self.user,
                 )
                 raise _DryRun
         except _DryRun:
@@ -87,6 +90,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user
+        return form
 
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         data = form.cleaned_data

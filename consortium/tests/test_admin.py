@@ -55,3 +55,20 @@ def test_admin_add_shows_the_services_error_instead_of_saving(world, root_client
     assert response.status_code == 200
     assert "already a member" in response.content.decode()
     assert Membership.objects.count() == before
+
+
+def test_admin_adding_a_lab_not_yet_in_only_invites_it(world, root_client) -> None:
+    """Staff are not the lab's users: the lab still has to accept."""
+    response = root_client.post(
+        "/admin/consortium/membership/add/",
+        {"consortium": world.consortium.pk, "lab": world.lab_d.pk, "status": "member", "joined_on": "2026-06-01"},
+    )
+    assert response.status_code == 302
+    assert world.consortium.memberships.get(lab=world.lab_d).status == "invited"
+    # An invitation already waits: a second one is a form error, not a 500.
+    again = root_client.post(
+        "/admin/consortium/membership/add/",
+        {"consortium": world.consortium.pk, "lab": world.lab_d.pk, "status": "member", "joined_on": "2026-06-01"},
+    )
+    assert again.status_code == 200
+    assert "already invited" in again.content.decode()
