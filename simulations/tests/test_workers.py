@@ -32,6 +32,9 @@ def big_scenario(world, n_labs: int, rules=("shapley", "proportional", "scrb")):
         )
         for index in range(n_labs)
     ]
+    # Runs start only for scenarios whose labs are current members or candidates.
+    for lab in labs:
+        f.MembershipFactory(consortium=world.consortium, lab=lab)
     return f.ScenarioFactory(consortium=world.consortium, labs=labs, rules=list(rules), name=f"{n_labs} labs")
 
 
