@@ -101,18 +101,24 @@ def broker(redis_server):
     """Point this process's Celery app at the private Redis for the test, then restore it."""
     from consortium.celery import app
 
+    if not redis_server.ping():
+        # A failed broker-outage test may have left the shared server stopped.
+        redis_server.start()
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
     app.close()
     app.amqp._producer_pool = None
     app.conf.broker_url = redis_server.url
     app.conf.broker_transport_options = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
-    with socket.create_connection(("127.0.0.1", redis_server.port)) as sock:
-        sock.sendall(b"FLUSHALL\r\n")
-        sock.recv(16)
-    yield redis_server
-    app.close()
-    app.amqp._producer_pool = None
-    app.conf.broker_url, app.conf.broker_transport_options = saved
+    try:
+        # Restored even when set-up fails, so one broken test cannot point later tests at a dead broker.
+        with socket.create_connection(("127.0.0.1", redis_server.port)) as sock:
+            sock.sendall(b"FLUSHALL\r\n")
+            sock.recv(16)
+        yield redis_server
+    finally:
+        app.close()
+        app.amqp._producer_pool = None
+        app.conf.broker_url, app.conf.broker_transport_options = saved
 
 
 class Worker:
