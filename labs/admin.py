@@ -38,19 +38,7 @@ class LabMemberAdmin(admin.ModelAdmin):
 class ContributionAddForm(forms.ModelForm):
     class Meta:
         model = ComputeContribution
-        fields = (
-            "lab",
-            "consortium",
-            "period_start",
-            "period_end",
-            "gpu_type",
-            "gpu_hours_pledged",
-            "gpu_hours_delivered",
-            "price_per_gpu_hour",
-            "cash",
-            "evidence_url",
-            "evidence_note",
-        )
+        fields = ("lab", "consortium", *services.AMENDABLE_FIELDS)
 
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean()

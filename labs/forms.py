@@ -12,6 +12,7 @@ from consortium.models import Consortium, Membership
 from simulations.engine.params import AREA_LABELS, AREAS
 
 from .models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from .services import AMENDABLE_FIELDS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -107,18 +108,7 @@ class ContributionForm(forms.ModelForm):
 
     class Meta:
         model = ComputeContribution
-        fields = [
-            "consortium",
-            "period_start",
-            "period_end",
-            "gpu_type",
-            "gpu_hours_pledged",
-            "gpu_hours_delivered",
-            "price_per_gpu_hour",
-            "cash",
-            "evidence_url",
-            "evidence_note",
-        ]
+        fields = ["consortium", *AMENDABLE_FIELDS]
         field_classes = {"consortium": IdChoiceField}
         widgets = {
             "period_start": DATE,

@@ -136,19 +136,7 @@ class ContributionCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ComputeContribution
-        fields = (
-            "lab",
-            "consortium",
-            "period_start",
-            "period_end",
-            "gpu_type",
-            "gpu_hours_pledged",
-            "gpu_hours_delivered",
-            "price_per_gpu_hour",
-            "cash",
-            "evidence_url",
-            "evidence_note",
-        )
+        fields = ("lab", "consortium", *AMENDABLE_FIELDS)
         extra_kwargs = {"price_per_gpu_hour": {"required": False}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
