@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "consortium.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,6 +140,14 @@ except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({DATABASE_URL!r}): {exc}") from None
 if not DATABASES["default"]["NAME"]:
     raise ImproperlyConfigured(f"DATABASE_URL names no database: {DATABASE_URL!r}")
+# The report endpoints' fixed lookups (reports/rows.py) run as prepared statements, planned once
+# per connection instead of on every request. Django leaves prepared statements off because
+# connection poolers in transaction mode used to break them: set DATABASE_PREPARED_STATEMENTS=false
+# behind such a pooler (PgBouncer before 1.21, or without max_prepared_statements). Other queries
+# use client-side binding either way and are never prepared.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0

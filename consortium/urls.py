@@ -1,15 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from reports.api.views import unknown_endpoint
 
 from . import health, views
 
 api_v1 = [
+    # Reports first: API clients poll them, and Django tries patterns in order until one matches.
+    path("", include("reports.api.urls")),
     path("", include("labs.api.urls")),
     path("", include("consortium.api.urls")),
     path("", include("simulations.api.urls")),
-    path("", include("reports.api.urls")),
+    # Last of all /api/v1/ routes: an unknown API URL answers in the API's error format instead of
+    # the site's HTML 404 page.
+    re_path(r"^[\s\S]*$", unknown_endpoint, name="api-unknown"),
 ]
 
 urlpatterns = [

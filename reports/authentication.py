@@ -8,6 +8,7 @@ the key up, so endpoints written for users never meet a principal without labs o
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -18,6 +19,8 @@ from .models import ApiKey
 from .rows import RowQuery, Selection
 
 KEYWORD = "Api-Key"
+# Prefixes are lowercase hex (ApiKey.generate), at most the column's length.
+PREFIX_PATTERN = re.compile(rf"[0-9a-f]{{1,{ApiKey._meta.get_field('prefix').max_length}}}")
 # last_used_at is a hint for coordinators, not an audit log: one write a minute per key at most.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 
@@ -92,6 +95,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ) from None
         if not prefix or not secret:
             raise exceptions.AuthenticationFailed("Malformed API key: expected '<prefix>.<secret>'.")
+        if not PREFIX_PATTERN.fullmatch(prefix):
+            # No key has such a prefix, and the database need not see it (a NUL byte is not text there).
+            raise exceptions.AuthenticationFailed("Invalid API key.")
         # A view may look the key up together with what it reads next, in one query; the key is
         # checked below all the same.
         lookup = getattr(view, "api_key_lookup", None)

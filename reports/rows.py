@@ -6,6 +6,11 @@ lookup on PostgreSQL), so the two lookups are written once as SQL, with table an
 taken from the models, and their rows become model instances as the ORM would make them: the
 backend's value converters apply (SQLite returns datetimes as text) and fields that are not
 selected are deferred, loaded on first access.
+
+On PostgreSQL they are also prepared statements (unless DATABASE_PREPARED_STATEMENTS is off):
+planning the key-and-run lookup took longer than running it (0.76 ms against 0.34 ms), and a
+prepared statement is planned once per connection. Only these statements are prepared; the ORM's
+queries keep Django's client-side binding.
 """
 
 from __future__ import annotations
@@ -14,8 +19,61 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 Converter = Callable[[Any, Any, Any], Any]
+
+
+def _preparing_cursor_class() -> type | None:
+    try:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+    except ImportError:  # psycopg not installed: no PostgreSQL here
+        return None
+
+    class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+        """Server-side binding, each statement prepared on its first execution on a connection."""
+
+        def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs.setdefault("prepare", True)
+            return super().execute(query, params, **kwargs)
+
+    return PreparingCursor
+
+
+PreparingCursor = _preparing_cursor_class()
+
+
+class LoggedPreparedCursor(CursorDebugWrapper):
+    """Django's query log for a prepared statement. Django reads the SQL it logs back from a
+    client-side cursor, which a prepared statement has not got: it logs the statement as given."""
+
+    def execute(self, sql, params=None):  # type: ignore[no-untyped-def]
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def prepares(connection: BaseDatabaseWrapper) -> bool:
+    """Whether fixed statements run prepared on this connection (PostgreSQL, prepared statements on)."""
+    return (
+        PreparingCursor is not None
+        and connection.vendor == "postgresql"
+        and connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold") is not None
+    )
+
+
+def row_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for a fixed statement: Django's own, or on PostgreSQL a preparing one, opened the way
+    `connection.cursor()` opens Django's (health check, connection, thread check, errors wrapped,
+    queries logged when Django logs them, so tests count them)."""
+    if not prepares(connection):
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        cursor = PreparingCursor(connection.connection)  # type: ignore[misc]
+    return LoggedPreparedCursor(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
 
 
 class Selection:
@@ -80,7 +138,7 @@ class RowQuery:
 
     def fetch(self, params: Sequence[Any], using: str = "default") -> list[models.Model | None] | None:
         connection = connections[using]
-        with connection.cursor() as cursor:
+        with row_cursor(connection) as cursor:
             cursor.execute(self.sql(connection), params)
             row = cursor.fetchone()
         if row is None:

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import keys, views
@@ -13,7 +13,4 @@ urlpatterns = [
     path("consortia/<slug:slug>/reports/contributions/", views.ContributionsReportView.as_view(), name="contributions"),
     path("consortia/<slug:slug>/reports/reuse/", views.ReuseReportView.as_view(), name="reuse"),
     *router.urls,
-    # Last of all /api/v1/ routes (consortium/urls.py includes this module last): an unknown API
-    # URL answers in the API's error format instead of the site's HTML 404 page.
-    re_path(r"^[\s\S]*$", views.unknown_endpoint, name="unknown"),
 ]

@@ -76,7 +76,10 @@ LEDGER_405 = {
 CONFIG = schemathesis.Config.from_dict(
     {
         "parameters": {"path.slug": "c"},
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
+        # No NUL characters: RejectNulBytesMiddleware answers any NUL in a URL or header with 400
+        # (PostgreSQL text cannot hold one), which OpenAPI 3.0 cannot state short of a pattern on
+        # every string. consortium/tests/test_nul_bytes.py tests NULs in URLs, headers and bodies.
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "allow-x00": False},
         "operations": [
             *(
                 {

@@ -4,25 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('simulations', '0001_initial'),
+        ("simulations", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='simulationchunk',
-            name='attempts',
+            model_name="simulationchunk",
+            name="attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='simulationchunk',
-            name='started_at',
+            model_name="simulationchunk",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='simulationrun',
-            name='fanned_out_at',
-            field=models.DateTimeField(blank=True, help_text="When the run's chunk tasks were handed to the broker.", null=True),
+            model_name="simulationrun",
+            name="fanned_out_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the run's chunk tasks were handed to the broker.", null=True
+            ),
         ),
     ]

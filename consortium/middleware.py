@@ -1,0 +1,42 @@
+"""Requests carrying NUL bytes are refused with 400 before anything reads them.
+
+PostgreSQL text cannot hold a NUL byte: a NUL in a query parameter, a cookie or a credential
+would reach a lookup and fail there as a server error. Forms and serializers already refuse NULs
+in bodies (Django's ProhibitNullCharactersValidator); the URL and headers are checked here, once,
+for every view. API paths answer in the API's error format.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
+
+MESSAGE = "The request contains a NUL character (0x00) in its {where}; remove it and try again."
+
+
+def nul_byte_in(request: HttpRequest) -> str | None:
+    """Where the request carries a NUL byte (raw or %-encoded), or None."""
+    if "\x00" in request.path_info:
+        return "path"
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in query or "%00" in query:
+        return "query string"
+    for name, value in request.META.items():
+        if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+            return f"{name[5:].replace('_', '-').title()} header"
+    return None
+
+
+class RejectNulBytesMiddleware:
+    def __init__(self, get_response) -> None:  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = nul_byte_in(request)
+        if where is None:
+            return self.get_response(request)
+        message = MESSAGE.format(where=where)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"error": {"status": 400, "code": "invalid", "message": message}}, status=400)
+        # Rendered without the request: the user and the session are not looked up.
+        return HttpResponseBadRequest(render_to_string("400.html", {"message": message}))
