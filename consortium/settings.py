@@ -233,6 +233,29 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+# Caches. "default" holds the API's rate-limit counters (reports/throttling.py): in Redis when
+# REDIS_URL is set, so that every web process counts against the same limit, else in this
+# process's memory (a laptop's single process). Short timeouts: a Redis outage must not hang
+# requests (the throttle then lets them through). "local" holds what each process may keep for
+# itself: report rows and bodies of run results, which never change once stored.
+if REDIS_URL:
+    DEFAULT_CACHE: dict[str, object] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "planner",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+else:
+    DEFAULT_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}
+CACHES = {
+    "default": DEFAULT_CACHE,
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "local",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
@@ -284,8 +307,8 @@ REST_FRAMEWORK = {
         "reports.throttling.UserRateThrottle",
         "reports.throttling.AnonRateThrottle",
     ],
-    # Counted per process in the default (local-memory) cache; high enough that pages and test
-    # suites never meet them.
+    # Counted in the default cache (shared through Redis when REDIS_URL is set); high enough that
+    # pages and test suites never meet them.
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env_rate("API_THROTTLE_API_KEY", "1000/min"),
         "user": env_rate("API_THROTTLE_USER", "5000/min"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Max, Sum
 
@@ -299,12 +299,12 @@ def run_savings_rows(run: SimulationRun) -> tuple[list[str], dict[str, list[dict
     results never change once a run has succeeded, and the key carries the run's finish time.
     """
     key = f"reports:savings-rows:{run.pk}:{run.finished_at.isoformat() if run.finished_at else ''}"
-    cached = cache.get(key)
+    cached = caches["local"].get(key)
     if cached is None:
         results = run_results_get(run=run)
         rows = {rule: [savings_row(result) for result in members] for rule, members in results.members.items()}
         cached = (list(results.rules), rows)
-        cache.set(key, cached, timeout=ROWS_CACHE_SECONDS)
+        caches["local"].set(key, cached, timeout=ROWS_CACHE_SECONDS)
     return cached
 
 

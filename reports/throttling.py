@@ -5,12 +5,17 @@ request costs one increment however high the rate: DRF's own throttles keep a li
 request in the window, which grows with the rate. A client may spend a window's allowance at its
 very end and the next one's at the start of the next window; limits are about sustained load.
 
+Counters live in the default cache: Redis when REDIS_URL is set, so every web process counts
+against the same limit. If that cache cannot be reached, requests are let through (and a warning
+logged): an outage of the counters must not become an outage of the API.
+
 Rates come from settings at each request (not at import), so tests and the benchmark can change
 them. A refused request gets 429 with `Retry-After` (seconds), in the API's error format.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.cache import cache
@@ -18,6 +23,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .authentication import request_api_key
+
+logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -43,21 +50,30 @@ class _WindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{self.scope}:{ident}:{window}"
-        # One cache operation per request once the window's counter exists; the first request
-        # of a window creates it (add, so that two first requests do not both start at 1).
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            if cache.add(key, 1, timeout=period + 1):
-                count = 1
-            else:
-                try:
-                    count = cache.incr(key)
-                except ValueError:  # expired again in between: start the count over
-                    cache.set(key, 1, timeout=period + 1)
-                    count = 1
         self.remaining = (window + 1) * period - now
+        try:
+            count = self.count(key, timeout=period + 1)
+        except Exception as exc:  # whatever the cache backend raises when its server is away
+            logger.warning("Rate limit not checked: the throttle cache is unreachable: %r", exc)
+            return True
         return count <= limit
+
+    @staticmethod
+    def count(key: str, *, timeout: int) -> int:
+        """Add one to the window's counter and return it.
+
+        One increment per request once the window's counter exists; the first request of a window
+        creates it (add, so that two first requests do not both start at 1)."""
+        try:
+            return cache.incr(key)
+        except ValueError:
+            if cache.add(key, 1, timeout=timeout):
+                return 1
+            try:
+                return cache.incr(key)
+            except ValueError:  # expired again in between: start the count over
+                cache.set(key, 1, timeout=timeout)
+                return 1
 
     def wait(self) -> float:
         return self.remaining

@@ -38,6 +38,8 @@ print(json.dumps({
     "SECURE_PROXY_SSL_HEADER": s.SECURE_PROXY_SSL_HEADER,
     "SIMULATION_CHUNK_DRAWS": s.SIMULATION_CHUNK_DRAWS,
     "LOG_LEVEL": s.LOG_LEVEL,
+    "CACHES": {name: [c["BACKEND"].rsplit(".", 1)[1], c.get("LOCATION")] for name, c in s.CACHES.items()},
+    "PREPARE_THRESHOLD": s.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold"),
 }))
 """
 
@@ -101,6 +103,9 @@ def test_defaults_are_sqlite_and_the_filesystem_broker_under_data_dir(tmp_path):
         assert (data / "broker" / folder).is_dir()
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
     assert values["SIMULATION_CHUNK_DRAWS"] == 500
+    # Rate-limit counters and report bodies in this process's memory; SQLite prepares nothing.
+    assert values["CACHES"] == {"default": ["LocMemCache", "default"], "local": ["LocMemCache", "local"]}
+    assert values["PREPARE_THRESHOLD"] is None
 
 
 def test_debug_without_secret_key_uses_a_development_key_that_production_never_gets(tmp_path):
@@ -140,6 +145,12 @@ def test_environment_overrides_every_default(tmp_path):
     )
     assert (values["CONN_MAX_AGE"], values["CONN_HEALTH_CHECKS"]) == (60, True)
     assert values["BROKER"] == "redis://redis.example.org:6379/1"
+    # Rate-limit counters shared by every web process through Redis; report bodies kept per process.
+    assert values["CACHES"] == {
+        "default": ["RedisCache", "redis://redis.example.org:6379/1"],
+        "local": ["LocMemCache", "local"],
+    }
+    assert values["PREPARE_THRESHOLD"] == 5
     assert values["SECURE_SSL_REDIRECT"] is False
     assert values["SECURE_HSTS_SECONDS"] == 60
     assert values["SIMULATION_CHUNK_DRAWS"] == 250
@@ -171,3 +182,13 @@ def test_bad_trust_x_forwarded_proto_stops_start_up(tmp_path):
     result = load_settings(tmp_path, DEBUG="true", TRUST_X_FORWARDED_PROTO="perhaps")
     assert result.returncode != 0
     assert "TRUST_X_FORWARDED_PROTO must be a boolean" in result.stderr
+
+
+def test_prepared_statements_can_be_turned_off_for_connection_poolers(tmp_path):
+    values = settings_from(
+        tmp_path,
+        DEBUG="true",
+        DATABASE_URL="postgres://consortium:pw@pgbouncer:6432/consortium",
+        DATABASE_PREPARED_STATEMENTS="false",
+    )
+    assert values["PREPARE_THRESHOLD"] is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -162,7 +162,7 @@ class ReportView(APIView):
             return None
         # Absolute page links depend on the host the client used.
         self._body_key = f"reports:body:{etag}:{self.request.scheme}://{self.request.get_host()}"
-        remembered = cache.get(self._body_key)
+        remembered = caches["local"].get(self._body_key)
         if remembered is None:
             return None
         content, content_type, disposition = remembered
@@ -174,7 +174,7 @@ class ReportView(APIView):
     def _remember(self, response) -> None:  # type: ignore[no-untyped-def]
         disposition = response.get("Content-Disposition")
         entry = (response.content, response["Content-Type"], disposition)
-        cache.set(self._body_key, entry, timeout=selectors.ROWS_CACHE_SECONDS)
+        caches["local"].set(self._body_key, entry, timeout=selectors.ROWS_CACHE_SECONDS)
 
     def _stamp(self, response) -> None:  # type: ignore[no-untyped-def]
         validators = getattr(self, "_validators", None)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    """Throttle counters live in the process-wide cache; each test starts with none."""
-    cache.clear()
+def _fresh_caches():
+    """Throttle counters and remembered report bodies live in process-wide caches; each test
+    starts with none."""
+    for name in ("default", "local"):
+        caches[name].clear()
     yield
-    cache.clear()
+    for name in ("default", "local"):
+        caches[name].clear()
 
 
 def results_for(lab, *, rule: str, index: int, rule_index: int = 0, shift: float = 0.0) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from rest_framework.settings import api_settings
 
@@ -89,3 +91,71 @@ def test_rates(rate, parsed):
     from reports.throttling import parse_rate
 
     assert parse_rate(rate) == parsed
+
+
+def redis_cache_settings(url: str, prefix: str) -> dict:
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+
+
+@pytest.fixture
+def redis_counters(settings):
+    """The default cache in a real Redis (TEST_REDIS_URL), as with REDIS_URL in production."""
+    import os
+    import uuid
+
+    import redis
+
+    from conftest import require_service
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("redis", f"{url}: {exc}")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(url, prefix)}
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def test_with_redis_every_web_process_counts_against_one_limit(
+    world, key_client, make_key, make_run, rates, redis_counters
+):
+    redis, prefix = redis_counters
+    rates(api_key="3/min", user="100/min", anon="100/min")
+    make_run(world.scenario, [world.lab_a, world.lab_b])
+    api_key, token = make_key(world.consortium)
+    client = key_client(token)
+    assert [client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code for _ in range(2)] == [200, 200]
+    [counter] = list(redis.scan_iter(f"{prefix}:*throttle:api_key:{api_key.pk}:*"))
+    assert int(redis.get(counter)) == 2
+    assert 0 < redis.ttl(counter) <= 61
+    # Another web process spends the last request of the allowance: this one refuses the next.
+    redis.incr(counter)
+    refused = client.get(SAVINGS, {"scenario": world.scenario.pk})
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_an_unreachable_counter_cache_lets_requests_through_with_a_warning(
+    world, key_client, make_key, make_run, rates, settings, caplog
+):
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(f"redis://127.0.0.1:{port}/0", "down")}
+    rates(api_key="1/min", user="100/min", anon="100/min")
+    make_run(world.scenario, [world.lab_a, world.lab_b])
+    _, token = make_key(world.consortium)
+    client = key_client(token)
+    with caplog.at_level("WARNING", logger="reports.throttling"):
+        statuses = [client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code for _ in range(2)]
+    assert statuses == [200, 200]
+    assert "throttle cache is unreachable" in caplog.text
