@@ -24,6 +24,9 @@ def nul_byte_in(request: HttpRequest) -> str | None:
     for name, value in request.META.items():
         if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
             return f"{name[5:].replace('_', '-').title()} header"
+    # A quoted cookie value may spell a NUL as the escape \000, which parsing turns into one.
+    if "\\" in request.META.get("HTTP_COOKIE", "") and any("\x00" in value for value in request.COOKIES.values()):
+        return "Cookie header"
     return None
 
 

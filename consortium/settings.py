@@ -140,8 +140,8 @@ except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({DATABASE_URL!r}): {exc}") from None
 if not DATABASES["default"]["NAME"]:
     raise ImproperlyConfigured(f"DATABASE_URL names no database: {DATABASE_URL!r}")
-# The report endpoints' fixed lookups (reports/rows.py) run as prepared statements, planned once
-# per connection instead of on every request. Django leaves prepared statements off because
+# The report endpoints' fixed lookups (reports/rows.py) run as prepared statements, parsed once per
+# connection and, after a few runs, no longer planned on every request. Django leaves prepared statements off because
 # connection poolers in transaction mode used to break them: set DATABASE_PREPARED_STATEMENTS=false
 # behind such a pooler (PgBouncer before 1.21, or without max_prepared_statements). Other queries
 # use client-side binding either way and are never prepared.
@@ -314,6 +314,10 @@ REST_FRAMEWORK = {
         "user": env_rate("API_THROTTLE_USER", "5000/min"),
         "anon": env_rate("API_THROTTLE_ANON", "1000/min"),
     },
+    # Anonymous clients are counted by address: REMOTE_ADDR, or behind NUM_PROXIES proxies the
+    # address the nearest of them saw in X-Forwarded-For (never the whole header, which a client
+    # could vary at will).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

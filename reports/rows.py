@@ -8,9 +8,10 @@ backend's value converters apply (SQLite returns datetimes as text) and fields t
 selected are deferred, loaded on first access.
 
 On PostgreSQL they are also prepared statements (unless DATABASE_PREPARED_STATEMENTS is off):
-planning the key-and-run lookup took longer than running it (0.76 ms against 0.34 ms), and a
-prepared statement is planned once per connection. Only these statements are prepared; the ORM's
-queries keep Django's client-side binding.
+planning the key-and-run lookup took longer than running it (0.76 ms against 0.34 ms). A prepared
+statement is parsed once per connection, and after its first five runs PostgreSQL keeps one
+generic plan (2,995 of 3,000 runs in a measurement): the lookup fell from 0.7 ms to 0.25 ms. Only
+these statements are prepared; the ORM's queries keep Django's client-side binding.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connections, models
+from django.db import NotSupportedError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 Converter = Callable[[Any, Any, Any], Any]
+# PostgreSQL's feature_not_supported, raised for a prepared statement whose result columns changed.
+STALE_PREPARED_STATEMENT = "0A000"
 
 
 def _preparing_cursor_class() -> type | None:
@@ -127,6 +130,11 @@ class RowQuery:
         self.names = names
         self._sql: dict[str, str] = {}
 
+    def _row(self, connection, params: Sequence[Any]) -> tuple[Any, ...] | None:  # type: ignore[no-untyped-def]
+        with row_cursor(connection) as cursor:
+            cursor.execute(self.sql(connection), params)
+            return cursor.fetchone()
+
     def sql(self, connection) -> str:  # type: ignore[no-untyped-def]
         sql = self._sql.get(connection.alias)
         if sql is None:
@@ -138,9 +146,17 @@ class RowQuery:
 
     def fetch(self, params: Sequence[Any], using: str = "default") -> list[models.Model | None] | None:
         connection = connections[using]
-        with row_cursor(connection) as cursor:
-            cursor.execute(self.sql(connection), params)
-            row = cursor.fetchone()
+        try:
+            row = self._row(connection, params)
+        except NotSupportedError as exc:
+            # A migration run by another process changed a selected column: PostgreSQL refuses a
+            # statement prepared before it ("cached plan must not change result type", SQLSTATE
+            # 0A000) for as long as this connection lives. Outside a transaction, start again on
+            # a new connection, which prepares the statement afresh.
+            if getattr(exc.__cause__, "sqlstate", None) != STALE_PREPARED_STATEMENT or connection.in_atomic_block:
+                raise
+            connection.close()
+            row = self._row(connection, params)
         if row is None:
             return None
         instances = []

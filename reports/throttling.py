@@ -6,8 +6,9 @@ request in the window, which grows with the rate. A client may spend a window's 
 very end and the next one's at the start of the next window; limits are about sustained load.
 
 Counters live in the default cache: Redis when REDIS_URL is set, so every web process counts
-against the same limit. If that cache cannot be reached, requests are let through (and a warning
-logged): an outage of the counters must not become an outage of the API.
+against the same limit. If that cache cannot be reached, each process counts in its own memory
+for the next SHARED_RETRY_SECONDS and then tries again, with one warning per failure: an outage of
+the counters must not become an outage of the API, nor cost a connect timeout per request.
 
 Rates come from settings at each request (not at import), so tests and the benchmark can change
 them. A refused request gets 429 with `Retry-After` (seconds), in the API's error format.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -27,6 +28,9 @@ from .authentication import request_api_key
 logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SHARED_RETRY_SECONDS = 10.0
+# Until when (time.monotonic) this process counts in its own memory after the shared cache failed.
+_shared_down_until = 0.0
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -51,15 +55,26 @@ class _WindowThrottle(BaseThrottle):
         window = int(now // period)
         key = f"throttle:{self.scope}:{ident}:{window}"
         self.remaining = (window + 1) * period - now
-        try:
-            count = self.count(key, timeout=period + 1)
-        except Exception as exc:  # whatever the cache backend raises when its server is away
-            logger.warning("Rate limit not checked: the throttle cache is unreachable: %r", exc)
-            return True
-        return count <= limit
+        return self.count_shared(key, timeout=period + 1) <= limit
+
+    @classmethod
+    def count_shared(cls, key: str, *, timeout: int) -> int:
+        """The count in the shared cache, or in this process's own while the shared one is away."""
+        global _shared_down_until
+        if time.monotonic() >= _shared_down_until:
+            try:
+                return cls.count(caches["default"], key, timeout=timeout)
+            except Exception as exc:  # whatever the cache backend raises when its server is away
+                _shared_down_until = time.monotonic() + SHARED_RETRY_SECONDS
+                logger.warning(
+                    "Rate limits counted per process for %.0f s: the throttle cache is unreachable: %r",
+                    SHARED_RETRY_SECONDS,
+                    exc,
+                )
+        return cls.count(caches["local"], key, timeout=timeout)
 
     @staticmethod
-    def count(key: str, *, timeout: int) -> int:
+    def count(cache, key: str, *, timeout: int) -> int:  # type: ignore[no-untyped-def]
         """Add one to the window's counter and return it.
 
         One increment per request once the window's counter exists; the first request of a window

@@ -18,6 +18,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static")]
         ("/api/v1/labs/a\x00b/", {}, "path"),
         ("/labs/?q=a%00b", {}, "query string"),
         ("/dashboard/", {"HTTP_COOKIE": "sessionid=ab\x00cd"}, "Cookie header"),
+        ("/dashboard/", {"HTTP_COOKIE": 'sessionid="abcdefgh\\000x"'}, "Cookie header"),
+        ("/api/v1/labs/", {"HTTP_COOKIE": 'sessionid="abcdefgh\\000x"'}, "Cookie header"),
         ("/accounts/login/?next=/a%00b", {}, "query string"),
     ],
 )

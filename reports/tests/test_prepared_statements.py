@@ -84,3 +84,33 @@ def test_odd_prefixes_are_refused_not_crashed_on(world, reader, key_client, pref
     response = key_client(f"{prefix}.secret").get(SAVINGS, {"scenario": world.scenario.pk})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_column_changed_by_another_process_costs_a_reconnect_not_an_error(postgresql, world, reader):
+    """After a migration elsewhere changes a selected column, PostgreSQL refuses the statement this
+    connection prepared before; the lookup starts again on a new connection."""
+    import psycopg
+
+    assert reader.get(SAVINGS, {"scenario": world.scenario.pk}).status_code == 200
+    assert prepared_key_lookups()
+    before = connection.connection
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
+    try:
+        other.execute("ALTER TABLE reports_apikey ALTER COLUMN name TYPE varchar(101)")
+        response = reader.get(SAVINGS, {"scenario": world.scenario.pk})
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == 2
+        assert connection.connection is not before
+    finally:
+        connection.close()  # nothing of this connection's may hold the table
+        other.execute("ALTER TABLE reports_apikey ALTER COLUMN name TYPE varchar(100)")
+        other.close()

@@ -68,6 +68,37 @@ def test_anonymous_clients_are_throttled_by_address(rates):
     assert AnonRateThrottle().allow_request(request("10.0.0.2"), None)
 
 
+@pytest.mark.parametrize(
+    ("num_proxies", "first", "second", "second_allowed"),
+    [
+        (0, "198.51.100.1, 203.0.113.7", "198.51.100.2, 203.0.113.8", False),  # the connecting address
+        (1, "198.51.100.1, 203.0.113.7", "198.51.100.2, 203.0.113.7", False),  # what the client wrote is ignored
+        (1, "203.0.113.7", "203.0.113.8", True),  # two clients behind the proxy
+    ],
+)
+def test_x_forwarded_for_names_the_anonymous_client_only_behind_proxies(
+    settings, rates, num_proxies, first, second, second_allowed
+):
+    """A client cannot dodge its limit by varying X-Forwarded-For; behind NUM_PROXIES proxies the
+    address the nearest proxy appended is the client."""
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from reports.throttling import AnonRateThrottle
+
+    rates(api_key="100/min", user="100/min", anon="1/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+
+    def request(forwarded_for: str) -> Request:
+        wrapped = Request(APIRequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded_for))
+        wrapped.user = AnonymousUser()
+        return wrapped
+
+    assert AnonRateThrottle().allow_request(request(first), None)
+    assert AnonRateThrottle().allow_request(request(second), None) is second_allowed
+
+
 def test_the_allowance_comes_back_in_the_next_window(world, key_client, make_key, make_run, rates, monkeypatch):
     import reports.throttling
 
@@ -103,14 +134,17 @@ def redis_cache_settings(url: str, prefix: str) -> dict:
 
 
 @pytest.fixture
-def redis_counters(settings):
+def redis_counters(settings, monkeypatch):
     """The default cache in a real Redis (TEST_REDIS_URL), as with REDIS_URL in production."""
     import os
     import uuid
 
     import redis
 
+    import reports.throttling
     from conftest import require_service
+
+    monkeypatch.setattr(reports.throttling, "_shared_down_until", 0.0)
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
@@ -143,19 +177,28 @@ def test_with_redis_every_web_process_counts_against_one_limit(
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
 
 
-def test_an_unreachable_counter_cache_lets_requests_through_with_a_warning(
-    world, key_client, make_key, make_run, rates, settings, caplog
+def test_an_unreachable_counter_cache_falls_back_to_counting_per_process(
+    world, key_client, make_key, make_run, rates, settings, caplog, monkeypatch
 ):
+    import reports.throttling
+
+    monkeypatch.setattr(reports.throttling, "_shared_down_until", 0.0)
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
     free.close()  # nothing listens there now
     settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(f"redis://127.0.0.1:{port}/0", "down")}
-    rates(api_key="1/min", user="100/min", anon="100/min")
+    rates(api_key="2/min", user="100/min", anon="100/min")
     make_run(world.scenario, [world.lab_a, world.lab_b])
     _, token = make_key(world.consortium)
     client = key_client(token)
     with caplog.at_level("WARNING", logger="reports.throttling"):
-        statuses = [client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code for _ in range(2)]
-    assert statuses == [200, 200]
-    assert "throttle cache is unreachable" in caplog.text
+        statuses = [client.get(SAVINGS, {"scenario": world.scenario.pk}).status_code for _ in range(3)]
+    # Answered, and still limited (in this process's memory); one warning, not one per request.
+    assert statuses == [200, 200, 429]
+    assert caplog.text.count("throttle cache is unreachable") == 1
+    # After the pause the shared cache is tried again.
+    monkeypatch.setattr(reports.throttling, "_shared_down_until", 0.0)
+    with caplog.at_level("WARNING", logger="reports.throttling"):
+        client.get(SAVINGS, {"scenario": world.scenario.pk})
+    assert caplog.text.count("throttle cache is unreachable") == 2
