@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import NotSupportedError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg is a pinned dependency
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 Converter = Callable[[Any, Any, Any], Any]
@@ -28,23 +29,12 @@ Converter = Callable[[Any, Any, Any], Any]
 STALE_PREPARED_STATEMENT = "0A000"
 
 
-def _preparing_cursor_class() -> type | None:
-    try:
-        from django.db.backends.postgresql.base import ServerBindingCursor
-    except ImportError:  # psycopg not installed: no PostgreSQL here
-        return None
+class PreparingCursor(ServerBindingCursor):
+    """Server-side binding, each statement prepared on its first execution on a connection."""
 
-    class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-        """Server-side binding, each statement prepared on its first execution on a connection."""
-
-        def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
-            kwargs.setdefault("prepare", True)
-            return super().execute(query, params, **kwargs)
-
-    return PreparingCursor
-
-
-PreparingCursor = _preparing_cursor_class()
+    def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("prepare", True)
+        return super().execute(query, params, **kwargs)
 
 
 class LoggedPreparedCursor(CursorDebugWrapper):
@@ -59,8 +49,7 @@ class LoggedPreparedCursor(CursorDebugWrapper):
 def prepares(connection: BaseDatabaseWrapper) -> bool:
     """Whether fixed statements run prepared on this connection (PostgreSQL, prepared statements on)."""
     return (
-        PreparingCursor is not None
-        and connection.vendor == "postgresql"
+        connection.vendor == "postgresql"
         and connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold") is not None
     )
 
@@ -75,7 +64,7 @@ def row_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        cursor = PreparingCursor(connection.connection)  # type: ignore[misc]
+        cursor = PreparingCursor(connection.connection)
     return LoggedPreparedCursor(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
 
 

@@ -13,12 +13,13 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from consortium import access
+from consortium.api.common import ListPagination
 from consortium.models import Consortium
 from reports.models import ApiKey
 from reports.services import api_key_create, api_key_revoke
 
 from . import serializers as s
-from .views import CONSORTIUM_SLUG, ERRORS, ReportPagination
+from .views import CONSORTIUM_SLUG, ERRORS
 
 
 class KeyManager(permissions.BasePermission):
@@ -63,7 +64,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     serializer_class = s.ApiKeySerializer
     parser_classes = [JSONParser]
     permission_classes = [permissions.IsAuthenticated, KeyManager]
-    pagination_class = ReportPagination
+    pagination_class = ListPagination
     filter_backends: list = []
     lookup_value_regex = r"[0-9]+"
 

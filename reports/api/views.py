@@ -21,12 +21,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consortium import access
+from consortium.api.common import ListPagination
 from consortium.models import Consortium
 from reports import selectors
 from reports.authentication import ApiKeyAuthentication, api_key_get, request_api_key
@@ -74,21 +74,6 @@ class ReportReader(permissions.BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         return request_api_key(request) is None or request.method in permissions.SAFE_METHODS
-
-
-class ReportPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def get_page_size(self, request) -> int:  # type: ignore[no-untyped-def]
-        # DRF falls back to the default on a bad page_size; a client should hear about its typo.
-        given = request.query_params.get(self.page_size_query_param)
-        if given is None:
-            return self.page_size
-        if not given.isdigit() or not 1 <= int(given) <= self.max_page_size:
-            raise ValidationError({"page_size": [f"Enter a whole number from 1 to {self.max_page_size}."]})
-        return int(given)
 
 
 @csrf_exempt  # it changes nothing, and a CSRF refusal would be an HTML page
@@ -191,7 +176,7 @@ class ReportView(APIView):
     def page(self, meta: dict[str, Any], rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
         if self.wants_csv:
             return Response(CsvTable(columns, rows, filename))
-        paginator = ReportPagination()
+        paginator = ListPagination()
         page = paginator.paginate_queryset(rows, self.request, view=self)
         assert page is not None
         body = {
