@@ -6,6 +6,7 @@ See docs/model.md for the cost model and the methods.
 
 from __future__ import annotations
 
+from .commons import Arrangement, CommonsGame
 from .errors import (
     EngineError,
     InvalidGameError,
@@ -14,12 +15,13 @@ from .errors import (
     UnknownRuleError,
 )
 from .games import ExplicitGame, Game, StructuredGame, game_to_csv, read_csv_game
-from .model import build_game, yearly_games
+from .model import build_game, outsider_share, plausibility_warnings, yearly_games
 from .montecarlo import ChunkResult, draw_inputs, simulate_chunk, uncertain_names
 from .params import (
     AREA_LABELS,
     AREAS,
     DEFAULT_UNCERTAIN,
+    GPU_TYPES,
     LAB_SPECS,
     PARAMETER_SPECS,
     LabInput,
@@ -29,6 +31,9 @@ from .params import (
 from .rules import RULE_LABELS, RULES, Allocation, allocate, normalize_rule
 from .scenario import (
     ENGINE_VERSION,
+    HEADLINE_CENTRAL,
+    HEADLINE_MEDIAN,
+    STABILITY_ASSUMPTION,
     MemberResult,
     RuleResult,
     ScenarioResult,
@@ -38,18 +43,26 @@ from .scenario import (
     run_scenario,
 )
 from .stability import Stability, check_stability
+from .weights import WEIGHT_BASES, member_weights
 
 __all__ = [
     "AREAS",
     "AREA_LABELS",
     "DEFAULT_UNCERTAIN",
     "ENGINE_VERSION",
+    "GPU_TYPES",
+    "HEADLINE_CENTRAL",
+    "HEADLINE_MEDIAN",
     "LAB_SPECS",
     "PARAMETER_SPECS",
     "RULES",
     "RULE_LABELS",
+    "STABILITY_ASSUMPTION",
+    "WEIGHT_BASES",
     "Allocation",
+    "Arrangement",
     "ChunkResult",
+    "CommonsGame",
     "EngineError",
     "ExplicitGame",
     "Game",
@@ -73,7 +86,10 @@ __all__ = [
     "draw_inputs",
     "finalize",
     "game_to_csv",
+    "member_weights",
     "normalize_rule",
+    "outsider_share",
+    "plausibility_warnings",
     "read_csv_game",
     "run_scenario",
     "simulate_chunk",

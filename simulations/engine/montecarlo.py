@@ -3,7 +3,9 @@
 Draw k uses its own generator, `np.random.default_rng([seed, k])`, so its numbers depend only on
 (seed, k): any split of [0, draws) into chunks, on any workers, gives the same results. Each
 uncertain parameter is drawn from a triangular distribution over its plausible range with the
-scenario's value as the mode (the range is widened to include that value if needed).
+scenario's value as the mode (the range is widened to include that value if needed). Scenario
+parameters are drawn once per draw for every lab (a common shock); per-lab parameters are drawn
+independently for each lab.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def _decode(text: str, shape: Sequence[int]) -> FloatArray:
 
 @dataclass(frozen=True, eq=False)
 class ChunkResult:
-    """Draws [start, stop): stand-alone costs (draws x members) and allocated costs per rule
-    (rules x draws x members)."""
+    """Draws [start, stop): outside options (draws x members), costs in a world without the
+    consortium (draws x members) and allocated costs per rule (rules x draws x members)."""
 
     start: int
     stop: int
@@ -78,6 +80,7 @@ class ChunkResult:
     rules: tuple[str, ...]
     standalone: FloatArray
     allocated: FloatArray
+    no_consortium: FloatArray
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: arrays as base64 of little-endian float64 (exact round trip)."""
@@ -88,6 +91,7 @@ class ChunkResult:
             "rules": list(self.rules),
             "standalone": _encode(self.standalone),
             "allocated": _encode(self.allocated),
+            "no_consortium": _encode(self.no_consortium),
         }
 
     @classmethod
@@ -101,6 +105,7 @@ class ChunkResult:
             rules=rules,
             standalone=_decode(data["standalone"], (m, len(players))),
             allocated=_decode(data["allocated"], (len(rules), m, len(players))),
+            no_consortium=_decode(data["no_consortium"], (m, len(players))),
         )
 
 
@@ -111,17 +116,20 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     n = len(spec.labs)
     m = stop - start
     standalone = np.empty((m, n))
+    no_consortium = np.empty((m, n))
     allocated = np.empty((len(spec.rules), m, n))
     weights = np.array([lab.weight for lab in spec.labs], dtype=np.float64)
     for row, k in enumerate(range(start, stop)):
         labs, params = draw_inputs(spec, k)
         game = build_game(labs, params)
         standalone[row] = game.standalone()
+        no_consortium[row] = build_game(labs, params, spillover=False).standalone()
         for r, rule in enumerate(spec.rules):
             allocated[r, row] = allocate(
                 game, rule, weights=weights, rng=np.random.default_rng([spec.seed, k, r])
             ).values
-    return ChunkResult(start, stop, tuple(lab.name for lab in spec.labs), spec.rules, standalone, allocated)
+    players = tuple(lab.name for lab in spec.labs)
+    return ChunkResult(start, stop, players, spec.rules, standalone, allocated, no_consortium)
 
 
 def uncertain_names() -> tuple[str, ...]:

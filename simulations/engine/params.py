@@ -34,6 +34,53 @@ H100_PRICE = 2.40
 ALL_IN_UPLIFT = 1.3
 
 
+@dataclass(frozen=True)
+class GpuType:
+    """A GPU type: its throughput in H100-equivalents (dense BF16) and its rental price."""
+
+    name: str
+    tflops_bf16_dense: float
+    price_per_hour: float
+    source: str
+
+    @property
+    def h100_factor(self) -> float:
+        return self.tflops_bf16_dense / GPU_TYPES["H100"].tflops_bf16_dense
+
+
+# Dense BF16 tensor throughput (without structured sparsity) from the vendors' datasheets; the
+# H800 and H200 share the H100's compute die and differ in interconnect and memory. Prices are
+# the planning rental rates of DOMAIN.md, before the all-in uplift.
+GPU_TYPES: dict[str, GpuType] = {
+    gpu.name: gpu
+    for gpu in (
+        GpuType("H100", 989.0, 2.40, "NVIDIA H100 SXM datasheet: 1,979 TFLOPS BF16 with sparsity, 989 dense."),
+        GpuType("H800", 989.0, 2.00, "NVIDIA H800 SXM datasheet: same BF16 tensor throughput as the H100 SXM."),
+        GpuType("H200", 989.0, 3.50, "NVIDIA H200 SXM datasheet: 1,979 TFLOPS BF16 with sparsity, 989 dense."),
+        GpuType("A100", 312.0, 1.20, "NVIDIA A100 SXM datasheet: 312 TFLOPS BF16 dense (624 with sparsity)."),
+    )
+}
+OTHER_GPU = "other"
+
+
+def h100_factor(gpu_type: str, own_factor: float | None = None) -> float:
+    """H100-equivalent GPU-hours per hour of `gpu_type`; a lab's own factor wins when given."""
+    if own_factor is not None:
+        if isinstance(own_factor, bool) or not isinstance(own_factor, int | float) or not math.isfinite(own_factor):
+            raise InvalidParameterError(f"throughput factor must be a number, got {_short(own_factor)}")
+        if not 0.01 <= own_factor <= 100:
+            raise InvalidParameterError(
+                f"throughput factor = {_short(own_factor)} is outside its allowed range [0.01, 100] H100-equivalents"
+            )
+        return float(own_factor)
+    if gpu_type not in GPU_TYPES:
+        known = ", ".join(GPU_TYPES)
+        raise InvalidParameterError(
+            f"unknown GPU type {_short(gpu_type)}: choose one of {known}, or give the lab's own throughput factor"
+        )
+    return GPU_TYPES[gpu_type].h100_factor
+
+
 def _short(value: Any) -> str:
     """A value for an error message, cut short: a 400-digit number need not be echoed whole."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
@@ -267,6 +314,30 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
             1.0,
         ),
         ParamSpec(
+            "embargo_months",
+            "Publication embargo",
+            6.0,
+            0.0,
+            24.0,
+            "months",
+            "Months members see the commons' work before the public. Planning assumption: sponsored-research "
+            "agreements commonly delay publication by 1-3 months; member-only periods of consortia run longer.",
+            3.0,
+            12.0,
+        ),
+        ParamSpec(
+            "spillover_share",
+            "Spillover share",
+            0.5,
+            0.0,
+            1.0,
+            "fraction",
+            "Share of the commons' published work an outsider can use (at the absorption cost) once the embargo "
+            "ends; outsiders lack the members' context and tooling. Planning assumption; no published estimate.",
+            0.3,
+            0.7,
+        ),
+        ParamSpec(
             "discount_rate",
             "Discount rate",
             0.08,
@@ -290,7 +361,7 @@ LAB_SPECS: dict[str, ParamSpec] = {
             0.0,
             1e12,
             "GPU-hours",
-            "H100-equivalent GPU-hours of the final training run (DeepSeek-V3: 2.788M H800 hours).",
+            "GPU-hours of the lab's GPU type in its final training run (DeepSeek-V3: 2.788M H800 hours).",
             2_788_000.0,
             2_788_000.0,
         ),
@@ -312,7 +383,8 @@ LAB_SPECS: dict[str, ParamSpec] = {
             0.01,
             100.0,
             "$/GPU-hour",
-            "H100 $2.40, H800 $2.00, A100 $1.20, H200 $3.50, times an all-in uplift of about 1.3.",
+            "Per hour of the lab's GPU type: H100 $2.40, H800 $2.00, A100 $1.20, H200 $3.50, times an all-in "
+            "uplift of about 1.3.",
             2.40,
             4.55,
         ),
@@ -380,6 +452,8 @@ class Params:
     growth: float = 3.0
     depreciation: float = 0.4
     compounding: float = 0.5
+    embargo_months: float = 6.0
+    spillover_share: float = 0.5
     discount_rate: float = 0.08
 
     def __post_init__(self) -> None:
@@ -406,7 +480,12 @@ class Params:
 
 @dataclass(frozen=True)
 class LabInput:
-    """One lab. `area_weights` has one entry per AREAS item and sums to 1."""
+    """One lab. `area_weights` has one entry per AREAS item and sums to 1.
+
+    `final_run_gpu_hours` and `price_per_gpu_hour` are in hours of the lab's `gpu_type`; the model
+    converts them to H100-equivalent hours with the type's throughput factor (GPU_TYPES), or with
+    the lab's own `throughput_factor` when given (required for a type not in GPU_TYPES).
+    """
 
     name: str
     final_run_gpu_hours: float
@@ -416,6 +495,8 @@ class LabInput:
     openness: float = 1.0
     weight: float = 1.0
     delivered_value: float = 0.0
+    gpu_type: str = "H100"
+    throughput_factor: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -441,6 +522,15 @@ class LabInput:
                 raise InvalidParameterError(f"lab {self.name!r}: area weight {value!r} is negative")
         if abs(sum(weights) - 1.0) > 1e-6:
             raise InvalidParameterError(f"lab {self.name!r}: area_weights sum to {sum(weights):.6g}, not 1")
+        try:
+            h100_factor(self.gpu_type, self.throughput_factor)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"lab {self.name!r}: {exc}") from None
+
+    @property
+    def h100_factor(self) -> float:
+        """H100-equivalent GPU-hours per hour of this lab's GPU type."""
+        return h100_factor(self.gpu_type, self.throughput_factor)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -14,13 +14,14 @@ import numpy as np
 
 from ._bits import FloatArray
 from .errors import EngineError, InvalidParameterError
-from .model import build_game, discount_factors, yearly_games
+from .model import build_game, discount_factors, outsider_share, plausibility_warnings, yearly_games
 from .montecarlo import ChunkResult, simulate_chunk, uncertain_names
 from .params import LabInput, Params
 from .rules import RULE_LABELS, allocate, normalize_rule
+from .rules.simple import private_costs
 from .stability import Stability, check_stability
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "2.0.0"
 MAX_DRAWS = 1_000_000
 # Generator stream for the central run (draws use [seed, k]; k < MAX_DRAWS never equals this).
 CENTRAL_STREAM = 2**32 - 1
@@ -91,13 +92,30 @@ class ScenarioSpec:
 
 @dataclass(frozen=True)
 class MemberResult:
-    """One member under one rule. Money in $ (present value unless `_by_year`)."""
+    """One member under one rule. Money in $ (present value unless `_by_year`).
+
+    `standalone_cost` is the member's outside option: going alone while reading what the rest
+    publish (the stability check's assumption). `no_consortium_cost` is going alone in a world
+    without the consortium. The headline `savings` / `savings_pct` are the median over the draws
+    (ScenarioResult.headline says so), so they lie inside the P10-P90 band; `savings_central` is
+    the value at the scenario's own parameters. Costs are at central parameters. `direct_cost` is
+    the member's private cost (what it pays itself), and `note` says in words why a member is
+    worse off than its outside option, when it is.
+    """
 
     name: str
     standalone_cost: float
     allocated_cost: float
     savings: float
     savings_pct: float
+    savings_central: float
+    savings_pct_central: float
+    no_consortium_cost: float
+    savings_vs_no_consortium: float
+    savings_vs_no_consortium_pct: float
+    savings_vs_no_consortium_p10: float
+    savings_vs_no_consortium_p90: float
+    note: str
     direct_cost: float
     pool_share: float
     delivered_value: float
@@ -133,6 +151,14 @@ class RuleResult:
     stderr: tuple[float, ...] | None = None
 
 
+HEADLINE_MEDIAN = "median of the draws"
+HEADLINE_CENTRAL = "value at central parameters"
+STABILITY_ASSUMPTION = (
+    "A group that leaves goes on alone while the rest stay together and keep publishing: it reads their "
+    "published work after the embargo, to the extent of the spillover share, at the absorption cost."
+)
+
+
 @dataclass(frozen=True)
 class ScenarioResult:
     engine_version: str
@@ -143,6 +169,11 @@ class ScenarioResult:
     grand_cost: float
     standalone_total: float
     rules: dict[str, RuleResult]
+    headline: str = HEADLINE_MEDIAN
+    warnings: tuple[str, ...] = ()
+    outsider_share: float = 0.0
+    stability_assumption: str = STABILITY_ASSUMPTION
+    no_consortium_total: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: NaN and infinities become None."""
@@ -155,6 +186,11 @@ class ScenarioResult:
                 "seed": self.seed,
                 "grand_cost": self.grand_cost,
                 "standalone_total": self.standalone_total,
+                "no_consortium_total": self.no_consortium_total,
+                "headline": self.headline,
+                "warnings": list(self.warnings),
+                "outsider_share": self.outsider_share,
+                "stability_assumption": self.stability_assumption,
                 "rules": {
                     name: {
                         "rule": rr.rule,
@@ -211,7 +247,7 @@ def settlement_transfers(names: Sequence[str], settlement: FloatArray, tol: floa
     return tuple(out)
 
 
-def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArray, FloatArray]:
+def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArray, FloatArray, FloatArray]:
     players = tuple(lab.name for lab in spec.labs)
     ordered = sorted(chunks, key=lambda c: (c.start, c.stop))
     position = 0
@@ -226,10 +262,11 @@ def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArra
         raise EngineError(f"chunks cover draws [0, {position}) but the scenario has {spec.draws}")
     n = len(players)
     if not ordered:
-        return np.zeros((0, n)), np.zeros((len(spec.rules), 0, n))
+        return np.zeros((0, n)), np.zeros((len(spec.rules), 0, n)), np.zeros((0, n))
     return (
         np.concatenate([c.standalone for c in ordered], axis=0),
         np.concatenate([c.allocated for c in ordered], axis=1),
+        np.concatenate([c.no_consortium for c in ordered], axis=0),
     )
 
 
@@ -239,21 +276,59 @@ def _pct(savings: FloatArray, standalone: FloatArray) -> FloatArray:
     return out
 
 
+def _quantiles(values: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """P10, P50, P90 per member (NaN where nothing is finite), and P(value > 0)."""
+    if not len(values):
+        return np.full((3, n), np.nan), np.full(n, np.nan)
+    q = np.full((3, n), np.nan)
+    finite = np.isfinite(values).any(axis=0)
+    if finite.any():
+        q[:, finite] = np.nanpercentile(values[:, finite], [10, 50, 90], axis=0)
+    return q, (values > 0).mean(axis=0)
+
+
+def _member_note(name: str, savings: float, stability: Stability, unit: str = "$") -> str:
+    """Why a member is worse off than its outside option, in a sentence, when it is."""
+    if not savings < 0:
+        return ""
+    text = (
+        f"{name} pays {unit}{-savings:,.0f} more under this rule than going alone while reading the "
+        "consortium's published work, so it would rather leave."
+    )
+    if stability.blocking_coalition:
+        text += (
+            f" The group most tempted to leave is {' + '.join(stability.blocking_coalition)}, which would pay "
+            f"{unit}{stability.max_excess:,.0f} less on its own."
+        )
+    return text + (
+        " A longer embargo or a lower spillover share makes leaving less attractive; a rule that stays in the "
+        "core (the nucleolus, when the core is not empty) charges no group more than its outside option."
+    )
+
+
 def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResult:
     """Merge chunks and compute every reported figure (see the module and docs/model.md)."""
-    draw_standalone, draw_allocated = _merge(spec, chunks)
+    draw_standalone, draw_allocated, draw_alone = _merge(spec, chunks)
     game = build_game(spec.labs, spec.params)
+    alone_game = build_game(spec.labs, spec.params, spillover=False)
     years = yearly_games(spec.labs, spec.params)
     beta = discount_factors(spec.params)
-    yearly_standalone = np.array([g.standalone() for g in years])  # (T, n)
-    yearly_grand = np.array([g.grand_cost() for g in years])
-    year_share = yearly_grand / float(beta @ yearly_grand)
+    n = len(spec.labs)
+    eye = np.eye(n, dtype=bool)
+    singles = [game.arrangement(row) for row in eye]
+    grand = game.arrangement(np.ones(n, dtype=bool))
+    yearly_standalone = np.array([[g.cost_at(eye[i], singles[i]) for i in range(n)] for g in years])  # (T, n)
+    yearly_grand = np.array([g.cost_at(np.ones(n, dtype=bool), grand) for g in years])
+    pv_grand = float(beta @ yearly_grand)
+    year_share = yearly_grand / pv_grand if pv_grand > 0 else np.full(len(years), 1.0 / float(beta.sum()))
     standalone = game.standalone()
-    direct = game.additive
+    no_consortium = alone_game.standalone()
+    direct = private_costs(game)
     delivered = np.array([lab.delivered_value for lab in spec.labs])
     weights = np.array([lab.weight for lab in spec.labs])
     names = tuple(lab.name for lab in spec.labs)
     tol = 1e-9 * max(1.0, abs(game.grand_cost()))
+    headline = HEADLINE_MEDIAN if spec.draws > 0 else HEADLINE_CENTRAL
     least_core_eps: float | None = None
     results: dict[str, RuleResult] = {}
     for r, rule in enumerate(spec.rules):
@@ -265,29 +340,39 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
         else:
             stability = Stability(**{**vars(stability), "least_core_epsilon": least_core_eps})
         savings = standalone - x
+        pct = _pct(savings, standalone)
+        vs_alone = no_consortium - x
         pool_share = x - direct
         settlement = pool_share - delivered
         consortium_by_year = np.outer(year_share, x)  # (T, n), nominal
         cumulative = np.cumsum(beta[:, None] * (yearly_standalone - consortium_by_year), axis=0)
         draw_savings = draw_standalone - draw_allocated[r]
-        draw_pct = _pct(draw_savings, draw_standalone)
-        if len(draw_savings):
-            q_money = np.percentile(draw_savings, [10, 50, 90], axis=0)
-            q_pct = np.full((3, len(names)), np.nan)
-            if np.isfinite(draw_pct).any():
-                q_pct = np.nanpercentile(draw_pct, [10, 50, 90], axis=0)
-            prob = (draw_savings > 0).mean(axis=0)
+        q_money, prob = _quantiles(draw_savings, n)
+        q_pct, _ = _quantiles(_pct(draw_savings, draw_standalone), n)
+        draw_vs_alone = draw_alone - draw_allocated[r]
+        q_alone, _ = _quantiles(draw_vs_alone, n)
+        q_alone_pct, _ = _quantiles(_pct(draw_vs_alone, draw_alone), n)
+        if spec.draws > 0:
+            head, head_pct = q_money[1], q_pct[1]
+            head_alone, head_alone_pct = q_alone[1], q_alone_pct[1]
         else:
-            q_money = q_pct = np.full((3, len(names)), np.nan)
-            prob = np.full(len(names), np.nan)
-        pct = _pct(savings, standalone)
+            head, head_pct = savings, pct
+            head_alone, head_alone_pct = vs_alone, _pct(vs_alone, no_consortium)
         members = tuple(
             MemberResult(
                 name=names[i],
                 standalone_cost=float(standalone[i]),
                 allocated_cost=float(x[i]),
-                savings=float(savings[i]),
-                savings_pct=float(pct[i]),
+                savings=float(head[i]),
+                savings_pct=float(head_pct[i]),
+                savings_central=float(savings[i]),
+                savings_pct_central=float(pct[i]),
+                no_consortium_cost=float(no_consortium[i]),
+                savings_vs_no_consortium=float(head_alone[i]),
+                savings_vs_no_consortium_pct=float(head_alone_pct[i]),
+                savings_vs_no_consortium_p10=float(q_alone[0, i]),
+                savings_vs_no_consortium_p90=float(q_alone[2, i]),
+                note=_member_note(names[i], float(savings[i]), stability),
                 direct_cost=float(direct[i]),
                 pool_share=float(pool_share[i]),
                 delivered_value=float(delivered[i]),
@@ -303,7 +388,7 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
                 consortium_by_year=tuple(float(v) for v in consortium_by_year[:, i]),
                 cumulative_savings_by_year=tuple(float(v) for v in cumulative[:, i]),
             )
-            for i in range(len(names))
+            for i in range(n)
         )
         results[rule] = RuleResult(
             rule=rule,
@@ -324,6 +409,10 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
         grand_cost=game.grand_cost(),
         standalone_total=float(standalone.sum()),
         rules=results,
+        headline=headline,
+        warnings=plausibility_warnings(spec.labs, spec.params),
+        outsider_share=outsider_share(spec.params),
+        no_consortium_total=float(no_consortium.sum()),
     )
 
 

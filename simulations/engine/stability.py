@@ -16,6 +16,7 @@ cutting-plane LP whose separation step is the same program.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,11 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from ._bits import FloatArray, subset_sums
+from .commons import CommonsGame
 from .errors import EngineError, TooLargeError
 from .games import ExplicitGame, Game, StructuredGame
 from .rules.nucleolus import least_core_epsilon
+from .separation import commons_max_excess_milp
 
 MAX_ENUMERATED_PLAYERS = 20
 LEAST_CORE_SECONDS = 5.0
@@ -82,7 +85,9 @@ def check_stability(game: Game, x: FloatArray | Any, *, least_core: bool = True)
         exhaustive, method = True, f"all {(1 << game.n) - 2} proper coalitions enumerated"
     elif isinstance(game, StructuredGame):
         mask, excess, exhaustive = _max_excess_structured(game, alloc)
-        eps, eps_note = _least_core_structured(game, excess) if least_core else (float("nan"), None)
+        eps, eps_note = (
+            _least_core_cutting(game, excess, _max_excess_structured) if least_core else (float("nan"), None)
+        )
         method = (
             "exact mixed-integer search over the model's structure (HiGHS), singletons directly"
             if exhaustive
@@ -91,6 +96,26 @@ def check_stability(game: Game, x: FloatArray | Any, *, least_core: bool = True)
         )
         if eps_note:
             method += "; " + eps_note
+    elif isinstance(game, CommonsGame) and not (game.spill > 0).any():
+        mask, excess, exhaustive = _max_excess_commons(game, alloc)
+        eps, eps_note = _least_core_cutting(game, excess, _max_excess_commons) if least_core else (float("nan"), None)
+        method = (
+            "exact mixed-integer search over the commons game's structure (HiGHS), singletons directly"
+            if exhaustive
+            else "mixed-integer search stopped before proving optimality: the blocking check "
+            "is a lower bound, not a proof"
+        )
+        if eps_note:
+            method += "; " + eps_note
+    elif isinstance(game, CommonsGame):
+        mask, excess = _max_excess_searched(game, alloc)
+        eps = float("nan")
+        exhaustive = False
+        method = (
+            f"local search over coalitions of the {game.n} members (greedy flips from every singleton and from the "
+            "grand coalition): with spillover the exact search is not available beyond "
+            f"{MAX_ENUMERATED_PLAYERS} members, so the largest excess found is a lower bound, not a proof"
+        )
     else:
         raise TooLargeError(
             f"a core check of a {game.n}-player game needs the model's structure or n <= {MAX_ENUMERATED_PLAYERS}"
@@ -109,6 +134,40 @@ def check_stability(game: Game, x: FloatArray | Any, *, least_core: bool = True)
         exhaustive=exhaustive,
         method=method if efficient else method + "; the allocation does not sum to c(N)",
     )
+
+
+def _max_excess_searched(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | None, float]:
+    """Greedy ascent on the excess from every singleton and from the grand coalition.
+
+    From each start, repeatedly flip the one membership that raises x(S) - c(S) most, until no
+    flip does; coalitions stay proper (1 <= |S| <= n - 1). O(n^2) coalitions per step, batched.
+    """
+    n = game.n
+    starts = [np.eye(n, dtype=bool)[i] for i in range(n)] + [np.ones(n, dtype=bool)]
+    best_mask: np.ndarray | None = None
+    best = -np.inf
+    flips = np.eye(n, dtype=bool)
+    for start in starts:
+        current = start.copy()
+        if current.all():
+            candidates = ~flips
+            values = candidates.astype(np.float64) @ x - game.costs_of(candidates)
+            current = candidates[int(np.argmax(values))].copy()
+        value = float(x[current].sum() - game.costs_of(current[None, :])[0])
+        for _ in range(4 * n):
+            candidates = current[None, :] ^ flips
+            sizes = candidates.sum(axis=1)
+            ok = (sizes >= 1) & (sizes <= n - 1)
+            if not ok.any():
+                break
+            values = np.where(ok, candidates.astype(np.float64) @ x - game.costs_of(candidates), -np.inf)
+            j = int(np.argmax(values))
+            if values[j] <= value + _tolerance(game):
+                break
+            current, value = candidates[j].copy(), float(values[j])
+        if value > best:
+            best, best_mask = value, current.copy()
+    return best_mask, best
 
 
 def _max_excess_enumerated(game: ExplicitGame, x: FloatArray) -> tuple[np.ndarray | None, float]:
@@ -195,7 +254,24 @@ def _max_excess_structured(game: StructuredGame, x: FloatArray) -> tuple[np.ndar
     return members, value, optimal
 
 
-def _least_core_structured(game: StructuredGame, known: float) -> tuple[float, str | None]:
+def _max_excess_commons(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | None, float, bool]:
+    n = game.n
+    single = x - game.standalone()
+    best_i = int(np.argmax(single))
+    members, optimal = commons_max_excess_milp(game, x, time_limit=MILP_SECONDS)
+    value = -np.inf
+    if members is not None:
+        value = float(x[members].sum() - game.costs_of(members[None, :])[0])
+    if members is None or single[best_i] >= value:
+        flags = np.zeros(n, dtype=bool)
+        flags[best_i] = True
+        return flags, float(single[best_i]), optimal
+    return members, value, optimal
+
+
+def _least_core_cutting(
+    game: Game, known: float, separate: Callable[[Any, FloatArray], tuple[np.ndarray | None, float, bool]]
+) -> tuple[float, str | None]:
     """Cutting planes: LP over the cuts found so far, the MILP finds the next violated coalition.
 
     Returns (epsilon, None) when converged. Otherwise, after LEAST_CORE_SECONDS, returns the best
@@ -228,7 +304,7 @@ def _least_core_structured(game: StructuredGame, known: float) -> tuple[float, s
         if res.status != 0:
             raise EngineError(f"the least-core linear program failed: {res.message}")
         x, lower = res.x[:n], float(res.x[n])
-        found, value, optimal = _max_excess_structured(game, x)
+        found, value, optimal = separate(game, x)
         proven = proven and optimal
         if optimal:
             upper = min(upper, max(value, lower))

@@ -81,7 +81,7 @@ def allocate(
         return _shapley(game, method, rng, seed, tolerance, max_permutations)
     if name == "banzhaf":
         if isinstance(game, StructuredGame):
-            raw, how = _banzhaf.banzhaf_raw_structured(game), "closed form on the model's structure"
+            raw, how = _banzhaf.banzhaf_raw_structured(game), "closed form on the airport structure"
         else:
             raw = _banzhaf.banzhaf_raw_enumeration(_explicit(game, MAX_ENUMERATION_PLAYERS, "Banzhaf"))
             how = "enumeration of all coalitions"
@@ -102,12 +102,13 @@ def allocate(
         if weights is None:
             raise UnknownRuleError("the weighted rule needs weights, one per player")
         values = _simple.weighted(game, np.asarray(weights, dtype=np.float64))
-        return Allocation(name, values, True, None, "c(N) in proportion to the weights", game.players)
+        how = "private costs plus joint costs in proportion to the weights"
+        return Allocation(name, values, True, None, how, game.players)
     simple = {
-        "proportional": (_simple.proportional, "c(N) in proportion to stand-alone costs"),
-        "ensc": (_simple.ensc, "separable costs plus an equal share of the non-separable costs"),
-        "scrb": (_simple.scrb, "separable costs plus non-separable costs by remaining benefit"),
-        "equal": (_simple.equal, "c(N) / n"),
+        "proportional": (_simple.proportional, "private costs plus joint costs in proportion to stand-alone costs"),
+        "ensc": (_simple.ensc, "private costs plus separable joint costs plus an equal share of the rest"),
+        "scrb": (_simple.scrb, "separable costs plus non-separable costs by remaining benefit (floored at 0)"),
+        "equal": (_simple.equal, "private costs plus an equal share of the joint costs"),
     }
     func, how = simple[name]
     values = func(game)
@@ -126,7 +127,7 @@ def _shapley(
         raise UnknownRuleError(f"unknown Shapley method {method!r}")
     if method in ("auto", "closed_form") and isinstance(game, StructuredGame):
         values = shapley_structured(game)
-        how = "closed form: additive part, Littlechild-Owen airport terms, symmetric overhead"
+        how = "closed form on the airport structure: additive part, Littlechild-Owen terms, symmetric overhead"
         return Allocation("shapley", values, True, None, how, game.players)
     if method == "closed_form":
         raise TooLargeError("a closed-form Shapley value needs a structured game")

@@ -1,0 +1,402 @@
+"""The commons game: what each coalition pays when it pools research in layers (docs/model.md, section 3).
+
+Each term k (a research area, or the shared base model) has a demand d_ki per lab (H100-equivalent
+GPU-hours), a gain e_ki per hour the lab draws from a commons instead of doing it in house, a cost
+K_k per hour of the commons' level and a spillover share u_k for outsiders. A coalition S that runs
+a commons chooses a level L_k per term; each member draws min(d_ki, L_k) from it. Layer by layer,
+pooling the layer at height y pays when the members who need it gain more than it costs:
+
+    E_Sk(y) = sum_{i in S, d_ki > y} e_ki,     P_k(S) = integral_0^inf (E_Sk(y) - K_k)+ dy,
+
+so the optimal level is L*_k(S) = sup{y : E_Sk(y) > K_k}. If the rest of the players, N \\ S, run a
+joint commons at levels X_k, members of S read its published work up to X_k: a share u_k of each
+layer below X_k is free (absorption aside), so there S gains u_k E_Sk(y) without pooling and pools
+only what the outside work leaves, (1 - u_k) of the layer. S then takes the best of three
+arrangements: no commons, one joint commons (paying the overhead H(m) for its m participants,
+the members with anything to pool), or each member on its own (a lab alone may buy its research
+from the pool, a commons of one, paying H(1)):
+
+    reach(S)     = sum_k u_k sum_{i in S} e_ki min(d_ki, X_k)
+    together(S)  = sum_k [P_k(S) - u_k Q_k(S, X_k)] - H(m(S)),   Q_k(S, X) = integral_0^X (E_Sk - K_k)+ dy
+    apart(S)     = sum_{i in S} max(0, sum_k (e_ki - K_k)+ (d_ki - u_k min(d_ki, X_k)) - H(1))
+    c(S)         = sum_{i in S} a_i - reach(S) - max(0, together(S), apart(S)),
+
+with a_i the lab's cost of doing everything in house. The rest runs its joint commons (X_k =
+L*_k(N \\ S)) when P(N \\ S) exceeds H(m(N \\ S)), computed without any spillover back from S.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._bits import BoolArray, FloatArray, subset_sums
+from .errors import InvalidGameError, TooLargeError
+from .games import MAX_EXPLICIT_PLAYERS, ExplicitGame, _check_finite, _check_players
+
+IntArray = NDArray[np.int64]
+
+NONE, TOGETHER, APART = "none", "together", "apart"
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """How a coalition organises itself: no commons, one joint commons, or each member on its own."""
+
+    mode: str  # NONE, TOGETHER or APART
+    levels: FloatArray  # L_k of the joint commons, H100-equivalent GPU-hours (0 unless TOGETHER)
+    outside_levels: FloatArray  # X_k: levels of the rest's commons it reads (0 when none)
+
+    @property
+    def runs(self) -> bool:
+        return self.mode == TOGETHER
+
+
+def _subset_sums_int(x: IntArray) -> IntArray:
+    out = np.zeros(1 << len(x), dtype=np.int64)
+    size = 1
+    for value in x:
+        np.add(out[:size], value, out=out[size : 2 * size])
+        size *= 2
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class CommonsGame:
+    """A cost game of the commons structure above; `players` in the order of every array's last axis."""
+
+    players: tuple[str, ...]
+    alone: FloatArray  # a_i, $
+    demand: FloatArray  # d_ki, shape (K, n)
+    gain: FloatArray  # e_ki, $ per GPU-hour, shape (K, n)
+    unit_cost: FloatArray  # K_k, $ per GPU-hour of level, shape (K,)
+    spill: FloatArray  # u_k in [0, 1], shape (K,)
+    overhead_fixed: float = 0.0
+    overhead_per_member: float = 0.0
+    overhead_exponent: float = 1.0
+    term_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        players = _check_players(self.players)
+        object.__setattr__(self, "players", players)
+        n = len(players)
+        alone = np.array(self.alone, dtype=np.float64).reshape(-1)
+        unit_cost = np.array(self.unit_cost, dtype=np.float64).reshape(-1)
+        k = len(unit_cost)
+        demand = np.array(self.demand, dtype=np.float64).reshape(k, n)
+        gain = np.array(self.gain, dtype=np.float64).reshape(k, n)
+        spill = np.array(self.spill, dtype=np.float64).reshape(k)
+        if alone.shape != (n,):
+            raise InvalidGameError("alone needs one value per player")
+        for values, what in ((alone, "alone"), (demand, "demand"), (gain, "gain"), (unit_cost, "unit_cost")):
+            _check_finite(values.reshape(-1), what)
+            if (values < 0).any():
+                raise InvalidGameError(f"{what} must be non-negative")
+        if ((spill < 0) | (spill > 1)).any():
+            raise InvalidGameError("spill shares must lie in [0, 1]")
+        for arr in (alone, demand, gain, unit_cost, spill):
+            arr.setflags(write=False)
+        object.__setattr__(self, "alone", alone)
+        object.__setattr__(self, "demand", demand)
+        object.__setattr__(self, "gain", gain)
+        object.__setattr__(self, "unit_cost", unit_cost)
+        object.__setattr__(self, "spill", spill)
+        object.__setattr__(self, "_order", np.argsort(-demand, axis=1, kind="stable"))  # descending demand
+        object.__setattr__(self, "_participant", (demand > 0).any(axis=0))
+        # (e_ki - K_k)+: what a lab gains per hour from a commons of its own.
+        object.__setattr__(self, "_own_margin", np.maximum(gain - unit_cost[:, None], 0.0))
+
+    @property
+    def n(self) -> int:
+        return len(self.players)
+
+    @property
+    def participants(self) -> BoolArray:
+        """Players with anything to pool: only they count toward the overhead."""
+        return self._participant.copy()  # type: ignore[attr-defined, no-any-return]
+
+    def overhead(self, sizes: FloatArray) -> FloatArray:
+        sizes = np.asarray(sizes, dtype=np.float64)
+        return np.where(sizes > 0, self.overhead_fixed + self.overhead_per_member * sizes**self.overhead_exponent, 0.0)
+
+    # ---- any batch of coalitions -------------------------------------------------------------
+
+    def _terms(self, members: BoolArray) -> tuple[FloatArray, FloatArray, list[FloatArray], list[FloatArray]]:
+        """Per term: P_k(S) (m, K), L*_k(S) (m, K), and per term the layer values and sorted demands."""
+        m = members.shape[0]
+        k_terms = len(self.unit_cost)
+        pool = np.zeros((m, k_terms))
+        level = np.zeros((m, k_terms))
+        layers: list[FloatArray] = []
+        tops: list[FloatArray] = []
+        for k in range(k_terms):
+            order = self._order[k]  # type: ignore[attr-defined]
+            d = self.demand[k, order]
+            width = d - np.append(d[1:], 0.0)
+            cum = np.cumsum(members[:, order] * self.gain[k, order], axis=1)
+            value = np.maximum(cum - self.unit_cost[k], 0.0) * width
+            pool[:, k] = value.sum(axis=1)
+            above = cum > self.unit_cost[k]
+            first = np.argmax(above, axis=1)
+            level[:, k] = np.where(above.any(axis=1), d[first], 0.0)
+            layers.append(value)
+            tops.append(d)
+        return pool, level, layers, tops
+
+    def _own_values(self, outside: FloatArray) -> FloatArray:
+        """Per player and coalition row: max(0, what a commons of one saves given the outside levels - H(1)).
+
+        `outside` has shape (m, K); the result (m, n).
+        """
+        margin = self._own_margin  # type: ignore[attr-defined]
+        drawn = np.minimum(self.demand[None, :, :], outside[:, :, None])  # (m, K, n)
+        own = (margin[None, :, :] * (self.demand[None] - self.spill[None, :, None] * drawn)).sum(axis=1)
+        value = np.maximum(own - self.overhead(np.ones(1))[0], 0.0)
+        return np.asarray(value * self._participant, dtype=np.float64)  # type: ignore[attr-defined]
+
+    def _apart(self, members: BoolArray, outside: FloatArray) -> FloatArray:
+        """apart(S): every member on its own, each with a commons of one where that pays."""
+        return np.asarray((members * self._own_values(outside)).sum(axis=1), dtype=np.float64)
+
+    def _evaluate(self, members: BoolArray) -> tuple[FloatArray, list[str], FloatArray, FloatArray]:
+        """Costs, each coalition's arrangement mode, its joint levels and the outside levels it reads."""
+        members = np.asarray(members, dtype=bool)
+        participant = self._participant  # type: ignore[attr-defined]
+        sizes = (members & participant).sum(axis=1).astype(np.float64)
+        pool, level, layers, tops = self._terms(members)
+        outside = np.zeros_like(level)
+        reach = np.zeros(members.shape[0])
+        inside = pool.copy()
+        if (self.spill > 0).any():
+            rest = ~members
+            rest_pool, rest_level, _, _ = self._terms(rest)
+            rest_size = (rest & participant).sum(axis=1).astype(np.float64)
+            rest_runs = (rest_size > 0) & (rest_pool.sum(axis=1) > self.overhead(rest_size))
+            for k in np.flatnonzero(self.spill > 0):
+                x = np.where(rest_runs, rest_level[:, k], 0.0)
+                outside[:, k] = x
+                drawn = np.minimum(self.demand[k][None, :], x[:, None])
+                reach += self.spill[k] * (members * drawn) @ self.gain[k]
+                below = tops[k][None, :] <= x[:, None]  # layers entirely below the outside level
+                inside[:, k] -= self.spill[k] * (layers[k] * below).sum(axis=1)
+        together = inside.sum(axis=1) - self.overhead(sizes)
+        apart = self._apart(members, outside)
+        best = np.maximum(np.maximum(together, apart), 0.0)
+        costs = members.astype(np.float64) @ self.alone - reach - best
+        costs[members.sum(axis=1) == 0] = 0.0
+        modes = [
+            TOGETHER if t > 0 and t >= a else APART if a > 0 else NONE for t, a in zip(together, apart, strict=True)
+        ]
+        joint = np.array([mode == TOGETHER for mode in modes], dtype=bool)
+        return costs, modes, np.where(joint[:, None], level, 0.0), outside
+
+    def costs_of(self, members: BoolArray) -> FloatArray:
+        return self._evaluate(members)[0]
+
+    def cost(self, mask: int) -> float:
+        members = ((mask >> np.arange(self.n)) & 1).astype(bool)[None, :]
+        return float(self.costs_of(members)[0])
+
+    def arrangement(self, members: Sequence[bool] | BoolArray) -> Arrangement:
+        row = np.asarray(members, dtype=bool).reshape(1, self.n)
+        _, modes, levels, outside = self._evaluate(row)
+        return Arrangement(modes[0], levels[0].copy(), outside[0].copy())
+
+    def cost_at(self, members: Sequence[bool] | BoolArray, arrangement: Arrangement) -> float:
+        """Cost of the coalition under a given arrangement (used for the per-year series)."""
+        s = np.asarray(members, dtype=bool).reshape(self.n)
+        if not s.any():
+            return 0.0
+        outside = arrangement.outside_levels
+        d, e = self.demand[:, s], self.gain[:, s]
+        savings = float((e * self.spill[:, None] * np.minimum(d, outside[:, None])).sum())
+        if arrangement.mode == TOGETHER:
+            level = arrangement.levels
+            both = np.minimum(level, outside)
+            drawn = np.minimum(d, level[:, None]) - self.spill[:, None] * np.minimum(d, both[:, None])
+            savings += float((e * drawn).sum()) - float((self.unit_cost * (level - self.spill * both)).sum())
+            savings -= float(self.overhead(np.array([float((s & self._participant).sum())]))[0])  # type: ignore[attr-defined]
+        elif arrangement.mode == APART:
+            savings += float(self._apart(s[None, :], outside[None, :])[0])
+        return float(self.alone[s].sum()) - savings
+
+    def standalone(self) -> FloatArray:
+        """c({i}): each player's outside option (alone, reading what the rest publish)."""
+        return self.costs_of(np.eye(self.n, dtype=bool))
+
+    def grand_cost(self) -> float:
+        return float(self.costs_of(np.ones((1, self.n), dtype=bool))[0])
+
+    def costs_without_each(self) -> FloatArray:
+        if self.n == 1:
+            return np.zeros(1)
+        return self.costs_of(~np.eye(self.n, dtype=bool))
+
+    def private_costs(self) -> FloatArray:
+        """What each member pays itself in the grand coalition: all but its share of the joint costs.
+
+        Under a joint commons that is everything but the commons and the overhead; when the
+        members do best apart, each pays its own way and nothing is joint.
+        """
+        full = np.ones(self.n, dtype=bool)
+        arr = self.arrangement(full)
+        if arr.mode == APART:
+            return np.asarray(self.alone - self._own_values(arr.outside_levels[None, :])[0], dtype=np.float64)
+        if arr.mode == NONE:
+            return self.alone.copy()
+        drawn = np.minimum(self.demand, arr.levels[:, None])
+        return np.asarray(self.alone - (self.gain * drawn).sum(axis=0), dtype=np.float64)
+
+    def joint_cost(self) -> float:
+        """The commons' cost and the overhead in the grand coalition: c(N) minus the private costs."""
+        return self.grand_cost() - float(self.private_costs().sum())
+
+    def to_explicit(self) -> ExplicitGame:
+        """All 2^n costs in O(K 2^n): per term, one prefix recursion over players sorted by demand.
+
+        With bits in descending-demand order, layer j (heights between the j-th and (j+1)-th
+        largest demand) depends only on the members among the first j + 1 positions, so the running
+        sum of layer values over masks of the first j + 1 bits is last step's table repeated twice
+        plus layer j's values: P_j = [P_{j-1}, P_{j-1}] + width_j (E - K)+.
+
+        Spillover needs, for every coalition S, quantities of its complement T: the position F of
+        T's level (the first j where E_j(T) > K) and, at that position, what S draws below it.
+        Both follow the same recursion over T (set in the block where bit F enters, copied up for
+        higher bits), using sum_{i in S} e_i min(d_i, d_F) = G_F - d_F E(T_{<=F}) + ED(T_{<=F})
+        - ED(T), with G_F the same sum over all players, and the layers of S below d_F, which are
+        P(S) minus P_{F-1} read at the low bits of S, that is P_{F-1} reversed at the low bits of
+        T. A complement is read by reversing an array. Tables go to natural bit order with one
+        gather each.
+        """
+        n = self.n
+        if n > MAX_EXPLICIT_PLAYERS:
+            raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
+        size = 1 << n
+        participant = self._participant  # type: ignore[attr-defined]
+        sizes = subset_sums(participant.astype(np.float64)).astype(np.int64)
+        overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[sizes]
+        spilling = bool((self.spill > 0).any())
+        potential = (self._own_margin * self.demand).sum(axis=0) * participant  # type: ignore[attr-defined]
+        own_possible = np.flatnonzero(potential > self.overhead(np.ones(1))[0])
+        pool = np.zeros(size)  # sum_k P_k(S)
+        reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), indexed by the complement
+        below_found = np.zeros(size)  # sum_k u_k [T has a level] P_k(S)
+        below_prefix = np.zeros(size)  # sum_k u_k P_{F-1}(S below X), indexed by the complement
+        levels: list[FloatArray | None] = []  # X_k of the complement, natural order, when commons of one matter
+        work = np.empty(size)
+        scratch = np.empty(size)
+        for k in range(len(self.unit_cost)):
+            order = self._order[k]  # type: ignore[attr-defined]
+            d = self.demand[k, order]
+            e = self.gain[k, order]
+            unit_cost = float(self.unit_cost[k])
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n)
+            index = _subset_sums_int(np.int64(1) << rank)  # natural mask -> sorted mask
+            esum = subset_sums(e)
+            width = d - np.append(d[1:], 0.0)
+            u = float(self.spill[k])
+            track_level = u > 0 and own_possible.size > 0
+            if u > 0:
+                edsum = subset_sums(e * d)
+                tail = np.append(np.cumsum((e * d)[::-1])[::-1][1:], 0.0)  # sum over positions > j of e d
+                every = d * np.cumsum(e) + tail  # G_j = sum_i e_i min(d_i, d_j)
+                found = np.zeros(size, dtype=bool)
+                draw = np.zeros(size)
+                prefix = np.zeros(size)
+                level = np.zeros(size) if track_level else None
+            work[:2] = 0.0
+            for j in range(n):
+                span = 1 << (j + 1)
+                half = span >> 1
+                if u > 0:
+                    hit = (esum[half:span] > unit_cost) & ~found[:half]
+                    np.logical_or(found[:half], hit, out=found[half:span])
+                    upper = draw[half:span]
+                    np.multiply(esum[half:span], -d[j], out=upper)
+                    upper += edsum[half:span]
+                    upper += every[j]
+                    np.copyto(upper, draw[:half], where=~hit)
+                    if j:
+                        np.copyto(prefix[half:span], np.where(hit, work[:half][::-1], prefix[:half]))
+                    if level is not None:
+                        np.copyto(level[half:span], np.where(hit, d[j], level[:half]))
+                if j:
+                    work[half:span] = work[:half]
+                if width[j] > 0:
+                    b = scratch[:span]
+                    np.subtract(esum[:span], unit_cost, out=b)
+                    np.maximum(b, 0.0, out=b)
+                    b *= width[j]
+                    work[:span] += b
+            pool_k = work[index]
+            pool += pool_k
+            if u > 0:
+                draw -= edsum
+                draw *= found
+                reach += u * draw[index]
+                below_found += u * found[index][::-1] * pool_k
+                below_prefix += u * prefix[index]
+            levels.append(level[index] if u > 0 and level is not None else None)
+        costs = subset_sums(self.alone)
+        together = pool
+        runs = None
+        if spilling:
+            # The rest T = N minus S runs a commons when its pooled value (no spillover back) beats its overhead.
+            runs = ((pool > overhead) & (sizes > 0))[::-1]
+            costs -= runs * reach[::-1]
+            together = pool - runs * (below_found - below_prefix[::-1])
+        together -= overhead
+        best = np.maximum(together, 0.0)
+        if own_possible.size:
+            masks = np.arange(size, dtype=np.int64)
+            margin = self._own_margin  # type: ignore[attr-defined]
+            h1 = float(self.overhead(np.ones(1))[0])
+            apart = np.zeros(size)
+            for i in own_possible:
+                own: FloatArray | float = float(margin[:, i] @ self.demand[:, i])
+                for k, x in enumerate(levels):
+                    if x is not None and runs is not None and margin[k, i] > 0:
+                        outside = x[::-1] * runs
+                        own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], outside)
+                apart += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
+            np.maximum(best, apart, out=best)
+        costs -= best
+        costs[0] = 0.0
+        return ExplicitGame(self.players, costs)
+
+    def scaled(self, factor: float) -> CommonsGame:
+        return combine_commons([self], [factor])
+
+
+def combine_commons(games: Sequence[CommonsGame], factors: Sequence[float]) -> CommonsGame:
+    """sum_t factor_t * game_t, coefficient by coefficient, for games on the same demands.
+
+    The result is the game of one arrangement kept over all the games' years (docs/model.md).
+    """
+    first = games[0]
+    for game in games[1:]:
+        if game.players != first.players or game.overhead_exponent != first.overhead_exponent:
+            raise InvalidGameError("only games on the same players and overhead shape combine")
+        if not np.array_equal(game.demand, first.demand) or not np.array_equal(game.spill, first.spill):
+            raise InvalidGameError("only games with the same demands and spillover combine")
+    f = [float(v) for v in factors]
+
+    def total(attr: str) -> FloatArray:
+        return np.asarray(sum(w * getattr(g, attr) for w, g in zip(f, games, strict=True)), dtype=np.float64)
+
+    return CommonsGame(
+        players=first.players,
+        alone=total("alone"),
+        demand=first.demand,
+        gain=total("gain"),
+        unit_cost=total("unit_cost"),
+        spill=first.spill,
+        overhead_fixed=float(sum(w * g.overhead_fixed for w, g in zip(f, games, strict=True))),
+        overhead_per_member=float(sum(w * g.overhead_per_member for w, g in zip(f, games, strict=True))),
+        overhead_exponent=first.overhead_exponent,
+        term_names=first.term_names,
+    )
