@@ -12,17 +12,16 @@ so the optimal level is L*_k(S) = sup{y : E_Sk(y) > K_k}. If the rest of the pla
 joint commons at levels X_k, members of S read its published work up to X_k: a share u_k of each
 layer below X_k is free (absorption aside), so there S gains u_k E_Sk(y) without pooling and pools
 only what the outside work leaves, (1 - u_k) of the layer. S then takes the best of three
-arrangements: no commons, one joint commons (paying the overhead H(m) for its m participants,
-the members with anything to pool), or each member on its own (a lab alone may buy its research
-from the pool, a commons of one, paying H(1)):
+arrangements: no commons, one joint commons (paying the overhead H(|S|)), or each member on its
+own (a lab alone may buy its research from the pool, a commons of one, paying H(1)):
 
     reach(S)     = sum_k u_k sum_{i in S} e_ki min(d_ki, X_k)
-    together(S)  = sum_k [P_k(S) - u_k Q_k(S, X_k)] - H(m(S)),   Q_k(S, X) = integral_0^X (E_Sk - K_k)+ dy
+    together(S)  = sum_k [P_k(S) - u_k Q_k(S, X_k)] - H(|S|),     Q_k(S, X) = integral_0^X (E_Sk - K_k)+ dy
     apart(S)     = sum_{i in S} max(0, sum_k (e_ki - K_k)+ (d_ki - u_k min(d_ki, X_k)) - H(1))
     c(S)         = sum_{i in S} a_i - reach(S) - max(0, together(S), apart(S)),
 
 with a_i the lab's cost of doing everything in house. The rest runs its joint commons (X_k =
-L*_k(N \\ S)) when P(N \\ S) exceeds H(m(N \\ S)), computed without any spillover back from S.
+L*_k(N \\ S)) when P(N \\ S) exceeds H(|N \\ S|), computed without any spillover back from S.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ._bits import BoolArray, FloatArray, subset_sums
+from ._bits import BoolArray, FloatArray, popcount, subset_sums
 from .errors import InvalidGameError, TooLargeError
 from .games import MAX_EXPLICIT_PLAYERS, ExplicitGame, _check_finite, _check_players
 
@@ -105,18 +104,16 @@ class CommonsGame:
         object.__setattr__(self, "unit_cost", unit_cost)
         object.__setattr__(self, "spill", spill)
         object.__setattr__(self, "_order", np.argsort(-demand, axis=1, kind="stable"))  # descending demand
-        object.__setattr__(self, "_participant", (demand > 0).any(axis=0))
         # (e_ki - K_k)+: what a lab gains per hour from a commons of its own.
-        object.__setattr__(self, "_own_margin", np.maximum(gain - unit_cost[:, None], 0.0))
+        margin = np.maximum(gain - unit_cost[:, None], 0.0)
+        object.__setattr__(self, "_own_margin", margin)
+        # Players for whom a commons of one can pay at all (before any outside reading lowers it).
+        h1 = self.overhead_fixed + self.overhead_per_member
+        object.__setattr__(self, "_own_possible", np.flatnonzero((margin * demand).sum(axis=0) > h1))
 
     @property
     def n(self) -> int:
         return len(self.players)
-
-    @property
-    def participants(self) -> BoolArray:
-        """Players with anything to pool: only they count toward the overhead."""
-        return self._participant.copy()  # type: ignore[attr-defined, no-any-return]
 
     def overhead(self, sizes: FloatArray) -> FloatArray:
         sizes = np.asarray(sizes, dtype=np.float64)
@@ -147,25 +144,31 @@ class CommonsGame:
         return pool, level, layers, tops
 
     def _own_values(self, outside: FloatArray) -> FloatArray:
-        """Per player and coalition row: max(0, what a commons of one saves given the outside levels - H(1)).
+        """Per coalition row and player: max(0, what a commons of one saves given the outside levels - H(1)).
 
-        `outside` has shape (m, K); the result (m, n).
+        `outside` has shape (m, K); the result (m, n), zero for players for whom it never pays.
         """
-        margin = self._own_margin  # type: ignore[attr-defined]
-        drawn = np.minimum(self.demand[None, :, :], outside[:, :, None])  # (m, K, n)
-        own = (margin[None, :, :] * (self.demand[None] - self.spill[None, :, None] * drawn)).sum(axis=1)
-        value = np.maximum(own - self.overhead(np.ones(1))[0], 0.0)
-        return np.asarray(value * self._participant, dtype=np.float64)  # type: ignore[attr-defined]
+        who = self._own_possible  # type: ignore[attr-defined]
+        out = np.zeros((outside.shape[0], self.n))
+        if not who.size:
+            return out
+        margin = self._own_margin[:, who]  # type: ignore[attr-defined]
+        demand = self.demand[:, who]
+        drawn = np.minimum(demand[None, :, :], outside[:, :, None])  # (m, K, len(who))
+        own = (margin[None, :, :] * (demand[None] - self.spill[None, :, None] * drawn)).sum(axis=1)
+        out[:, who] = np.maximum(own - self.overhead(np.ones(1))[0], 0.0)
+        return out
 
     def _apart(self, members: BoolArray, outside: FloatArray) -> FloatArray:
         """apart(S): every member on its own, each with a commons of one where that pays."""
+        if not self._own_possible.size:  # type: ignore[attr-defined]
+            return np.zeros(members.shape[0])
         return np.asarray((members * self._own_values(outside)).sum(axis=1), dtype=np.float64)
 
     def _evaluate(self, members: BoolArray) -> tuple[FloatArray, list[str], FloatArray, FloatArray]:
         """Costs, each coalition's arrangement mode, its joint levels and the outside levels it reads."""
         members = np.asarray(members, dtype=bool)
-        participant = self._participant  # type: ignore[attr-defined]
-        sizes = (members & participant).sum(axis=1).astype(np.float64)
+        sizes = members.sum(axis=1).astype(np.float64)
         pool, level, layers, tops = self._terms(members)
         outside = np.zeros_like(level)
         reach = np.zeros(members.shape[0])
@@ -173,7 +176,7 @@ class CommonsGame:
         if (self.spill > 0).any():
             rest = ~members
             rest_pool, rest_level, _, _ = self._terms(rest)
-            rest_size = (rest & participant).sum(axis=1).astype(np.float64)
+            rest_size = rest.sum(axis=1).astype(np.float64)
             rest_runs = (rest_size > 0) & (rest_pool.sum(axis=1) > self.overhead(rest_size))
             for k in np.flatnonzero(self.spill > 0):
                 x = np.where(rest_runs, rest_level[:, k], 0.0)
@@ -218,7 +221,7 @@ class CommonsGame:
             both = np.minimum(level, outside)
             drawn = np.minimum(d, level[:, None]) - self.spill[:, None] * np.minimum(d, both[:, None])
             savings += float((e * drawn).sum()) - float((self.unit_cost * (level - self.spill * both)).sum())
-            savings -= float(self.overhead(np.array([float((s & self._participant).sum())]))[0])  # type: ignore[attr-defined]
+            savings -= float(self.overhead(np.array([float(s.sum())]))[0])
         elif arrangement.mode == APART:
             savings += float(self._apart(s[None, :], outside[None, :])[0])
         return float(self.alone[s].sum()) - savings
@@ -275,12 +278,10 @@ class CommonsGame:
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
         size = 1 << n
-        participant = self._participant  # type: ignore[attr-defined]
-        sizes = subset_sums(participant.astype(np.float64)).astype(np.int64)
+        sizes = popcount(n)
         overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[sizes]
         spilling = bool((self.spill > 0).any())
-        potential = (self._own_margin * self.demand).sum(axis=0) * participant  # type: ignore[attr-defined]
-        own_possible = np.flatnonzero(potential > self.overhead(np.ones(1))[0])
+        own_possible = self._own_possible  # type: ignore[attr-defined]
         pool = np.zeros(size)  # sum_k P_k(S)
         reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), indexed by the complement
         below_found = np.zeros(size)  # sum_k u_k [T has a level] P_k(S)

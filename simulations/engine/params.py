@@ -238,7 +238,8 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
             0.01,
             100.0,
             "$/GPU-hour",
-            "What the commons pays: H100-class $2.40 x all-in uplift 1.3; from A100 $1.20 to H200 $3.50 x 1.3.",
+            "What the commons pays per H100-equivalent GPU-hour: H100-class $2.40 x all-in uplift 1.3; the range runs "
+            "from H100-class rental at $2.40 to H200-class at $3.50 x 1.3.",
             2.40,
             4.55,
         ),
@@ -249,7 +250,8 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
             0.0,
             1.0,
             "",
-            "If on, the final run is trained once at the largest member's scale and each member fine-tunes it.",
+            "If on, the commons trains one base model (up to the largest member's final run, as far as that pays) and "
+            "members fine-tune it instead of training their own.",
             0.0,
             0.0,
             "bool",
@@ -308,7 +310,7 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
             0.0,
             5.0,
             "",
-            "How strongly the commons' relative knowledge stock cuts next year's shareable R&D. "
+            "How strongly the commons' knowledge stock cuts the research it still has to do each year. "
             "Planning assumption; no published estimate.",
             0.0,
             1.0,
@@ -395,7 +397,7 @@ LAB_SPECS: dict[str, ParamSpec] = {
             0.0,
             1.0,
             "fraction",
-            "Share of its shareable research a lab publishes into the commons.",
+            "Share of its shareable research a lab runs on shared work: drawn from the commons and published into it.",
             1.0,
             1.0,
         ),
