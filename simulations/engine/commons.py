@@ -283,9 +283,8 @@ class CommonsGame:
         spilling = bool((self.spill > 0).any())
         own_possible = self._own_possible  # type: ignore[attr-defined]
         pool = np.zeros(size)  # sum_k P_k(S)
-        reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), indexed by the complement
-        below_found = np.zeros(size)  # sum_k u_k [T has a level] P_k(S)
-        below_prefix = np.zeros(size)  # sum_k u_k P_{F-1}(S below X), indexed by the complement
+        reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), if the rest runs
+        below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
         levels: list[FloatArray | None] = []  # X_k of the complement, natural order, when commons of one matter
         work = np.empty(size)
         scratch = np.empty(size)
@@ -333,23 +332,26 @@ class CommonsGame:
                     np.maximum(b, 0.0, out=b)
                     b *= width[j]
                     work[:span] += b
-            pool_k = work[index]
-            pool += pool_k
             if u > 0:
+                # Per sorted S (the complement T of sorted mask s is read at s backwards):
+                # reach_k(S) and the pooled layers of S below the outside level.
                 draw -= edsum
                 draw *= found
-                reach += u * draw[index]
-                below_found += u * found[index][::-1] * pool_k
-                below_prefix += u * prefix[index]
-            levels.append(level[index] if u > 0 and level is not None else None)
+                pool += work[index]
+                reach += (u * draw[::-1])[index]
+                below += (u * (found[::-1] * work - prefix[::-1]))[index]
+                levels.append(level[::-1][index] if level is not None else None)
+            else:
+                pool += work[index]
+                levels.append(None)
         costs = subset_sums(self.alone)
         together = pool
         runs = None
         if spilling:
             # The rest T = N minus S runs a commons when its pooled value (no spillover back) beats its overhead.
             runs = ((pool > overhead) & (sizes > 0))[::-1]
-            costs -= runs * reach[::-1]
-            together = pool - runs * (below_found - below_prefix[::-1])
+            costs -= runs * reach
+            together = pool - runs * below
         together -= overhead
         best = np.maximum(together, 0.0)
         if own_possible.size:
@@ -361,7 +363,7 @@ class CommonsGame:
                 own: FloatArray | float = float(margin[:, i] @ self.demand[:, i])
                 for k, x in enumerate(levels):
                     if x is not None and runs is not None and margin[k, i] > 0:
-                        outside = x[::-1] * runs
+                        outside = x * runs
                         own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], outside)
                 apart += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
             np.maximum(best, apart, out=best)
