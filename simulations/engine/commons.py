@@ -274,6 +274,14 @@ class CommonsGame:
         T. A complement is read by reversing an array. Tables go to natural bit order with one
         gather each.
         """
+        cached = self.__dict__.get("_explicit")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        table = self._build_explicit()
+        object.__setattr__(self, "_explicit", table)  # several rules and the core check share one table
+        return table
+
+    def _build_explicit(self) -> ExplicitGame:
         n = self.n
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
