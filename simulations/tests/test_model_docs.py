@@ -32,7 +32,7 @@ def _row(name: str) -> list[str]:
 
 @pytest.mark.parametrize("spec", list(PARAMETER_SPECS.values()), ids=lambda s: s.name)
 def test_docs_list_each_scenario_parameter_with_its_default_range_and_source(spec):
-    name, default, allowed, plausible, unit, source = _row(spec.name)
+    _, default, allowed, plausible, unit, source = _row(spec.name)
     assert default == _fmt(spec.default)
     if spec.kind != "bool":
         assert allowed == f"{_fmt(spec.low)} - {_fmt(spec.high)}"
