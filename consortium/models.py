@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from simulations.engine.errors import EngineError
 from simulations.engine.params import PARAMETER_SPECS
+from simulations.engine.weights import WEIGHT_BASES
 
 # Every price and amount in the planner (ledger prices, lab GPU prices, engine costs) is in US
 # dollars and nothing converts, so a consortium cannot pick another currency: it would only relabel
@@ -130,6 +131,36 @@ def validate_rules(value: object) -> None:
         raise ValidationError("Each rule may be chosen once.")
 
 
+WEIGHT_BASIS_CHOICES = list(WEIGHT_BASES.items())
+# Ids are 64-bit integers.
+MAX_ID = 2**63 - 1
+# A number on a scale (a national income or a revenue in US$) stays far below this; more is a typo.
+WEIGHT_VALUE_MAX = 1e15
+
+
+def validate_weight_values(value: object) -> None:
+    """Weights of the weighted rule are {lab id: number}.
+
+    Which labs and what the numbers must add up to depend on the scenario's labs and basis:
+    consortium.services.scenario_weights_check states those rules.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError("Enter the weights as an object {lab id: number}.")
+    for key, number in value.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 19 and int(key) <= MAX_ID):
+            raise ValidationError(f"Weights are keyed by lab id; {str(key)[:40]!r} is not a lab id.")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValidationError(f"The weight of lab {key} must be a number.")
+        # Also false for NaN.
+        if not -WEIGHT_VALUE_MAX <= number <= WEIGHT_VALUE_MAX:
+            raise ValidationError(f"The weight of lab {key} must be a number between -1e15 and 1e15.")
+
+
+def validate_weight_cap(value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValidationError("The cap is the largest share of the joint costs one member pays: above 0, at most 1.")
+
+
 class Scenario(models.Model):
     consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="scenarios")
     name = models.CharField(max_length=120)
@@ -137,6 +168,24 @@ class Scenario(models.Model):
     labs = models.ManyToManyField("labs.Lab", related_name="scenarios")
     parameters = models.JSONField(default=default_parameters, validators=[validate_parameters])
     rules = models.JSONField(default=default_rules, validators=[validate_rules])
+    weight_basis = models.CharField(
+        "weights of the weighted rule", max_length=10, choices=WEIGHT_BASIS_CHOICES, default="delivered"
+    )
+    weight_values = models.JSONField(
+        "weight per lab",
+        default=dict,
+        blank=True,
+        validators=[validate_weight_values],
+        help_text="{lab id: number}: percentages summing to 100 for fixed shares, each lab's number for a "
+        "scale; empty for compute delivered, which the ledger gives.",
+    )
+    weight_cap = models.FloatField(
+        "cap on a member's share",
+        null=True,
+        blank=True,
+        validators=[validate_weight_cap],
+        help_text="Scale only, optional: the largest share of the joint costs one member pays (0 to 1).",
+    )
     draws = models.PositiveIntegerField(
         "Monte Carlo draws", default=1000, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
     )
@@ -156,6 +205,10 @@ class Scenario(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("simulations:scenario", kwargs={"pk": self.pk})
+
+    def weight_rows(self) -> list[tuple[str, object]]:
+        """Each of the scenario's labs with its weight value (None where none is given), by name."""
+        return [(lab.name, self.weight_values.get(str(lab.pk))) for lab in self.labs.order_by("name")]
 
     def effective_parameters(self) -> dict[str, object]:
         """Stored parameters over the defaults, so a scenario saved before a parameter existed still runs."""

@@ -15,20 +15,32 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from labs.models import Lab
+from simulations.engine import WEIGHT_BASES, InvalidParameterError, member_weights
 
 from . import access
-from .models import Consortium, Membership, Scenario, default_parameters
+from .models import Consortium, Membership, Scenario, default_parameters, validate_weight_values
 
 logger = logging.getLogger(__name__)
 
-SCENARIO_FIELDS = ("name", "description", "labs", "parameters", "rules", "draws", "seed")
+SCENARIO_FIELDS = (
+    "name",
+    "description",
+    "labs",
+    "parameters",
+    "rules",
+    "weight_basis",
+    "weight_values",
+    "weight_cap",
+    "draws",
+    "seed",
+)
 # Below two labs there is nothing to share: the only "coalition" is going alone.
 SCENARIO_MIN_LABS = 2
 
@@ -197,6 +209,98 @@ def scenario_labs_check(*, consortium: Consortium, labs: Iterable[Lab]) -> list[
     return labs
 
 
+def _sentence(error: InvalidParameterError) -> str:
+    text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def scenario_weights_check(
+    *,
+    consortium: Consortium,
+    labs: Iterable[Lab],
+    rules: Iterable[str],
+    basis: str,
+    values: Any,
+    cap: float | None,
+    delivered: Mapping[int, float | None] | None = None,
+) -> dict[int, float]:
+    """Each lab's weight under the weighted rule (lab id -> share, summing to 1); {} without the rule
+    (or, for basis "delivered", without `delivered`).
+
+    The one check of a scenario's weights, used by the scenario form, the API (through the
+    services) and a run's start. The weights come from engine.member_weights, whose message an
+    InvalidParameterError turns into a ValidationError on `weight_basis`, `weight_values` or
+    `weight_cap`: first without the cap, so an error there is the values' (or, for compute
+    delivered, the ledger's), then with it.
+
+    `delivered` maps lab ids to the H100-equivalent GPU-hours delivered to the consortium (None:
+    not convertible, a lab without the throughput factor its entries need). Without it, as when a
+    scenario is saved, basis "delivered" checks only that no values or cap are given: the ledger
+    is read when a run starts.
+    """
+    if "weighted" not in list(rules):
+        return {}
+    labs = sorted(labs, key=lambda lab: lab.name)
+    names = [lab.name for lab in labs]
+    if basis not in WEIGHT_BASES:
+        try:
+            member_weights(basis, [], [])
+        except InvalidParameterError as exc:
+            raise ValidationError({"weight_basis": _sentence(exc)}) from None
+    try:
+        validate_weight_values(values)
+    except ValidationError as error:
+        raise ValidationError({"weight_values": error.messages}) from None
+    in_scenario = {str(lab.pk): lab for lab in labs}
+    outside = sorted(set(values) - set(in_scenario), key=int)
+    if outside:
+        # Name a lab the consortium can see; any other id stays a number, so the message leaks no name.
+        known = dict(
+            Membership.objects.current()
+            .filter(consortium=consortium, lab_id__in=[int(key) for key in outside])
+            .values_list("lab_id", "lab__name")
+        )
+        named = ", ".join(known.get(int(key), f"lab {key}") for key in outside)
+        raise ValidationError(
+            {"weight_values": f"Not a lab of this scenario: {named}. Give weights for its labs only."}
+        )
+    if basis == "delivered":
+        if values:
+            raise ValidationError(
+                {"weight_values": "Compute delivered comes from the ledger; leave the weights empty ({})."}
+            )
+        unconverted = [lab.name for lab in labs if delivered is not None and delivered.get(lab.pk, 0.0) is None]
+        if unconverted:
+            raise ValidationError(
+                {
+                    "weight_basis": f"{', '.join(unconverted)} delivered compute on GPU type “other” without a "
+                    "throughput factor, so it cannot be counted in H100-equivalents; set the factor on the lab's "
+                    "profile."
+                }
+            )
+        # Equal stand-ins before any run: they let the cap be checked; the ledger gives the real numbers.
+        numbers = [1.0] * len(labs) if delivered is None else [max(delivered.get(lab.pk, 0.0), 0.0) for lab in labs]
+    else:
+        missing = [lab.name for lab in labs if str(lab.pk) not in values]
+        if missing:
+            raise ValidationError(
+                {"weight_values": f"Give a weight for every lab of the scenario; missing: {', '.join(missing)}."}
+            )
+        numbers = [values[str(lab.pk)] for lab in labs]
+    try:
+        weights = member_weights(basis, numbers, names)
+    except InvalidParameterError as exc:
+        raise ValidationError({"weight_basis" if basis == "delivered" else "weight_values": _sentence(exc)}) from None
+    if cap is not None:
+        try:
+            weights = member_weights(basis, numbers, names, cap=cap)
+        except InvalidParameterError as exc:
+            raise ValidationError({"weight_cap": _sentence(exc)}) from None
+    if basis == "delivered" and delivered is None:
+        return {}
+    return {lab.pk: float(weight) for lab, weight in zip(labs, weights, strict=True)}
+
+
 def _check_unique_name(*, scenario: Scenario) -> None:
     taken = Scenario.objects.filter(consortium=scenario.consortium, name=scenario.name).exclude(pk=scenario.pk)
     if taken.exists():
@@ -206,6 +310,14 @@ def _check_unique_name(*, scenario: Scenario) -> None:
 def _save_scenario(scenario: Scenario, labs: list[Lab] | None) -> Scenario:
     _check_unique_name(scenario=scenario)
     scenario.full_clean(validate_constraints=False)
+    scenario_weights_check(
+        consortium=scenario.consortium,
+        labs=labs if labs is not None else scenario.labs.all(),
+        rules=scenario.rules,
+        basis=scenario.weight_basis,
+        values=scenario.weight_values,
+        cap=scenario.weight_cap,
+    )
     save_or_conflict(scenario, {"name": f"{scenario.consortium} already has a scenario named {scenario.name!r}."})
     if labs is not None:
         scenario.labs.set(labs)
@@ -221,17 +333,27 @@ def scenario_create(
     labs: Iterable[Lab],
     parameters: dict[str, Any] | None = None,
     rules: list[str] | None = None,
+    weight_basis: str = "delivered",
+    weight_values: dict[str, float] | None = None,
+    weight_cap: float | None = None,
     draws: int = 1000,
     seed: int = 2026,
     description: str = "",
 ) -> Scenario:
-    """Create a scenario; parameters not given take their defaults and are stored explicitly."""
+    """Create a scenario; parameters not given take their defaults and are stored explicitly.
+
+    The weighted rule's weights (`weight_basis`, `weight_values` {lab id: number}, `weight_cap`)
+    are checked by scenario_weights_check when the rule is chosen.
+    """
     labs = scenario_labs_check(consortium=consortium, labs=labs)
     scenario = Scenario(
         consortium=consortium,
         created_by=created_by,
         name=name,
         description=description,
+        weight_basis=weight_basis,
+        weight_values={} if weight_values is None else weight_values,
+        weight_cap=weight_cap,
         draws=draws,
         seed=seed,
     )

@@ -40,6 +40,7 @@ class LabProfileForm(forms.ModelForm):
             "website",
             "description",
             "gpu_type",
+            "throughput_factor",
             "price_per_gpu_hour",
             "final_run_gpu_hours",
             "rd_share",
@@ -48,8 +49,8 @@ class LabProfileForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
             "price_per_gpu_hour": "Before the all-in uplift of 1.3. H100 $2.40, H800 $2.00, A100 $1.20, H200 $3.50.",
-            "final_run_gpu_hours": "H100-equivalent GPU-hours of this year's final training run "
-            "(DeepSeek-V3: 2,788,000).",
+            "final_run_gpu_hours": "GPU-hours of the lab's GPU type in this year's final training run "
+            "(DeepSeek-V3: 2,788,000 H800 hours); the model converts them to H100-equivalents.",
             "openness": "Share of its shareable research the lab publishes into the commons, 0 to 1.",
         }
 
@@ -66,6 +67,7 @@ class LabProfileForm(forms.ModelForm):
             )
         self.fields["rd_share"].widget.attrs.update({"step": "0.01", "min": "0.01", "max": "0.99"})
         self.fields["openness"].widget.attrs.update({"step": "0.05", "min": "0", "max": "1"})
+        self.fields["throughput_factor"].widget.attrs.update({"step": "any", "min": "0.01", "max": "100"})
 
     @property
     def weight_fields(self):
@@ -118,8 +120,8 @@ class ContributionForm(forms.ModelForm):
         labels = {"gpu_type": "GPU type"}
         help_texts = {
             "price_per_gpu_hour": "The agreed in-kind price, US$ per GPU-hour.",
-            "gpu_hours_pledged": "H100-equivalent GPU-hours promised for the period.",
-            "gpu_hours_delivered": "GPU-hours actually delivered so far.",
+            "gpu_hours_pledged": "GPU-hours of the chosen GPU type promised for the period.",
+            "gpu_hours_delivered": "GPU-hours of the chosen GPU type actually delivered so far.",
         }
 
     def __init__(self, *args, lab: Lab, **kwargs):

@@ -11,7 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from simulations.engine.params import AREA_LABELS, AREAS
+from simulations.engine.errors import InvalidParameterError
+from simulations.engine.params import AREA_LABELS, AREAS, GPU_TYPES, OTHER_GPU, h100_factor
 
 AREA_CHOICES = [(area, AREA_LABELS[area]) for area in AREAS]
 
@@ -27,6 +28,8 @@ LEDGER_MAX_AMOUNT = {
     "cash": Decimal("1e11"),
 }
 MAX_PRICE_PER_GPU_HOUR = Decimal("100")
+# A lab's own throughput factor, in H100-equivalent GPU-hours per GPU-hour of its type.
+THROUGHPUT_FACTOR_MIN, THROUGHPUT_FACTOR_MAX = 0.01, 100.0
 
 WEIGHT_TOLERANCE = 1e-6
 # Above 0.99 the implied R&D compute (F * rho / (1 - rho)) exceeds 99x the final run: a typo.
@@ -81,6 +84,15 @@ class Lab(models.Model):
         default=Decimal("2.40"),
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
     )
+    throughput_factor = models.FloatField(
+        "throughput factor (H100-equivalents per GPU-hour)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(THROUGHPUT_FACTOR_MIN), MaxValueValidator(THROUGHPUT_FACTOR_MAX)],
+        help_text="H100-equivalent GPU-hours per GPU-hour of the lab's type, 0.01 to 100. Required for GPU type "
+        "“other” (it also converts the lab's ledger entries on “other”); for a listed type it is optional and "
+        "overrides the datasheet factor for the lab's final run. Empty: the datasheet factor.",
+    )
     final_run_gpu_hours = models.BigIntegerField(
         "final-run compute per year (GPU-hours)",
         validators=[MinValueValidator(1), MaxValueValidator(10**10)],
@@ -113,6 +125,14 @@ class Lab(models.Model):
                 condition=models.Q(openness__gte=0) & models.Q(openness__lte=1), name="lab_openness_unit"
             ),
             models.CheckConstraint(condition=models.Q(final_run_gpu_hours__gt=0), name="lab_final_run_positive"),
+            models.CheckConstraint(
+                condition=models.Q(throughput_factor__isnull=True)
+                | (
+                    models.Q(throughput_factor__gte=THROUGHPUT_FACTOR_MIN)
+                    & models.Q(throughput_factor__lte=THROUGHPUT_FACTOR_MAX)
+                ),
+                name="lab_throughput_factor_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,10 +142,47 @@ class Lab(models.Model):
         return reverse("labs:detail", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
+        errors = {}
         if self.rd_share is not None and not 0 < self.rd_share <= RD_SHARE_MAX:
-            raise ValidationError(
-                {"rd_share": f"The R&D share must be strictly between 0 and 1 (at most {RD_SHARE_MAX})."}
-            )
+            errors["rd_share"] = f"The R&D share must be strictly between 0 and 1 (at most {RD_SHARE_MAX})."
+        if self.throughput_factor is None:
+            if self.gpu_type == OTHER_GPU:
+                errors["throughput_factor"] = (
+                    "GPU type “other” has no datasheet factor: give the lab's throughput factor "
+                    f"(H100-equivalent GPU-hours per GPU-hour, {THROUGHPUT_FACTOR_MIN:g} to {THROUGHPUT_FACTOR_MAX:g})."
+                )
+            elif self.pk is not None and self.contributions.filter(gpu_type=OTHER_GPU).exists():
+                errors["throughput_factor"] = (
+                    "The lab's ledger has entries on GPU type “other”, which this factor converts to "
+                    "H100-equivalent GPU-hours; it cannot be removed."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def h100_factor(self) -> float | None:
+        """H100-equivalent GPU-hours per GPU-hour: the lab's own factor, else its type's datasheet factor.
+
+        None only for a type without a datasheet factor and no factor of the lab's own, which
+        validation refuses.
+        """
+        try:
+            return h100_factor(self.gpu_type, self.throughput_factor)
+        except InvalidParameterError:
+            return None
+
+    @property
+    def h100_factor_source(self) -> str:
+        if self.throughput_factor is not None:
+            return "The lab's own throughput factor."
+        gpu = GPU_TYPES.get(self.gpu_type)
+        return gpu.source if gpu else ""
+
+    @property
+    def final_run_h100_gpu_hours(self) -> float | None:
+        """The final run in H100-equivalent GPU-hours, the unit the cost model works in."""
+        factor = self.h100_factor
+        return None if factor is None or self.final_run_gpu_hours is None else self.final_run_gpu_hours * factor
 
     @property
     def rd_gpu_hours(self) -> float:
@@ -251,6 +308,17 @@ class ComputeContribution(models.Model):
             errors["price_per_gpu_hour"] = (
                 f"The price must be above 0 and at most US${MAX_PRICE_PER_GPU_HOUR}/GPU-hour."
             )
+        # A reversal cancels an entry whatever the lab's profile says, so only new compute needs converting.
+        if (
+            not is_reversal
+            and self.gpu_type == OTHER_GPU
+            and self.lab_id is not None
+            and self.lab.throughput_factor is None
+        ):
+            errors["gpu_type"] = (
+                f"GPU type “other” has no datasheet factor: set {self.lab}'s throughput factor "
+                "(H100-equivalent GPU-hours per GPU-hour) on its profile first, or pick a listed GPU type."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -258,6 +326,23 @@ class ComputeContribution(models.Model):
     def delivered_value(self) -> Decimal:
         """Money value of the compute delivered (US$)."""
         return self.gpu_hours_delivered * self.price_per_gpu_hour
+
+    @property
+    def h100_factor(self) -> float | None:
+        """H100-equivalent GPU-hours per GPU-hour of this entry.
+
+        A listed type takes its datasheet factor, whatever the lab's own factor says, so every lab's
+        deliveries are counted on one scale; "other" takes the lab's throughput factor, which
+        validation requires before such an entry is recorded.
+        """
+        gpu = GPU_TYPES.get(self.gpu_type)
+        return gpu.h100_factor if gpu else self.lab.throughput_factor
+
+    @property
+    def h100_gpu_hours_delivered(self) -> float | None:
+        """GPU-hours delivered in H100-equivalents (signed, like the ledger amounts)."""
+        factor = self.h100_factor
+        return None if factor is None else float(self.gpu_hours_delivered) * factor
 
     @property
     def pledged_value(self) -> Decimal:

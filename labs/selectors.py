@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
-from django.db.models.functions import TruncQuarter
+from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, TruncQuarter
 
 from consortium.access import visible_contributions
+from simulations.engine.params import GPU_TYPES, OTHER_GPU
 
 from .models import ComputeContribution, Lab
 
@@ -37,6 +38,7 @@ def contribution_totals(
     end: datetime.date | None = None,
     group_by: Iterable[str] = ("lab",),
     user: Any = None,
+    h100_equivalent: bool = False,
 ) -> list[dict[str, Any]]:
     """Ledger sums per group, in group order.
 
@@ -45,6 +47,10 @@ def contribution_totals(
     see are summed. Each row holds the group keys (lab, lab_name, quarter as the quarter's first
     day, gpu_type), `entries`, `gpu_hours_pledged`, `gpu_hours_delivered`, `pledged_value`,
     `delivered_value` and `cash` (US$).
+
+    With `h100_equivalent`, rows also hold `h100_gpu_hours_delivered` (a float: each entry's hours
+    times its factor, see ComputeContribution.h100_factor) and `entries_without_factor`, the entries
+    on GPU type "other" of a lab without a throughput factor, which that sum leaves out.
     """
     group_by = tuple(group_by)
     unknown = sorted(set(group_by) - set(GROUP_BY_CHOICES))
@@ -68,11 +74,22 @@ def contribution_totals(
         "sum_delivered_value": Sum(_times_price("gpu_hours_delivered")),
         "sum_cash": Sum("cash"),
     }
+    if h100_equivalent:
+        sums["sum_h100_gpu_hours_delivered"] = Sum(
+            Cast("gpu_hours_delivered", FloatField()) * _h100_factor(), output_field=FloatField()
+        )
+        sums["entries_without_factor"] = Count("id", filter=Q(gpu_type=OTHER_GPU, lab__throughput_factor__isnull=True))
     columns = [column for name in group_by for column in _GROUP_COLUMNS[name]]
     if not columns:
         return [_present(entries.aggregate(**sums))]
     rows = entries.annotate(quarter=TruncQuarter("period_start")).values(*columns).annotate(**sums).order_by(*columns)
     return [_present(row) for row in rows]
+
+
+def _h100_factor() -> Case:
+    """The entry's H100-equivalents per GPU-hour in SQL: its type's datasheet factor, else the lab's own."""
+    listed = [When(gpu_type=name, then=Value(gpu.h100_factor)) for name, gpu in GPU_TYPES.items()]
+    return Case(*listed, default=F("lab__throughput_factor"), output_field=FloatField())
 
 
 def _times_price(field: str) -> ExpressionWrapper:
@@ -85,6 +102,8 @@ def _present(row: dict[str, Any]) -> dict[str, Any]:
     out["entries"] = out.pop("n_entries")
     for key in _AMOUNTS:
         out[key] = Decimal(out[key]).quantize(_CENT)
+    if "h100_gpu_hours_delivered" in out:
+        out["h100_gpu_hours_delivered"] = float(out["h100_gpu_hours_delivered"])
     if "lab_id" in out:
         out["lab"] = out.pop("lab_id")
         out["lab_name"] = out.pop("lab__name")

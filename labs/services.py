@@ -51,6 +51,7 @@ LAB_FIELDS = (
     "website",
     "description",
     "gpu_type",
+    "throughput_factor",
     "price_per_gpu_hour",
     "final_run_gpu_hours",
     "rd_share",

@@ -107,6 +107,7 @@ def lab_detail(request, slug: str):
         "pledged": sum(entry.gpu_hours_pledged for entry in entries),
         "delivered": sum(entry.gpu_hours_delivered for entry in entries),
         "delivered_value": sum(entry.delivered_value for entry in entries),
+        "delivered_h100": sum(entry.h100_gpu_hours_delivered or 0.0 for entry in entries),
     }
     artifacts = lab.artifacts.all()
     reuse_by, reuse_of = _reuse(request, lab)

@@ -2,15 +2,20 @@
 
 Every cost-model parameter comes from the engine's PARAMETER_SPECS, so the editor always shows the
 engine's own defaults, allowed ranges, units and source notes. An "area" parameter is one value for
-every research area unless "set per research area" is ticked, which enables six inputs.
+every research area unless "set per research area" is ticked, which enables six inputs. The
+weighted rule's weights are a basis, a cap and one number per lab, checked by the same
+consortium.services.scenario_weights_check the services and the API use.
 """
 
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
 from consortium.forms import IdMultipleChoiceField
-from consortium.models import Membership, Scenario
+from consortium.models import Membership, Scenario, validate_weight_cap
+from consortium.services import scenario_weights_check
 from labs.models import Lab
 from simulations.engine import RULE_LABELS, RULES
 from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
@@ -18,6 +23,12 @@ from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
 from .models import SimulationRun
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
+# What one lab's number means under each weight basis.
+WEIGHT_UNITS = {
+    "shares": "%",
+    "scale": "number on the scale",
+    "delivered": "not used with compute delivered, which the ledger gives",
+}
 
 
 def _range_text(spec) -> str:
@@ -77,18 +88,25 @@ class ScenarioForm(forms.ModelForm):
         help_text="The first rule chosen is the headline on dashboards and reports.",
     )
 
+    # Built in clean() from one input per lab; not an input itself, it carries the weights' errors.
+    weight_values = forms.JSONField(required=False, disabled=True, widget=forms.HiddenInput)
+    weighted_label = RULE_LABELS["weighted"]
+
     class Meta:
         model = Scenario
-        fields = ["name", "description", "labs", "draws", "seed"]
+        fields = ["name", "description", "labs", "weight_basis", "weight_cap", "draws", "seed"]
         field_classes = {"labs": IdMultipleChoiceField}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "labs": forms.CheckboxSelectMultiple,
         }
+        labels = {"weight_basis": "Weight basis", "weight_cap": "Cap on a member's share"}
         help_texts = {
             "draws": "Monte Carlo draws of the uncertain parameters; more draws give steadier bands (1 to 100,000).",
             "seed": "The same seed and inputs give the same results.",
             "labs": "Current members and candidates of the consortium.",
+            "weight_cap": "Scale only, optional: the largest share of the joint costs one member pays, above 0 and "
+            "at most 1 (0.25 for 25 %); the rest is spread over the others.",
         }
 
     def __init__(self, *args, consortium, **kwargs):
@@ -105,6 +123,20 @@ class ScenarioForm(forms.ModelForm):
             f"{lab.name} (candidate)" if statuses.get(lab.pk) == Membership.Status.CANDIDATE else lab.name
         )
         self.fields["draws"].widget.attrs.update({"min": "1", "max": "100000"})
+        self.fields["weight_cap"].validators.append(validate_weight_cap)
+        self.fields["weight_cap"].widget.attrs.update({"step": "any", "min": "0", "max": "1"})
+        given = self.instance.weight_values if self.instance.pk else {}
+        self.weight_labs = list(self.fields["labs"].queryset)
+        for lab in self.weight_labs:
+            self.fields[f"w_{lab.pk}"] = forms.FloatField(
+                # Named apart from the lab's checkbox for screen readers; the visible label is the lab's name.
+                label=format_html('<span class="sr-only">Weight of </span>{}', lab.name),
+                required=False,
+                initial=_tidy(given.get(str(lab.pk))),
+                widget=forms.NumberInput(attrs={"step": "any"}),
+            )
+            # Needed under the weighted rule with shares or a scale; not "(optional)".
+            self.fields[f"w_{lab.pk}"].conditionally_required = True
         self.fields["rules"].initial = (
             list(self.instance.rules) if self.instance.pk else ["shapley", "nucleolus", "proportional"]
         )
@@ -156,6 +188,41 @@ class ScenarioForm(forms.ModelForm):
     def parameter_rows(self) -> list[ParameterRow]:
         return [ParameterRow(self, spec) for spec in PARAMETER_SPECS.values()]
 
+    @property
+    def weight_fields(self):
+        return [self[f"w_{lab.pk}"] for lab in self.weight_labs]
+
+    @property
+    def weight_unit(self) -> str:
+        """The unit of each lab's number under the basis currently chosen (the posted one, else the stored one)."""
+        return WEIGHT_UNITS.get(str(self["weight_basis"].value()), "")
+
+    def _clean_weights(self, cleaned: dict) -> None:
+        """Collect one number per chosen lab and check them with the services' own check."""
+        basis, labs, rules = cleaned.get("weight_basis"), cleaned.get("labs"), cleaned.get("rules")
+        # Compute delivered takes no numbers, and a lab left out of the scenario keeps none.
+        self.weight_values = {
+            str(lab.pk): cleaned[f"w_{lab.pk}"]
+            for lab in labs or []
+            if basis != "delivered" and cleaned.get(f"w_{lab.pk}") is not None
+        }
+        cleaned["weight_values"] = self.weight_values
+        inputs = ["weight_basis", "weight_cap", "labs", "rules", *(f"w_{lab.pk}" for lab in self.weight_labs)]
+        if any(name in self.errors for name in inputs):
+            return
+        try:
+            scenario_weights_check(
+                consortium=self.consortium,
+                labs=labs,
+                rules=rules,
+                basis=basis,
+                values=self.weight_values,
+                cap=cleaned.get("weight_cap"),
+            )
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+
     def clean(self):
         cleaned = super().clean()
         parameters = {}
@@ -183,6 +250,7 @@ class ScenarioForm(forms.ModelForm):
                 self._check_range(spec, value, key)
                 parameters[name] = value
         self.parameters = parameters
+        self._clean_weights(cleaned)
         return cleaned
 
     def _check_range(self, spec, value, key) -> None:
@@ -207,6 +275,9 @@ class ScenarioForm(forms.ModelForm):
             "labs": list(self.cleaned_data["labs"]),
             "parameters": self.parameters,
             "rules": list(self.cleaned_data["rules"]),
+            "weight_basis": self.cleaned_data["weight_basis"],
+            "weight_values": self.weight_values,
+            "weight_cap": self.cleaned_data.get("weight_cap"),
             "draws": self.cleaned_data["draws"],
             "seed": self.cleaned_data["seed"],
         }

@@ -10,11 +10,19 @@ from rest_framework import serializers
 
 from labs.api.serializers import VisibleRelatedField
 from labs.models import Lab
-from simulations.engine import RULES
+from simulations.engine import RULES, WEIGHT_BASES
 from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
 from ..access import visible_consortia
-from ..models import Consortium, Membership, Scenario, validate_parameters, validate_rules
+from ..models import (
+    WEIGHT_VALUE_MAX,
+    Consortium,
+    Membership,
+    Scenario,
+    validate_parameters,
+    validate_rules,
+    validate_weight_values,
+)
 from .common import ModelCleanSerializer
 
 
@@ -55,6 +63,19 @@ class ParametersField(serializers.JSONField):
     {"type": "array", "items": {"type": "string", "enum": list(RULES)}, "minItems": 1, "uniqueItems": True}
 )
 class RulesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "number", "minimum": -WEIGHT_VALUE_MAX, "maximum": WEIGHT_VALUE_MAX},
+        "description": "For the weighted rule, one number per lab of the scenario, keyed by lab id (as a string): "
+        "percentages summing to 100 for `shares`, each lab's number (income, revenue) for `scale`. Empty for "
+        "`delivered`, whose weights are the H100-equivalent GPU-hours each lab delivered, from the ledger.",
+    }
+)
+class WeightValuesField(serializers.JSONField):
     pass
 
 
@@ -131,6 +152,21 @@ class ScenarioSerializer(serializers.ModelSerializer):
         "defaults, and the stored scenario lists them all.",
     )
     rules = RulesField(required=False, validators=[validate_rules], help_text="Cost-sharing rules to compute.")
+    weight_basis = serializers.ChoiceField(
+        choices=list(WEIGHT_BASES.items()),
+        required=False,
+        help_text="What the weighted rule splits the joint costs by (default `delivered`); checked, with "
+        "`weight_values` and `weight_cap`, when `weighted` is among the rules.",
+    )
+    weight_values = WeightValuesField(required=False, validators=[validate_weight_values])
+    weight_cap = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="For `scale` only, optional: the largest share of the joint costs one member pays, above 0 "
+        "and at most 1; what a capped member would pay above it is spread over the others.",
+    )
 
     class Meta:
         model = Scenario
@@ -142,6 +178,9 @@ class ScenarioSerializer(serializers.ModelSerializer):
             "labs",
             "parameters",
             "rules",
+            "weight_basis",
+            "weight_values",
+            "weight_cap",
             "draws",
             "seed",
             "created_by",
@@ -151,6 +190,12 @@ class ScenarioSerializer(serializers.ModelSerializer):
         read_only_fields = ("created_at", "updated_at")
         # scenario_create/scenario_update check the name per consortium and name the field.
         validators: list = []
+
+    def to_representation(self, instance: Scenario) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # A scenario saved before a parameter existed runs with its default; show the values it runs with.
+        data["parameters"] = instance.effective_parameters()
+        return data
 
 
 class ScenarioUpdateSerializer(ScenarioSerializer):

@@ -236,6 +236,9 @@ class _Loader:
                     labs=[lab for lab in self.labs.values() if current.get(lab.pk) in statuses],
                     parameters=spec["parameters"],
                     rules=spec["rules"],
+                    weight_basis=spec.get("weight_basis", "delivered"),
+                    weight_values=spec.get("weight_values"),
+                    weight_cap=spec.get("weight_cap"),
                     draws=spec["draws"],
                     seed=spec["seed"],
                 )

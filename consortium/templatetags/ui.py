@@ -58,6 +58,19 @@ def gpuh(value) -> str:
 
 
 @register.filter
+def compact(value) -> str:
+    """Three significant digits and a unit letter, for a figure read at a glance: `2788000` -> `2.79M`."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    rounded = float(f"{number:.3g}")
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(rounded) >= limit:
+            return f"{rounded / limit:.3g}{suffix}"
+    return f"{rounded:.3g}"
+
+
+@register.filter
 def pct(value, places: int = 1) -> str:
     """A percentage already in percent units: `12.345` -> `12.3 %`."""
     number = _number(value)

@@ -247,3 +247,28 @@ def test_three_scenarios_over_current_members_and_candidates(demo):
     assert five_years.parameters["horizon_years"] == 5
     assert scenarios["Shared base model"].parameters["shared_base_model"] is True
     assert not Scenario.objects.filter(labs__slug="kestrelmoor").exists()
+
+
+def test_shared_base_model_weighs_members_by_their_h100_equivalent_deliveries(demo):
+    from simulations.services import scenario_spec_build
+
+    scenario = Scenario.objects.get(name="Shared base model")
+    assert "weighted" in scenario.rules
+    assert (scenario.weight_basis, scenario.weight_values, scenario.weight_cap) == ("delivered", {}, None)
+    spec = scenario_spec_build(scenario=scenario)
+    weights = {lab.name: lab.weight for lab in spec.labs}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    gpu_types = {lab.name: lab.gpu_type for lab in spec.labs}
+    assert {"A100", "H100", "H200", "H800"} <= set(gpu_types.values())
+    totals = {
+        row["lab_name"]: row["h100_gpu_hours_delivered"]
+        for row in contribution_totals(consortium=demo.consortium, h100_equivalent=True)
+        if row["lab_name"] in weights
+    }
+    grand = sum(totals.values())
+    for name, weight in weights.items():
+        assert weight == pytest.approx(totals[name] / grand)
+    # Birchfield delivered more GPU-hours than Dunlin, but A100 hours count at 312/989 of an H100 hour.
+    raw = {row["lab_name"]: row["gpu_hours_delivered"] for row in contribution_totals(consortium=demo.consortium)}
+    assert raw["Birchfield AI Institute"] > raw["Dunlin Foundation"]
+    assert weights["Birchfield AI Institute"] < weights["Dunlin Foundation"]

@@ -1,6 +1,7 @@
 """Serializers of labs, the compute ledger, artifacts and reuse.
 
-Amounts are decimal strings: GPU-hours (H100-equivalent) and US$; field names carry the unit.
+Amounts are decimal strings: GPU-hours (of the entry's or lab's GPU type unless the name says
+H100-equivalent) and US$; field names carry the unit.
 Related objects are chosen among those the requesting user can see, so an id the user may not see
 is answered exactly like an id that does not exist.
 """
@@ -54,6 +55,15 @@ class LabSerializer(ModelCleanSerializer):
     standalone_gpu_hours = serializers.FloatField(
         read_only=True, help_text="Final run plus R&D compute when going alone (GPU-hours/year)."
     )
+    h100_factor = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="H100-equivalent GPU-hours per GPU-hour: `throughput_factor` if set, else the GPU type's "
+        "datasheet factor (dense BF16 TFLOPS relative to the H100).",
+    )
+    final_run_h100_gpu_hours = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="The final run in H100-equivalent GPU-hours per year."
+    )
 
     class Meta:
         model = Lab
@@ -66,8 +76,11 @@ class LabSerializer(ModelCleanSerializer):
             "website",
             "description",
             "gpu_type",
+            "throughput_factor",
+            "h100_factor",
             "price_per_gpu_hour",
             "final_run_gpu_hours",
+            "final_run_h100_gpu_hours",
             "rd_share",
             "area_weights",
             "openness",
@@ -88,6 +101,12 @@ class ContributionSerializer(serializers.ModelSerializer):
     delivered_value = serializers.DecimalField(
         max_digits=24, decimal_places=4, read_only=True, help_text="GPU-hours delivered x price (US$)."
     )
+    h100_gpu_hours_delivered = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="GPU-hours delivered in H100-equivalents: the GPU type's datasheet factor, or for `other` "
+        "the lab's throughput factor.",
+    )
     reversed_by = serializers.SerializerMethodField(help_text="Id of the reversal of this entry, if corrected.")
     replaced_by = serializers.SerializerMethodField(help_text="Id of the entry that amends this one, if any.")
 
@@ -105,6 +124,7 @@ class ContributionSerializer(serializers.ModelSerializer):
             "gpu_type",
             "gpu_hours_pledged",
             "gpu_hours_delivered",
+            "h100_gpu_hours_delivered",
             "price_per_gpu_hour",
             "cash",
             "pledged_value",

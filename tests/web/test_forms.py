@@ -255,6 +255,7 @@ def scenario_data(world, **changes):
         "description": "",
         "labs": [world.lab_a.pk, world.lab_b.pk],
         "rules": ["shapley", "proportional"],
+        "weight_basis": "delivered",
         "draws": "300",
         "seed": "11",
     }
