@@ -76,7 +76,9 @@ class Selection:
         self.alias = alias
         fields = model._meta.concrete_fields
         if names is not None:
-            fields = [model._meta.get_field(name) for name in names]  # type: ignore[misc]
+            # Model.from_db takes a subset of the fields in the model's own order, whatever order they are named in.
+            chosen = {model._meta.get_field(name) for name in names}
+            fields = [field for field in fields if field in chosen]  # type: ignore[misc]
         self.fields = list(fields)
         self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list[tuple[list[Converter], Any]]] = {}

@@ -24,9 +24,11 @@ from labs.selectors import contribution_totals
 from simulations.models import MemberResult, SimulationRun
 from simulations.selectors import (
     COMPARISON_FIGURES,
+    MEMBER_FIGURE_COLUMNS,
     ComparisonError,
     comparison_cell_figures,
     latest_run_get,
+    member_figures,
     run_results_get,
     scenario_comparison_get,
 )
@@ -36,23 +38,8 @@ from .models import ApiKey
 from .rows import RowQuery, Selection
 
 CURRENCY = "USD"
-SAVINGS_COLUMNS = (
-    "lab",
-    "lab_name",
-    "standalone_cost_usd",
-    "allocated_cost_usd",
-    "savings_usd",
-    "savings_pct",
-    "savings_p10_usd",
-    "savings_p50_usd",
-    "savings_p90_usd",
-    "savings_pct_p10",
-    "savings_pct_p50",
-    "savings_pct_p90",
-    "prob_saving",
-    "delivered_value_usd",
-    "settlement_usd",
-)
+# The run CSV download's figures, after the lab's id and name (simulations.selectors.MEMBER_FIGURES).
+SAVINGS_COLUMNS = ("lab", "lab_name", *MEMBER_FIGURE_COLUMNS)
 CONTRIBUTION_GROUPS = {"lab": "lab", "period": "quarter", "gpu_type": "gpu_type"}
 CONTRIBUTION_FIGURES = (
     "entries",
@@ -77,10 +64,6 @@ class ReportNotFound(Exception):
 
 class ReportConflict(Exception):
     """The report's run exists but is not in a state to report on (not succeeded)."""
-
-
-def _money(value: float) -> float:
-    return round(float(value), 2)
 
 
 def _pct(value: float) -> float:
@@ -171,7 +154,7 @@ _RUN_NAMES = {
     "scenario_pk": Scenario._meta.pk.column,
     "scenario_consortium": Scenario._meta.get_field("consortium").column,
 }
-_RUN_FIELDS = ("id", "scenario", "status", "finished_at")
+_RUN_FIELDS = ("id", "scenario", "status", "finished_at", "engine_version", "headline", "warnings", "outsider_share")
 _RUN_OF_SCENARIO = (
     'FROM {run} "r" INNER JOIN {scenario} "s" ON "s".{scenario_pk} = "r".{run_scenario} '
     'WHERE "r".{run_scenario} = %s AND "s".{scenario_consortium} = %s'
@@ -243,23 +226,7 @@ def savings_source_get(*, consortium: Consortium, scenario_id: int, run_id: int 
 
 
 def savings_row(result: MemberResult) -> dict[str, Any]:
-    return {
-        "lab": result.lab_id,
-        "lab_name": result.lab_name,
-        "standalone_cost_usd": _money(result.standalone_cost),
-        "allocated_cost_usd": _money(result.allocated_cost),
-        "savings_usd": _money(result.savings),
-        "savings_pct": _pct(result.savings_pct),
-        "savings_p10_usd": _money(result.savings_p10),
-        "savings_p50_usd": _money(result.savings_p50),
-        "savings_p90_usd": _money(result.savings_p90),
-        "savings_pct_p10": _pct(result.savings_pct_p10),
-        "savings_pct_p50": _pct(result.savings_pct_p50),
-        "savings_pct_p90": _pct(result.savings_pct_p90),
-        "prob_saving": _pct(result.prob_saving),
-        "delivered_value_usd": _money(result.delivered_value),
-        "settlement_usd": _money(result.settlement),
-    }
+    return {"lab": result.lab_id, "lab_name": result.lab_name, **member_figures(result)}
 
 
 @dataclass
@@ -279,7 +246,18 @@ class SavingsReport:
             "rule": self.rule,
             "rules": self.rules,
             "currency": CURRENCY,
+            **run_meta(self.run),
         }
+
+
+def run_meta(run: SimulationRun) -> dict[str, Any]:
+    """What a report says about the run its figures come from (blank for runs of engine 1.0.0)."""
+    return {
+        "engine_version": run.engine_version,
+        "headline": run.headline,
+        "warnings": list(run.warnings or []),
+        "outsider_share": run.outsider_share,
+    }
 
 
 def _rule_pick(rules: list[str], rule: str | None, *, what: str) -> str:
@@ -367,7 +345,12 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
     except ComparisonError as error:
         raise ReportNotFound(str(error)) from None
     scenarios = [
-        {"scenario": column.scenario.pk, "scenario_name": column.scenario.name, "run": column.run.pk}
+        {
+            "scenario": column.scenario.pk,
+            "scenario_name": column.scenario.name,
+            "run": column.run.pk,
+            **run_meta(column.run),
+        }
         for column in comparison.columns
     ]
     rows = [

@@ -11,6 +11,12 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from simulations.engine.scenario import HEADLINE_MEDIAN, STABILITY_ASSUMPTION
+
+# The two baselines of cost model v2, as pages name them.
+LEAVING_LABEL = "vs leaving (outside option: alone, reading the consortium's published work)"
+NO_CONSORTIUM_LABEL = "vs no consortium"
+
 
 class SimulationRun(models.Model):
     class Status(models.TextChoices):
@@ -40,6 +46,16 @@ class SimulationRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     fanned_out_at = models.DateTimeField(
         null=True, blank=True, help_text="When the run's chunk tasks were handed to the broker."
+    )
+    # What the engine said about the run as a whole (engine 2.0.0 on; runs of 1.0.0 keep the defaults).
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="Sentences about implausible inputs, shown beside the numbers."
+    )
+    headline = models.CharField(
+        max_length=40, blank=True, help_text="What the headline savings are: the median of the draws, or central."
+    )
+    outsider_share = models.FloatField(
+        null=True, blank=True, help_text="Share of the consortium's published work an outsider can use, 0 to 1."
     )
 
     class Meta:
@@ -77,6 +93,55 @@ class SimulationRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    @property
+    def cost_model(self) -> int | None:
+        """The cost model's generation: the engine version's major number (None if unknown)."""
+        major = self.engine_version.split(".", 1)[0]
+        return int(major) if major.isdigit() else None
+
+    @property
+    def engine_label(self) -> str:
+        """`Engine 2.0.0 (cost model v2)`: which engine made the run, for readers comparing runs."""
+        if not self.engine_version:
+            return ""
+        if self.cost_model is None:
+            return f"Engine {self.engine_version}"
+        return f"Engine {self.engine_version} (cost model v{self.cost_model})"
+
+    @property
+    def is_cost_model_v1(self) -> bool:
+        """Made by an engine before 2.0.0: no outside option, no second baseline, no notes or warnings."""
+        return self.cost_model is not None and self.cost_model < 2
+
+    @property
+    def headline_is_median(self) -> bool:
+        return self.headline == HEADLINE_MEDIAN
+
+    @property
+    def headline_label(self) -> str:
+        """What the headline savings figure is: `median of 1,000 draws` or `at central parameters`.
+
+        Cost model v1 reported the savings at the scenario's own parameters and stored no headline.
+        """
+        if self.headline_is_median:
+            return f"median of {self.draws:,} draw{'s' if self.draws != 1 else ''}"
+        return "at central parameters"
+
+    @property
+    def baseline_short(self) -> str:
+        """What the headline savings are measured against, in two or three words."""
+        return "vs going alone" if self.is_cost_model_v1 else "vs leaving"
+
+    @property
+    def savings_baseline_label(self) -> str:
+        """What the headline savings are measured against, in full."""
+        return "vs going alone (cost model v1)" if self.is_cost_model_v1 else LEAVING_LABEL
+
+    @property
+    def stability_assumption(self) -> str:
+        """The outside option the stability check assumes (cost model v2 on)."""
+        return "" if self.is_cost_model_v1 else STABILITY_ASSUMPTION
 
 
 class SimulationChunk(models.Model):
@@ -124,6 +189,21 @@ class MemberResult(models.Model):
     delivered_value = models.FloatField(default=0.0)
     settlement = models.FloatField(
         help_text="Share of the pool's cost minus the value delivered in kind; > 0 owes (docs/model.md, section 7)."
+    )
+    # Cost model v2 (engine 2.0.0): NULL in the rows of runs made by earlier engines. The headline
+    # `savings` above is then the median over the draws and `standalone_cost` the outside option.
+    savings_central = models.FloatField(null=True, blank=True, help_text="Savings at the scenario's own parameters.")
+    savings_pct_central = models.FloatField(null=True, blank=True)
+    no_consortium_cost = models.FloatField(
+        null=True, blank=True, help_text="Cost of going alone in a world without the consortium."
+    )
+    savings_vs_no_consortium = models.FloatField(null=True, blank=True, help_text="Median over the draws.")
+    savings_vs_no_consortium_pct = models.FloatField(null=True, blank=True)
+    savings_vs_no_consortium_p10 = models.FloatField(null=True, blank=True)
+    savings_vs_no_consortium_p90 = models.FloatField(null=True, blank=True)
+    direct_cost = models.FloatField(null=True, blank=True, help_text="The member's private costs (it pays itself).")
+    note = models.TextField(
+        null=True, blank=True, help_text="Why the member pays more than its outside option, when it does."
     )
 
     class Meta:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from consortium import access
 from consortium.models import Membership, Scenario
+from simulations import engine, services
 
 from .models import MemberResult, SimulationRun, StabilityResult, YearResult
 
@@ -63,6 +65,62 @@ def latest_runs_get(*, scenarios, succeeded: bool = True) -> dict[int, Simulatio
         newest_first = [F("created_at").desc(), F("id").desc()]
     ranked = runs.annotate(rank=Window(RowNumber(), partition_by=[F("scenario")], order_by=newest_first))
     return {run.scenario_id: run for run in ranked.filter(rank=1)}
+
+
+# A member's figures as CSV downloads and the API's savings report give them: the unit in each name,
+# money rounded to cents. Figures of cost model v2 are None in the rows of runs made by engine 1.0.0.
+MEMBER_FIGURES = (
+    ("standalone_cost_usd", "standalone_cost", "money"),
+    ("allocated_cost_usd", "allocated_cost", "money"),
+    ("savings_usd", "savings", "money"),
+    ("savings_pct", "savings_pct", "pct"),
+    ("savings_p10_usd", "savings_p10", "money"),
+    ("savings_p50_usd", "savings_p50", "money"),
+    ("savings_p90_usd", "savings_p90", "money"),
+    ("savings_pct_p10", "savings_pct_p10", "pct"),
+    ("savings_pct_p50", "savings_pct_p50", "pct"),
+    ("savings_pct_p90", "savings_pct_p90", "pct"),
+    ("prob_saving", "prob_saving", "pct"),
+    ("delivered_value_usd", "delivered_value", "money"),
+    ("settlement_usd", "settlement", "money"),
+    ("savings_central_usd", "savings_central", "money"),
+    ("savings_pct_central", "savings_pct_central", "pct"),
+    ("no_consortium_cost_usd", "no_consortium_cost", "money"),
+    ("savings_vs_no_consortium_usd", "savings_vs_no_consortium", "money"),
+    ("savings_vs_no_consortium_pct", "savings_vs_no_consortium_pct", "pct"),
+    ("savings_vs_no_consortium_p10_usd", "savings_vs_no_consortium_p10", "money"),
+    ("savings_vs_no_consortium_p90_usd", "savings_vs_no_consortium_p90", "money"),
+    ("direct_cost_usd", "direct_cost", "money"),
+    ("note", "note", "text"),
+)
+MEMBER_FIGURE_COLUMNS = tuple(column for column, _, _ in MEMBER_FIGURES)
+_ROUNDING = {"money": 2, "pct": 4}
+
+
+def member_figures(row: MemberResult) -> dict[str, float | str | None]:
+    """One member's stored figures under the names of MEMBER_FIGURE_COLUMNS (None where not stored)."""
+    figures: dict[str, float | str | None] = {}
+    for column, name, kind in MEMBER_FIGURES:
+        value = getattr(row, name)
+        if kind == "text":
+            figures[column] = value
+        else:
+            figures[column] = None if value is None else round(float(value), _ROUNDING[kind])
+    return figures
+
+
+def scenario_warnings_get(*, scenario: Scenario) -> list[str]:
+    """What the engine would warn about the scenario's current inputs, before any run.
+
+    A scenario the engine cannot take as it stands (no labs, a bad parameter) gets one sentence
+    saying why, instead of an error.
+    """
+    try:
+        spec = services.scenario_spec_build(scenario=scenario)
+        return list(engine.plausibility_warnings(spec.labs, spec.params))
+    except (engine.EngineError, ValidationError) as error:
+        reason = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        return [f"The scenario cannot be simulated as it stands: {reason}"]
 
 
 def run_results_get(*, run: SimulationRun) -> RunResults:
@@ -143,6 +201,9 @@ COMPARISON_FIGURES = (
     "savings_pct",
     "savings_diff_usd",
     "savings_pct_diff_points",
+    "no_consortium_cost_usd",
+    "savings_vs_no_consortium_usd",
+    "savings_vs_no_consortium_pct",
 )
 
 
@@ -273,6 +334,9 @@ def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, b
         "savings_pct": pct(row and row.savings_pct),
         "savings_diff_usd": money(cell.diff),
         "savings_pct_diff_points": pct(cell.diff_pct),
+        "no_consortium_cost_usd": money(row and row.no_consortium_cost),
+        "savings_vs_no_consortium_usd": money(row and row.savings_vs_no_consortium),
+        "savings_vs_no_consortium_pct": pct(row and row.savings_vs_no_consortium_pct),
     }
 
 

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consortium import access
-from consortium.services import scenario_labs_check
+from consortium.services import scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
 from simulations.engine.errors import EngineError
@@ -40,22 +40,39 @@ logger = logging.getLogger(__name__)
 ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
 
 
-def _delivered_values(*, consortium) -> dict[int, float]:
-    """Money value (US$) of the compute each lab delivered to the consortium, per the ledger."""
+def _ledger_deliveries(*, consortium) -> dict[int, dict]:
+    """Per lab, what it delivered to the consortium per the ledger: US$ value and H100-equivalent GPU-hours."""
     return {
-        row["lab"]: float(row["delivered_value"])
-        for row in contribution_totals(consortium=consortium, group_by=("lab",))
+        row["lab"]: row for row in contribution_totals(consortium=consortium, group_by=("lab",), h100_equivalent=True)
     }
 
 
 def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None = None) -> engine.ScenarioSpec:
     """The engine's view of a scenario: lab figures from the labs, in-kind values from the ledger.
 
-    Prices get the all-in uplift (hosting, staff, networking on top of the GPU rental price).
-    Labs are ordered by name so the same scenario always gives the same player order.
+    Final runs and prices are per hour of each lab's GPU type (the engine converts them with the
+    type's or the lab's own throughput factor); prices get the all-in uplift (hosting, staff,
+    networking on top of the GPU rental price). Under the weighted rule each lab's weight is its
+    share from consortium.services.scenario_weights_check, which raises a ValidationError naming
+    the scenario's field when the weights cannot be computed; for basis "delivered" the shares
+    follow the H100-equivalent GPU-hours each lab delivered to this consortium. Labs are ordered
+    by name so the same scenario always gives the same player order.
     """
     labs = list(scenario.labs.order_by("name"))
-    delivered = _delivered_values(consortium=scenario.consortium)
+    delivered = _ledger_deliveries(consortium=scenario.consortium)
+    delivered_value = {lab_id: max(float(row["delivered_value"]), 0.0) for lab_id, row in delivered.items()}
+    weights = scenario_weights_check(
+        consortium=scenario.consortium,
+        labs=labs,
+        rules=scenario.rules,
+        basis=scenario.weight_basis,
+        values=scenario.weight_values,
+        cap=scenario.weight_cap,
+        delivered={
+            lab_id: None if row["entries_without_factor"] else row["h100_gpu_hours_delivered"]
+            for lab_id, row in delivered.items()
+        },
+    )
     lab_inputs = tuple(
         engine.LabInput(
             name=lab.name,
@@ -64,8 +81,10 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
             price_per_gpu_hour=float(lab.price_per_gpu_hour) * ALL_IN_UPLIFT,
             area_weights=tuple(float(lab.area_weights[area]) for area in AREAS),
             openness=float(lab.openness),
-            weight=max(delivered.get(lab.pk, 0.0), 0.0),
-            delivered_value=max(delivered.get(lab.pk, 0.0), 0.0),
+            weight=weights.get(lab.pk, 1.0),
+            delivered_value=delivered_value.get(lab.pk, 0.0),
+            gpu_type=lab.gpu_type,
+            throughput_factor=lab.throughput_factor,
         )
         for lab in labs
     )
@@ -76,16 +95,6 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
         draws=scenario.draws if draws is None else draws,
         seed=scenario.seed if seed is None else seed,
     )
-
-
-def _check_runnable(spec: engine.ScenarioSpec) -> None:
-    if "weighted" in spec.rules and sum(lab.weight for lab in spec.labs) <= 0:
-        raise ValidationError(
-            {
-                "rules": "The weighted rule splits costs by compute delivered, and no lab in this scenario has "
-                "delivered compute to the consortium yet. Record deliveries or drop the rule."
-            }
-        )
 
 
 @transaction.atomic
@@ -109,7 +118,6 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:
         raise ValidationError({"scenario": f"The scenario cannot be simulated: {exc}"}) from None
-    _check_runnable(spec)
     lab_ids = dict(scenario.labs.values_list("name", "pk"))
     run = SimulationRun.objects.create(
         scenario=scenario,
@@ -248,6 +256,15 @@ def _member_rows(run: SimulationRun, result: engine.ScenarioResult, lab_ids: dic
             prob_saving=member.prob_saving,
             delivered_value=member.delivered_value,
             settlement=member.settlement,
+            savings_central=member.savings_central,
+            savings_pct_central=member.savings_pct_central,
+            no_consortium_cost=member.no_consortium_cost,
+            savings_vs_no_consortium=member.savings_vs_no_consortium,
+            savings_vs_no_consortium_pct=member.savings_vs_no_consortium_pct,
+            savings_vs_no_consortium_p10=member.savings_vs_no_consortium_p10,
+            savings_vs_no_consortium_p90=member.savings_vs_no_consortium_p90,
+            direct_cost=member.direct_cost,
+            note=member.note,
         )
         for rule, rule_result in result.rules.items()
         for index, member in enumerate(rule_result.members)
@@ -306,8 +323,21 @@ def run_finalize(*, run_id: int) -> bool:
         run.status = SimulationRun.Status.SUCCEEDED
         run.chunks_done = run.chunks_total
         run.engine_version = result.engine_version
+        run.headline = result.headline
+        run.warnings = list(result.warnings)
+        run.outsider_share = result.outsider_share
         run.finished_at = timezone.now()
-        run.save(update_fields=["status", "chunks_done", "engine_version", "finished_at"])
+        run.save(
+            update_fields=[
+                "status",
+                "chunks_done",
+                "engine_version",
+                "headline",
+                "warnings",
+                "outsider_share",
+                "finished_at",
+            ]
+        )
         # Chunk payloads are only needed to merge; the result tables now hold the answer.
         run.chunks.update(result=None)
     return True

@@ -132,6 +132,7 @@ def scenario_detail(request, pk: int):
             "parameters": [(row, values.get(row.spec.name)) for row in specs],
             "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
             "labs": scenario.labs.order_by("name"),
+            "warnings": selectors.scenario_warnings_get(scenario=scenario),
         },
     )
 
@@ -204,10 +205,12 @@ def _results_context(request, run: SimulationRun) -> dict:
     charts = {
         "costs": {
             "labels": lab_names,
+            "standalone_label": "Going alone" if run.is_cost_model_v1 else "Outside option (leaving)",
             "standalone": [row.standalone_cost for row in rows],
             "allocated": [row.allocated_cost for row in rows],
         },
         "savings": {
+            "axis": f"Savings {run.baseline_short}",
             "labels": lab_names,
             "median": [row.savings_pct_p50 for row in rows],
             "band": [[row.savings_pct_p10, row.savings_pct_p90] for row in rows],
@@ -288,43 +291,12 @@ def member_report(request, pk: int, lab_id: int):
 # CSV downloads: the same selector as the page ---------------------------------------------------------
 
 
-MEMBER_COLUMNS = [
-    "rule",
-    "lab",
-    "standalone_cost_usd",
-    "allocated_cost_usd",
-    "savings_usd",
-    "savings_pct",
-    "savings_p10_usd",
-    "savings_p50_usd",
-    "savings_p90_usd",
-    "savings_pct_p10",
-    "savings_pct_p50",
-    "savings_pct_p90",
-    "prob_saving",
-    "delivered_value_usd",
-    "settlement_usd",
-]
+# The API's savings report has these figures too, after the lab's id and name (docs/api.md).
+MEMBER_COLUMNS = ["rule", "lab", *selectors.MEMBER_FIGURE_COLUMNS]
 
 
 def _member_row(rule: str, row) -> list:
-    return [
-        rule,
-        row.lab_name,
-        round(row.standalone_cost, 2),
-        round(row.allocated_cost, 2),
-        round(row.savings, 2),
-        round(row.savings_pct, 4),
-        round(row.savings_p10, 2),
-        round(row.savings_p50, 2),
-        round(row.savings_p90, 2),
-        round(row.savings_pct_p10, 4),
-        round(row.savings_pct_p50, 4),
-        round(row.savings_pct_p90, 4),
-        round(row.prob_saving, 4),
-        round(row.delivered_value, 2),
-        round(row.settlement, 2),
-    ]
+    return [rule, row.lab_name, *selectors.member_figures(row).values()]
 
 
 CSV_TABLES = ("members", "stability", "years", "settlement", "transfers")
@@ -420,6 +392,9 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
     comparison = selectors.scenario_comparison_get(scenarios=scenarios, rule=rule)
     names = [line.lab_name for line in comparison.rows]
     chart = {
+        "axis": "Savings vs leaving (vs going alone for cost model v1 runs)"
+        if any(column.run.is_cost_model_v1 for column in comparison.columns)
+        else "Savings vs leaving",
         "labels": names,
         "series": [
             {

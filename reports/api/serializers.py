@@ -117,13 +117,23 @@ class PageSerializer(serializers.Serializer):
     previous = serializers.URLField(allow_null=True)
 
 
+V2 = " Null for runs of engine 1.0.0 (cost model v1)."
+
+
 class SavingsRowSerializer(serializers.Serializer):
     lab = serializers.IntegerField(allow_null=True, help_text="Lab id (null if the lab was deleted).")
     lab_name = serializers.CharField()
-    standalone_cost_usd = serializers.FloatField(help_text="Cost of going alone, present value, US$.")
+    standalone_cost_usd = serializers.FloatField(
+        help_text="The outside option: going alone while reading the consortium's published work (after the "
+        "embargo, to the extent of the spillover share), present value at central parameters, US$. Cost model v1: "
+        "going alone."
+    )
     allocated_cost_usd = serializers.FloatField(help_text="Share of the consortium's cost under the rule, US$.")
-    savings_usd = serializers.FloatField(help_text="Stand-alone minus allocated cost, US$.")
-    savings_pct = serializers.FloatField(help_text="Savings as a percentage of the stand-alone cost.")
+    savings_usd = serializers.FloatField(
+        help_text="Headline savings against the outside option, US$: the median over the draws (`headline` says "
+        "which); inside the P10-P90 band. Cost model v1: at central parameters."
+    )
+    savings_pct = serializers.FloatField(help_text="Headline savings as a percentage of the outside option.")
     savings_p10_usd = serializers.FloatField()
     savings_p50_usd = serializers.FloatField()
     savings_p90_usd = serializers.FloatField()
@@ -133,9 +143,51 @@ class SavingsRowSerializer(serializers.Serializer):
     prob_saving = serializers.FloatField(help_text="Probability (0 to 1) that the lab saves, over the draws.")
     delivered_value_usd = serializers.FloatField(help_text="Value of compute delivered in kind, US$.")
     settlement_usd = serializers.FloatField(help_text="Allocated cost minus delivered value; > 0 owes, US$.")
+    savings_central_usd = serializers.FloatField(
+        allow_null=True, help_text="Savings against the outside option at the scenario's own parameters, US$." + V2
+    )
+    savings_pct_central = serializers.FloatField(allow_null=True, help_text="The same in percent." + V2)
+    no_consortium_cost_usd = serializers.FloatField(
+        allow_null=True, help_text="Cost of going alone in a world without the consortium, US$." + V2
+    )
+    savings_vs_no_consortium_usd = serializers.FloatField(
+        allow_null=True, help_text="Savings against a world without the consortium (median of the draws), US$." + V2
+    )
+    savings_vs_no_consortium_pct = serializers.FloatField(
+        allow_null=True, help_text="The same as a percentage of the no-consortium cost." + V2
+    )
+    savings_vs_no_consortium_p10_usd = serializers.FloatField(allow_null=True, help_text="P10 over the draws." + V2)
+    savings_vs_no_consortium_p90_usd = serializers.FloatField(allow_null=True, help_text="P90 over the draws." + V2)
+    direct_cost_usd = serializers.FloatField(
+        allow_null=True, help_text="The member's private costs (what it pays itself), US$." + V2
+    )
+    note = serializers.CharField(
+        allow_null=True,
+        allow_blank=True,
+        help_text="Why the member pays more than its outside option under the rule, when it does; empty otherwise."
+        + V2,
+    )
 
 
-class SavingsReportSerializer(PageSerializer):
+class RunMetaSerializer(serializers.Serializer):
+    """What a report says about the run its figures come from."""
+
+    engine_version = serializers.CharField(help_text="The engine that made the run; 2.x is cost model v2.")
+    headline = serializers.CharField(
+        allow_blank=True,
+        help_text="What `savings_usd` is: `median of the draws` or `value at central parameters`; empty for "
+        "engine 1.0.0 (central parameters).",
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Sentences about implausible inputs; empty for engine 1.0.0."
+    )
+    outsider_share = serializers.FloatField(
+        allow_null=True,
+        help_text="Share (0 to 1) of the consortium's published work an outsider can use; null for engine 1.0.0.",
+    )
+
+
+class SavingsReportSerializer(PageSerializer, RunMetaSerializer):
     consortium = serializers.SlugField()
     scenario = serializers.IntegerField()
     scenario_name = serializers.CharField()
@@ -157,6 +209,11 @@ class ComparisonCellSerializer(serializers.Serializer):
     savings_pct_diff_points = serializers.FloatField(
         allow_null=True, help_text="Savings % minus the baseline's, percentage points."
     )
+    no_consortium_cost_usd = serializers.FloatField(allow_null=True, help_text="Going alone without the consortium.")
+    savings_vs_no_consortium_usd = serializers.FloatField(
+        allow_null=True, help_text="Savings against a world without the consortium (median), US$."
+    )
+    savings_vs_no_consortium_pct = serializers.FloatField(allow_null=True)
 
 
 class ComparisonRowSerializer(serializers.Serializer):
@@ -165,7 +222,7 @@ class ComparisonRowSerializer(serializers.Serializer):
     scenarios = ComparisonCellSerializer(many=True)
 
 
-class ComparedScenarioSerializer(serializers.Serializer):
+class ComparedScenarioSerializer(RunMetaSerializer):
     scenario = serializers.IntegerField()
     scenario_name = serializers.CharField()
     run = serializers.IntegerField()

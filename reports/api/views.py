@@ -247,8 +247,9 @@ class SavingsReportView(ReportView):
         s.SavingsQuerySerializer,
         s.SavingsReportSerializer,
         "Savings per member",
-        "Each member's stand-alone cost, allocated cost, savings (US$ and %), P10/P50/P90 band, probability of "
-        "saving and settlement for one run (default: the scenario's latest succeeded run) and rule.",
+        "Each member's outside option (stand-alone cost), allocated cost, headline savings (US$ and %; `headline` "
+        "says what they are), P10/P50/P90 band, probability of saving, settlement, savings at central parameters, "
+        "savings vs no consortium and note, for one run (default: the scenario's latest succeeded run) and rule.",
     )
     def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
         consortium = self.consortium_get(slug)

@@ -23,6 +23,24 @@ class RunSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     notice = serializers.CharField(source="queue_notice", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    engine_label = serializers.CharField(
+        read_only=True, help_text="Which engine and cost model made the run: `Engine 2.0.0 (cost model v2)`."
+    )
+    headline = serializers.CharField(
+        read_only=True,
+        help_text="What each member's `savings` is: `median of the draws` or `value at central parameters`; empty "
+        "for runs of engine 1.0.0 (central parameters).",
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Sentences about implausible inputs, to show beside the numbers; empty for engine 1.0.0.",
+    )
+    outsider_share = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Share (0 to 1) of the consortium's published work an outsider can use; null for engine 1.0.0.",
+    )
 
     class Meta:
         model = SimulationRun
@@ -37,6 +55,10 @@ class RunSerializer(serializers.ModelSerializer):
             "draws",
             "seed",
             "engine_version",
+            "engine_label",
+            "headline",
+            "warnings",
+            "outsider_share",
             "error",
             "notice",
             "created_by",
@@ -84,6 +106,15 @@ class MemberResultSerializer(serializers.ModelSerializer):
             "prob_saving",
             "delivered_value",
             "settlement",
+            "savings_central",
+            "savings_pct_central",
+            "no_consortium_cost",
+            "savings_vs_no_consortium",
+            "savings_vs_no_consortium_pct",
+            "savings_vs_no_consortium_p10",
+            "savings_vs_no_consortium_p90",
+            "direct_cost",
+            "note",
         ]
 
 
@@ -114,7 +145,8 @@ def results_payload(results, *, currency: str, context: dict) -> dict:
         "currency": currency,
         "units": {
             "costs": f"{currency}, present value over the horizon",
-            "savings_pct": "percent of the stand-alone cost",
+            "savings_pct": "percent of the stand-alone cost (the outside option)",
+            "savings_vs_no_consortium_pct": "percent of the no-consortium cost",
             "prob_saving": "probability, 0 to 1",
         },
         "rules": [

@@ -142,6 +142,11 @@ def test_results_are_readable_by_members_and_token_clients(world, client_as, fin
 def test_results_hold_every_rule_member_stability_and_year(world, client_as, finished_run):
     body = client_as("token").get(f"/api/v1/runs/{finished_run.pk}/results/").json()
     assert body["run"]["status"] == "succeeded"
+    assert (body["run"]["engine_label"], body["run"]["headline"]) == (
+        "Engine 2.0.0 (cost model v2)",
+        "median of the draws",
+    )
+    assert body["run"]["warnings"] == [] and 0 <= body["run"]["outsider_share"] <= 1
     assert body["currency"] == "USD"
     assert [item["rule"] for item in body["rules"]] == world.scenario.rules
     for item in body["rules"]:
@@ -149,7 +154,12 @@ def test_results_hold_every_rule_member_stability_and_year(world, client_as, fin
         member = item["members"][0]
         assert member["savings_p10"] <= member["savings_p50"] <= member["savings_p90"]
         assert 0 <= member["prob_saving"] <= 1
-        assert member["savings"] == pytest.approx(member["standalone_cost"] - member["allocated_cost"])
+        # Cost model v2: the central savings are outside option minus allocated cost; the headline
+        # savings are the median of the draws, inside the P10-P90 band.
+        assert member["savings_central"] == pytest.approx(member["standalone_cost"] - member["allocated_cost"])
+        assert member["savings"] == pytest.approx(member["savings_p50"])
+        assert member["savings_p10"] <= member["savings"] <= member["savings_p90"]
+        assert member["savings_vs_no_consortium"] is not None and member["note"] is not None
         assert set(item["stability"]) >= {"in_core", "blocking_coalition", "max_excess", "least_core_epsilon"}
     assert set(body["years"]) == {"Lab A", "Lab B"}
     assert body["years"]["Lab A"][0]["year"] in (0, 1)

@@ -64,11 +64,80 @@ def test_spec_uses_lab_figures_with_the_all_in_uplift_and_ledger_deliveries(worl
     lab_a, lab_b = spec.labs
     assert lab_a.price_per_gpu_hour == pytest.approx(2.40 * ALL_IN_UPLIFT)
     assert lab_a.final_run_gpu_hours == 2_000_000
+    assert (lab_a.gpu_type, lab_a.throughput_factor) == ("H100", None)
     assert lab_a.delivered_value == pytest.approx(2000.0)  # only deliveries to this consortium count
-    assert lab_a.weight == pytest.approx(2000.0)
     assert lab_b.delivered_value == 0.0
+    # Without the weighted rule the weights play no part.
+    assert lab_a.weight == lab_b.weight == 1.0
     assert spec.draws == world.scenario.draws and spec.seed == world.scenario.seed
     assert tuple(spec.rules) == tuple(world.scenario.rules)
+
+
+def test_spec_passes_each_labs_gpu_type_and_own_throughput_factor(world):
+    world.lab_a.gpu_type, world.lab_a.price_per_gpu_hour = "A100", Decimal("1.20")
+    world.lab_a.save()
+    world.lab_b.gpu_type, world.lab_b.throughput_factor = "other", 0.5
+    world.lab_b.save()
+    lab_a, lab_b = services.scenario_spec_build(scenario=world.scenario).labs
+
+    assert (lab_a.gpu_type, lab_a.throughput_factor) == ("A100", None)
+    assert lab_a.h100_factor == pytest.approx(312 / 989)
+    assert lab_a.price_per_gpu_hour == pytest.approx(1.20 * ALL_IN_UPLIFT)  # per A100 hour, as the lab gives it
+    assert (lab_b.gpu_type, lab_b.throughput_factor, lab_b.h100_factor) == ("other", 0.5, 0.5)
+
+
+def test_weighted_rule_on_delivered_compute_weighs_h100_equivalent_hours_from_the_ledger(world):
+    world.scenario.rules = ["weighted", "shapley"]
+    world.scenario.save()
+    f.ComputeContributionFactory(
+        lab=world.lab_a, consortium=world.consortium, gpu_type="A100", gpu_hours_delivered=Decimal("9890")
+    )
+    f.ComputeContributionFactory(
+        lab=world.lab_b, consortium=world.consortium, gpu_type="H100", gpu_hours_delivered=Decimal("3120")
+    )
+    # Deliveries to another consortium do not count.
+    f.ComputeContributionFactory(lab=world.lab_b, consortium=world.other_consortium, gpu_hours_delivered=9999)
+    lab_a, lab_b = services.scenario_spec_build(scenario=world.scenario).labs
+
+    # 9,890 A100 hours are 3,120 H100-equivalent hours: the two labs delivered alike.
+    assert lab_a.weight == pytest.approx(0.5)
+    assert lab_b.weight == pytest.approx(0.5)
+    assert lab_a.delivered_value == pytest.approx(9890 * 2.40)  # the money value stays in hours x price
+
+
+@pytest.mark.parametrize(
+    ("basis", "values", "cap", "expected"),
+    [
+        ("shares", {"a": 75, "b": 25}, None, (0.75, 0.25)),
+        ("scale", {"a": 3, "b": 1}, None, (0.75, 0.25)),
+        ("scale", {"a": 3, "b": 1}, 0.6, (0.6, 0.4)),
+    ],
+)
+def test_weighted_rule_takes_the_scenarios_shares_or_scale(world, basis, values, cap, expected):
+    ids = {"a": str(world.lab_a.pk), "b": str(world.lab_b.pk)}
+    world.scenario.rules = ["weighted"]
+    world.scenario.weight_basis = basis
+    world.scenario.weight_values = {ids[key]: value for key, value in values.items()}
+    world.scenario.weight_cap = cap
+    world.scenario.save()
+    lab_a, lab_b = services.scenario_spec_build(scenario=world.scenario).labs
+    assert (lab_a.weight, lab_b.weight) == pytest.approx(expected)
+
+
+def test_run_snapshot_carries_gpu_types_throughput_factors_and_weights(world, fake_broker):
+    world.lab_b.gpu_type, world.lab_b.throughput_factor = "other", 0.8
+    world.lab_b.save()
+    world.scenario.rules = ["weighted"]
+    world.scenario.weight_basis = "shares"
+    world.scenario.weight_values = {str(world.lab_a.pk): 60, str(world.lab_b.pk): 40}
+    world.scenario.save()
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+
+    lab_a, lab_b = run.inputs["spec"]["labs"]
+    assert (lab_a["gpu_type"], lab_a["throughput_factor"], lab_a["weight"]) == ("H100", None, pytest.approx(0.6))
+    assert (lab_b["gpu_type"], lab_b["throughput_factor"], lab_b["weight"]) == ("other", 0.8, pytest.approx(0.4))
+    # The snapshot is what the worker runs: it rebuilds the same engine inputs.
+    assert engine.ScenarioSpec.from_dict(run.inputs["spec"]).labs[1].h100_factor == 0.8
 
 
 def test_run_snapshot_is_unchanged_by_later_ledger_and_lab_edits(world, fake_broker):
@@ -142,12 +211,64 @@ def test_bad_draws_or_seed_are_rejected_naming_the_field(world, fake_broker, ove
     assert not SimulationRun.objects.exists()
 
 
-def test_weighted_rule_needs_delivered_compute(world, fake_broker):
+def test_a_weighted_run_executes_with_the_scenarios_shares(world, fake_broker, small_chunks):
+    world.scenario.rules = ["weighted", "shapley"]
+    world.scenario.weight_basis = "shares"
+    world.scenario.weight_values = {str(world.lab_a.pk): 70, str(world.lab_b.pk): 30}
+    world.scenario.save()
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=40, seed=5)
+    execute_in_process(run)
+
+    assert run.status == "succeeded", run.error
+    rows = {row.lab_name: row for row in MemberResult.objects.filter(run=run, rule="weighted")}
+    assert set(rows) == {"Lab A", "Lab B"}
+    expected = engine.run_scenario(engine.ScenarioSpec.from_dict(run.inputs["spec"]))
+    for member in expected.rules["weighted"].members:
+        assert rows[member.name].allocated_cost == pytest.approx(member.allocated_cost)
+
+
+def test_weighted_rule_on_delivered_compute_needs_deliveries_naming_the_basis(world, fake_broker):
     world.scenario.rules = ["weighted"]
     world.scenario.save()
     with pytest.raises(ValidationError) as error:
         services.run_create(scenario=world.scenario, started_by=world.coordinator)
-    assert "delivered compute" in error.value.message_dict["rules"][0]
+    assert "No member has delivered compute" in error.value.message_dict["weight_basis"][0]
+    assert not SimulationRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("basis", "values", "cap", "field", "message"),
+    [
+        ("shares", {"a": 60, "b": 30}, None, "weight_values", "sum to 100%"),
+        ("scale", {"a": -1, "b": 3}, None, "weight_values", "negative"),
+        ("scale", {"a": 2}, None, "weight_values", "missing: Lab B"),
+        ("scale", {"a": 2, "b": 3}, 0.4, "weight_cap", "raise it to at least 50%"),
+        ("shares", {"a": 50, "b": 50}, 0.6, "weight_cap", "not to fixed shares"),
+    ],
+)
+def test_a_run_with_bad_weights_is_refused_naming_the_field(world, fake_broker, basis, values, cap, field, message):
+    """Weights stored without the services' check (the admin, an older row) are checked again at the start."""
+    ids = {"a": str(world.lab_a.pk), "b": str(world.lab_b.pk)}
+    world.scenario.rules = ["weighted"]
+    world.scenario.weight_basis = basis
+    world.scenario.weight_values = {ids[key]: value for key, value in values.items()}
+    world.scenario.weight_cap = cap
+    world.scenario.save()
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    assert message in " ".join(error.value.message_dict[field])
+    assert not SimulationRun.objects.exists()
+
+
+def test_delivered_compute_on_other_gpus_without_a_factor_is_refused_naming_the_lab(world, fake_broker):
+    world.scenario.rules = ["weighted"]
+    world.scenario.save()
+    f.ComputeContributionFactory(lab=world.lab_a, consortium=world.consortium)
+    # An entry recorded before factors existed: the ledger cannot be changed, so the lab must give one.
+    f.ComputeContributionFactory(lab=world.lab_b, consortium=world.consortium, gpu_type="other")
+    with pytest.raises(ValidationError) as error:
+        services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    assert "Lab B delivered compute on GPU type “other”" in error.value.message_dict["weight_basis"][0]
 
 
 def test_scenario_without_labs_cannot_run(world, fake_broker):

@@ -64,7 +64,7 @@
       data: {
         labels: costs.labels,
         datasets: [
-          { label: "Going alone", data: costs.standalone, backgroundColor: "#c3c9d3" },
+          { label: costs.standalone_label || "Going alone", data: costs.standalone, backgroundColor: "#c3c9d3" },
           { label: "In the consortium", data: costs.allocated, backgroundColor: "#2f4fcf" }
         ]
       },
@@ -90,7 +90,7 @@
         ]
       },
       options: {
-        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: "Savings against going alone" } } },
+        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: savings.axis || "Savings against going alone" } } },
         plugins: {
           tooltip: {
             callbacks: {
@@ -136,7 +136,7 @@
         })
       },
       options: {
-        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: "Savings against going alone" } } },
+        scales: { y: { ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: compare.axis || "Savings against going alone" } } },
         plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + pct(c.parsed.y); } } } }
       }
     });
