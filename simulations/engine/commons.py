@@ -288,12 +288,24 @@ class CommonsGame:
         size = 1 << n
         sizes = popcount(n)
         overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[sizes]
+        h1 = float(self.overhead(np.ones(1))[0])
         spilling = bool((self.spill > 0).any())
-        own_possible = self._own_possible  # type: ignore[attr-defined]
+        margin = self._own_margin  # type: ignore[attr-defined]
+        # A commons of one pays its member base_i less what outside reading makes unnecessary. Where
+        # it pays even with the most reading, apart's term for i is linear in min(d_ki, X_k) and
+        # rides along the recursion with weights margin_ki ("linear"); the few others ("kinked")
+        # are evaluated per coalition.
+        base = (margin * self.demand).sum(axis=0)
+        least = base - (self.spill[:, None] * margin * self.demand).sum(axis=0)
+        possible = self._own_possible  # type: ignore[attr-defined]
+        linear = np.zeros(n, dtype=bool)
+        linear[possible] = least[possible] >= h1
+        kinked = np.array([i for i in possible if not linear[i]], dtype=np.int64)
         pool = np.zeros(size)  # sum_k P_k(S)
         reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), if the rest runs
         below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
-        levels: list[FloatArray | None] = []  # X_k of the complement, natural order, when commons of one matter
+        unread = np.zeros(size)  # sum_k u_k sum_{i in S, linear} margin_ki min(d_ki, X_k)
+        levels: list[FloatArray | None] = []  # X_k read at S, natural order, for the kinked members
         work = np.empty(size)
         scratch = np.empty(size)
         for k in range(len(self.unit_cost)):
@@ -307,15 +319,19 @@ class CommonsGame:
             esum = subset_sums(e)
             width = d - np.append(d[1:], 0.0)
             u = float(self.spill[k])
-            track_level = u > 0 and own_possible.size > 0
             if u > 0:
-                edsum = subset_sums(e * d)
-                tail = np.append(np.cumsum((e * d)[::-1])[::-1][1:], 0.0)  # sum over positions > j of e d
-                every = d * np.cumsum(e) + tail  # G_j = sum_i e_i min(d_i, d_j)
+                # sum_{i in S} w_i min(d_i, d_F) for S = N minus T, from T's recursion (docstring).
+                weights = [e]
+                m = (margin[k] * linear)[order]
+                if m.any():
+                    weights.append(m)
+                sums = [subset_sums(w) for w in weights]
+                dsums = [subset_sums(w * d) for w in weights]
+                every = [d * np.cumsum(w) + np.append(np.cumsum((w * d)[::-1])[::-1][1:], 0.0) for w in weights]
+                draws = [np.zeros(size) for _ in weights]
                 found = np.zeros(size, dtype=bool)
-                draw = np.zeros(size)
                 prefix = np.zeros(size)
-                level = np.zeros(size) if track_level else None
+                level = np.zeros(size) if kinked.size else None
             work[:2] = 0.0
             for j in range(n):
                 span = 1 << (j + 1)
@@ -323,11 +339,12 @@ class CommonsGame:
                 if u > 0:
                     hit = (esum[half:span] > unit_cost) & ~found[:half]
                     np.logical_or(found[:half], hit, out=found[half:span])
-                    upper = draw[half:span]
-                    np.multiply(esum[half:span], -d[j], out=upper)
-                    upper += edsum[half:span]
-                    upper += every[j]
-                    np.copyto(upper, draw[:half], where=~hit)
+                    for w_sum, wd_sum, g, draw in zip(sums, dsums, every, draws, strict=True):
+                        upper = draw[half:span]
+                        np.multiply(w_sum[half:span], -d[j], out=upper)
+                        upper += wd_sum[half:span]
+                        upper += g[j]
+                        np.copyto(upper, draw[:half], where=~hit)
                     if j:
                         np.copyto(prefix[half:span], np.where(hit, work[:half][::-1], prefix[:half]))
                     if level is not None:
@@ -340,17 +357,18 @@ class CommonsGame:
                     np.maximum(b, 0.0, out=b)
                     b *= width[j]
                     work[:span] += b
+            pool += work[index]
             if u > 0:
-                # Per sorted S (the complement T of sorted mask s is read at s backwards):
-                # reach_k(S) and the pooled layers of S below the outside level.
-                draw -= edsum
-                draw *= found
-                pool += work[index]
-                reach += (u * draw[::-1])[index]
+                # Per sorted S (the complement T of sorted mask s is read at s backwards).
+                for draw, wd_sum in zip(draws, dsums, strict=True):
+                    draw -= wd_sum
+                    draw *= found
+                reach += (u * draws[0][::-1])[index]
+                if len(draws) > 1:
+                    unread += (u * draws[1][::-1])[index]
                 below += (u * (found[::-1] * work - prefix[::-1]))[index]
                 levels.append(level[::-1][index] if level is not None else None)
             else:
-                pool += work[index]
                 levels.append(None)
         costs = subset_sums(self.alone)
         together = pool
@@ -362,17 +380,16 @@ class CommonsGame:
             together = pool - runs * below
         together -= overhead
         best = np.maximum(together, 0.0)
-        if own_possible.size:
+        if possible.size:
+            apart = subset_sums(np.where(linear, base - h1, 0.0))
+            if runs is not None:
+                apart -= runs * unread
             masks = np.arange(size, dtype=np.int64)
-            margin = self._own_margin  # type: ignore[attr-defined]
-            h1 = float(self.overhead(np.ones(1))[0])
-            apart = np.zeros(size)
-            for i in own_possible:
-                own: FloatArray | float = float(margin[:, i] @ self.demand[:, i])
+            for i in kinked:
+                own: FloatArray | float = float(base[i])
                 for k, x in enumerate(levels):
                     if x is not None and runs is not None and margin[k, i] > 0:
-                        outside = x * runs
-                        own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], outside)
+                        own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], x * runs)
                 apart += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
             np.maximum(best, apart, out=best)
         costs -= best
