@@ -20,8 +20,10 @@ own (a lab alone may buy its research from the pool, a commons of one, paying H(
     apart(S)     = sum_{i in S} max(0, sum_k (e_ki - K_k)+ (d_ki - u_k min(d_ki, X_k)) - H(1))
     c(S)         = sum_{i in S} a_i - reach(S) - max(0, together(S), apart(S)),
 
-with a_i the lab's cost of doing everything in house. The rest runs its joint commons (X_k =
-L*_k(N \\ S)) when P(N \\ S) exceeds H(|N \\ S|), computed without any spillover back from S.
+with a_i the lab's cost of doing everything in house. The rest publish from a joint commons (X_k =
+L*_k(N \\ S)) when at least two of them have something to pool and P(N \\ S) exceeds the overhead
+of those members, computed without any spillover back from S; a lab alone publishes nothing others
+count on.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Arrangement:
     @property
     def runs(self) -> bool:
         return self.mode == TOGETHER
+
+
+def popcount_of(flags: BoolArray) -> IntArray:
+    """For every mask, how many of its players have `flags` set."""
+    return _subset_sums_int(np.asarray(flags, dtype=np.int64))
 
 
 def _subset_sums_int(x: IntArray) -> IntArray:
@@ -104,6 +111,7 @@ class CommonsGame:
         object.__setattr__(self, "unit_cost", unit_cost)
         object.__setattr__(self, "spill", spill)
         object.__setattr__(self, "_order", np.argsort(-demand, axis=1, kind="stable"))  # descending demand
+        object.__setattr__(self, "_pooling", (demand > 0).any(axis=0))  # players with anything to pool
         # (e_ki - K_k)+: what a lab gains per hour from a commons of its own.
         margin = np.maximum(gain - unit_cost[:, None], 0.0)
         object.__setattr__(self, "_own_margin", margin)
@@ -176,8 +184,10 @@ class CommonsGame:
         if (self.spill > 0).any():
             rest = ~members
             rest_pool, rest_level, _, _ = self._terms(rest)
-            rest_size = rest.sum(axis=1).astype(np.float64)
-            rest_runs = (rest_size > 0) & (rest_pool.sum(axis=1) > self.overhead(rest_size))
+            # The rest publish only from a shared commons of two or more members with something to pool
+            # (members with nothing to pool stay out of it): a lab alone is going alone.
+            rest_size = (rest & self._pooling).sum(axis=1).astype(np.float64)  # type: ignore[attr-defined]
+            rest_runs = (rest_size >= 2) & (rest_pool.sum(axis=1) > self.overhead(rest_size))
             for k in np.flatnonzero(self.spill > 0):
                 x = np.where(rest_runs, rest_level[:, k], 0.0)
                 outside[:, k] = x
@@ -375,7 +385,9 @@ class CommonsGame:
         runs = None
         if spilling:
             # The rest T = N minus S runs a commons when its pooled value (no spillover back) beats its overhead.
-            runs = ((pool > overhead) & (sizes > 0))[::-1]
+            pooling = popcount_of(self._pooling)  # type: ignore[attr-defined]
+            rest_overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[pooling]
+            runs = ((pool > rest_overhead) & (pooling >= 2))[::-1]
             costs -= runs * reach
             together = pool - runs * below
         together -= overhead

@@ -171,5 +171,7 @@ def _big(value: float) -> str:
         return "an unbounded amount"
     for scale, name in names:
         if value >= scale:
-            return f"{value / scale:,.3g} {name}"
+            count = value / scale
+            # Three significant digits, but never in exponent form (999.6 -> "1,000", 1.56e8 -> "156,000,000").
+            return f"{count:,.0f} {name}" if count >= 100 else f"{count:.3g} {name}"
     return f"{value:,.0f}"

@@ -308,10 +308,10 @@ PARAMETER_SPECS: dict[str, ParamSpec] = {
             "Knowledge compounding",
             0.5,
             0.0,
-            5.0,
+            1.0,
             "",
-            "How strongly the commons' knowledge stock cuts the research it still has to do each year. "
-            "Planning assumption; no published estimate.",
+            "How strongly the commons' knowledge stock cuts the research it still has to do each year; at 1 a "
+            "stock of one year's work halves it. Planning assumption; no published estimate.",
             0.0,
             1.0,
         ),

@@ -154,8 +154,9 @@ class RuleResult:
 HEADLINE_MEDIAN = "median of the draws"
 HEADLINE_CENTRAL = "value at central parameters"
 STABILITY_ASSUMPTION = (
-    "A group that leaves goes on alone while the rest stay together and keep publishing: it reads their "
-    "published work after the embargo, to the extent of the spillover share, at the absorption cost."
+    "A group that leaves goes on alone while the rest stay together and keep publishing (when at least two of "
+    "them have something to pool): it reads their published work after the embargo, to the extent of the "
+    "spillover share, at the absorption cost."
 )
 
 

@@ -14,8 +14,10 @@ maximised over the levels L_k as well. As a mixed-integer program (HiGHS through
 where w says the coalition runs a commons (paying the overhead G0 + g0 h(|S|), h(s) = s^gamma, whose
 convex epigraph is written through its integer points) and v_i = z_i w counts the members who pay
 per-member overhead. Maximising pushes y_ki to min(d_ki z_i, L_k) and t to h(sum v), so the program's
-optimum is the largest excess over coalitions of size 2 .. n - 1. With spillover the outside levels
-depend on the complement's own optimum (a bilevel problem), which this program does not model.
+optimum is the largest excess over coalitions of size 2 .. n - 1 that run one joint commons or none.
+Coalitions whose members do best apart (each with a commons of one) have an additive excess and are
+maximised in closed form by the caller. With spillover the outside levels depend on the complement's
+own optimum (a bilevel problem), which this program does not model.
 """
 
 from __future__ import annotations

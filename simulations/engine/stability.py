@@ -255,18 +255,25 @@ def _max_excess_structured(game: StructuredGame, x: FloatArray) -> tuple[np.ndar
 
 
 def _max_excess_commons(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | None, float, bool]:
+    """Largest excess: singletons directly, one joint commons by the MILP, members apart in closed form.
+
+    Without spillover, apart(S) is additive (each member's commons of one, where it pays), so the best
+    coalition apart takes every member whose x_i - c({i}) is positive, kept between 2 and n - 1 members.
+    """
     n = game.n
     single = x - game.standalone()
-    best_i = int(np.argmax(single))
+    order = np.argsort(-single, kind="stable")
+    size = int(np.clip((single > 0).sum(), 2, n - 1))
+    apart = np.zeros(n, dtype=bool)
+    apart[order[:size]] = True
+    candidates: list[tuple[np.ndarray, float]] = [(np.eye(n, dtype=bool)[int(order[0])], float(single[order[0]]))]
+    if n > 2:
+        candidates.append((apart, float(x[apart].sum() - game.costs_of(apart[None, :])[0])))
     members, optimal = commons_max_excess_milp(game, x, time_limit=MILP_SECONDS)
-    value = -np.inf
     if members is not None:
-        value = float(x[members].sum() - game.costs_of(members[None, :])[0])
-    if members is None or single[best_i] >= value:
-        flags = np.zeros(n, dtype=bool)
-        flags[best_i] = True
-        return flags, float(single[best_i]), optimal
-    return members, value, optimal
+        candidates.append((members, float(x[members].sum() - game.costs_of(members[None, :])[0])))
+    flags, value = max(candidates, key=lambda item: item[1])
+    return flags, value, optimal
 
 
 def _least_core_cutting(

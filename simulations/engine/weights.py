@@ -73,7 +73,7 @@ def member_weights(
             raise InvalidParameterError("a cap applies to a scale, not to fixed shares")
         total = float(w.sum())
         if abs(total - 100.0) > SHARES_TOLERANCE:
-            raise InvalidParameterError(f"fixed shares must sum to 100%, they sum to {total:.4g}%")
+            raise InvalidParameterError(f"fixed shares must sum to 100%, they sum to {total:.6g}%")
         return w / total
     if float(w.sum()) <= 0:
         what = "has delivered compute" if basis == "delivered" else "has a positive number on the scale"

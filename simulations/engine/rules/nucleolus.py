@@ -48,7 +48,7 @@ class _Stage:
 class _Problem:
     """A scaled cost game plus the lazily generated working set of coalitions."""
 
-    def __init__(self, game: ExplicitGame, imputation: bool) -> None:
+    def __init__(self, game: ExplicitGame, imputation: bool, slack: float = 0.0) -> None:
         n = game.n
         self.n = n
         self.full = (1 << n) - 1
@@ -60,7 +60,7 @@ class _Problem:
         singles = np.int64(1) << np.arange(n, dtype=np.int64)
         self._add_work(singles)
         self.x_bounds: list[tuple[float | None, float | None]] = [
-            (None, float(self.c[1 << i])) if imputation else (None, None) for i in range(n)
+            (None, float(self.c[1 << i]) + slack / self.scale) if imputation else (None, None) for i in range(n)
         ]
         self.eq_rows: list[FloatArray] = [np.ones(n)]
         self.eq_vals: list[float] = [float(self.c[self.full])]
@@ -235,7 +235,10 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusRes
     used = "imputation" if imputation else "preimputation"
     if n == 1:
         return NucleolusResult(np.array([game.grand_cost()]), np.zeros(0), used, 0)
-    problem = _Problem(game, imputation)
+    # Within the tolerance, sum c({i}) may fall short of c(N) by rounding; the bounds give way by
+    # that much so the imputation LP stays feasible.
+    slack = max(0.0, game.grand_cost() - float(alone.sum())) if imputation else 0.0
+    problem = _Problem(game, imputation, slack)
     start = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
     problem.seed_from(start, 4 * n)
     levels: list[float] = []

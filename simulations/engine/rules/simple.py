@@ -11,7 +11,9 @@ table) J is all of c(N).
   (floored at 0), SC_i = c(N) - c(N minus i); p_i + sj_i + (J - sum sj) / n, or, when the separable
   joint costs exceed J, p_i + J sj_i / sum sj.
 - scrb (separable costs remaining benefits; Young 1985, Straffin & Heaney 1981):
-  SC_i + NSC r_i / sum r, with remaining benefit r_i = max(0, c({i}) - SC_i) and NSC = c(N) - sum SC.
+  SC_i + NSC r_i / sum r, with remaining benefit r_i = max(0, c({i}) - SC_i) and NSC = c(N) - sum SC;
+  when every remaining benefit is 0, NSC goes by each member's stake c({i}) - p_i (floored at 0),
+  and equally only if nobody has a stake.
 """
 
 from __future__ import annotations
@@ -89,15 +91,21 @@ def ensc(game: Game) -> FloatArray:
     private, joint = _joint(game)
     separable = np.maximum(sc - private, 0.0)
     total = float(separable.sum())
-    if total > joint:
+    if total > joint and total > 0:
         return private + _share(joint, separable, "separable joint costs")
     return private + separable + (joint - total) / game.n
 
 
 def scrb(game: Game) -> FloatArray:
     sc, nsc = separable_costs(game)
-    remaining = np.maximum(game.standalone() - sc, 0.0)
+    standalone = game.standalone()
+    remaining = np.maximum(standalone - sc, 0.0)
     total = float(remaining.sum())
-    if abs(total) <= 1e-12 * max(1.0, float(np.abs(game.standalone()).max())):
-        return sc + nsc / game.n
+    if abs(total) <= 1e-12 * max(1.0, float(np.abs(standalone).max())):
+        # No remaining benefits to share by: share by what each stands to save on the joint costs
+        # (c({i}) - p_i), so a member with nothing at stake (a null player) gets none of it.
+        stake = np.maximum(standalone - private_costs(game), 0.0)
+        if float(stake.sum()) <= 0:
+            return sc + nsc / game.n
+        return sc + nsc * stake / float(stake.sum())
     return sc + nsc * remaining / total

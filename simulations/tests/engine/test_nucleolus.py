@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulations.engine import Params, allocate, build_game
+from simulations.engine import ExplicitGame, Params, allocate, build_game
 from simulations.engine.rules import _highs
 
 from .helpers import concave_game, random_game, random_labs
@@ -23,3 +23,22 @@ def test_linprog_fallback_matches_the_incremental_solver(game, monkeypatch: pyte
     monkeypatch.setattr(_highs, "available", lambda: False)
     slow = allocate(game, "nucleolus").values
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9 * max(1.0, game.grand_cost()))
+
+
+@pytest.mark.parametrize("deficit", [0.0, 1e-10, 5e-10, 9e-10, 1e-8, 1e-3])
+def test_nucleolus_exists_when_going_alone_is_cheaper_by_a_rounding_error(deficit: float) -> None:
+    """Regression: c(N) above sum c({i}) by less than the 1e-9 tolerance kept the imputation domain
+    but not its feasibility, and the LP failed. Every player of this symmetric game pays c(N) / 3,
+    over imputations or, for a real deficit, pre-imputations."""
+    costs = np.array([0, 1, 1, 1.5, 1, 1.5, 1.5, 3 + deficit])
+    x = allocate(ExplicitGame(("a", "b", "c"), costs), "nucleolus").values
+    np.testing.assert_allclose(x, [(3 + deficit) / 3] * 3, rtol=1e-9)
+
+
+def test_nucleolus_of_a_spillover_game_whose_pair_reads_less_than_its_members_alone() -> None:
+    """Regression (a Monte Carlo draw): alone, the 1-hour lab reads the big lab's published work;
+    together it cannot, so c(N) exceeds sum c({i}) by $0.003 in $6.3M. The nucleolus still exists."""
+    costs = np.array([0.0, 6267111.030993489, 1.514716671605486, 6267112.548489408])
+    x = allocate(ExplicitGame(("big", "tiny"), costs), "nucleolus").values
+    assert x.sum() == pytest.approx(costs[-1], rel=1e-12)
+    np.testing.assert_allclose(x, costs[1:3] + (costs[-1] - costs[1] - costs[2]) / 2, rtol=1e-9)

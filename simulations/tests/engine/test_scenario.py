@@ -10,17 +10,22 @@ import pytest
 
 from simulations.engine import (
     ENGINE_VERSION,
+    HEADLINE_CENTRAL,
+    HEADLINE_MEDIAN,
+    STABILITY_ASSUMPTION,
     ChunkResult,
     EngineError,
     InvalidParameterError,
     Params,
     ScenarioSpec,
+    build_game,
     finalize,
+    outsider_share,
     run_scenario,
     simulate_chunk,
 )
 
-from .helpers import random_labs
+from .helpers import h100_lab, random_labs
 
 
 def spec(**changes: object) -> ScenarioSpec:
@@ -41,9 +46,10 @@ def test_chunking_does_not_change_a_single_number() -> None:
     parts = [simulate_chunk(s, a, b) for a, b in ((13, 24), (0, 5), (5, 13))]
     merged = finalize(s, parts).to_dict()
     assert json.dumps(merged, sort_keys=True) == json.dumps(finalize(s, [whole]).to_dict(), sort_keys=True)
-    assert np.array_equal(
-        np.concatenate([p.allocated for p in sorted(parts, key=lambda p: p.start)], axis=1), whole.allocated
-    )
+    ordered = sorted(parts, key=lambda p: p.start)
+    assert np.array_equal(np.concatenate([p.allocated for p in ordered], axis=1), whole.allocated)
+    assert np.array_equal(np.concatenate([p.standalone for p in ordered]), whole.standalone)
+    assert np.array_equal(np.concatenate([p.no_consortium for p in ordered]), whole.no_consortium)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
@@ -58,6 +64,7 @@ def test_chunk_round_trips_through_json_exactly() -> None:
     assert again.start == 3 and again.stop == 9 and again.rules == chunk.rules
     assert np.array_equal(again.allocated, chunk.allocated)
     assert np.array_equal(again.standalone, chunk.standalone)
+    assert np.array_equal(again.no_consortium, chunk.no_consortium)
 
 
 @pytest.mark.parametrize(
@@ -76,30 +83,59 @@ def test_finalize_rejects_chunks_that_do_not_cover_the_draws(ranges: list[tuple[
 
 def test_result_has_every_figure_per_rule_and_member() -> None:
     """Savings, bands, probability, settlement, stability and the yearly series are present and
-    consistent: savings = stand-alone - allocated; P10 <= P50 <= P90; the series' discounted sum
-    is the allocation; the settlement subtracts direct costs and deliveries."""
+    consistent: central savings = outside option - allocated; the headline is the median of the
+    draws; P10 <= P50 <= P90; the series' discounted sum is the allocation; the settlement
+    subtracts direct (private) costs and deliveries."""
     s = spec()
     result = run_scenario(s)
+    game = build_game(s.labs, s.params)
     assert result.engine_version == ENGINE_VERSION and result.years == (1, 2, 3)
+    assert result.headline == HEADLINE_MEDIAN and result.stability_assumption == STABILITY_ASSUMPTION
+    assert result.outsider_share == pytest.approx(outsider_share(s.params))
+    assert result.grand_cost == pytest.approx(game.grand_cost())
+    assert result.standalone_total == pytest.approx(game.standalone().sum())
+    assert result.no_consortium_total >= result.standalone_total
     for rule, rr in result.rules.items():
         assert rr.stability.exhaustive
         total = sum(m.allocated_cost for m in rr.members)
         assert total == pytest.approx(result.grand_cost, rel=1e-9), rule
-        for m in rr.members:
-            assert m.savings == pytest.approx(m.standalone_cost - m.allocated_cost)
+        for m, private in zip(rr.members, game.private_costs(), strict=True):
+            assert m.savings_central == pytest.approx(m.standalone_cost - m.allocated_cost)
+            assert m.savings == m.savings_p50 and m.savings_pct == m.savings_pct_p50
             assert m.savings_p10 <= m.savings_p50 <= m.savings_p90
             assert m.savings_pct_p10 <= m.savings_pct_p50 <= m.savings_pct_p90
+            assert m.savings_vs_no_consortium_p10 <= m.savings_vs_no_consortium <= m.savings_vs_no_consortium_p90
+            assert m.no_consortium_cost >= m.standalone_cost - 1e-9 * m.no_consortium_cost
             assert 0.0 <= m.prob_saving <= 1.0
+            assert m.direct_cost == pytest.approx(private)
             assert m.settlement == pytest.approx(m.allocated_cost - m.direct_cost - m.delivered_value)
             pv = sum(c / 1.08**t for t, c in enumerate(m.consortium_by_year))
             assert pv == pytest.approx(m.allocated_cost, rel=1e-9)
-            assert m.cumulative_savings_by_year[-1] == pytest.approx(m.savings, rel=1e-9, abs=1e-3)
+            alone_pv = sum(c / 1.08**t for t, c in enumerate(m.standalone_by_year))
+            assert alone_pv == pytest.approx(m.standalone_cost, rel=1e-9)
+            assert m.cumulative_savings_by_year[-1] == pytest.approx(m.savings_central, rel=1e-9, abs=1e-3)
+            assert (m.note == "") == (m.savings_central >= 0)
         paid = sum(t.amount for t in rr.transfers if t.payee == "pool") - sum(
             t.amount for t in rr.transfers if t.payer == "pool"
         )
         assert paid == pytest.approx(sum(m.settlement for m in rr.members), rel=1e-9, abs=1e-3)
     text = json.dumps(result.to_dict(), allow_nan=False)
-    assert '"shapley"' in text
+    assert '"shapley"' in text and '"no_consortium_total"' in text
+
+
+def test_a_member_better_off_alone_is_told_why() -> None:
+    """Without an embargo and with full spillover every member pays more under Shapley than going
+    alone while reading the others; its note says so and names the group most tempted to leave."""
+    labs = tuple(h100_lab(f"lab{i}", 1e6) for i in range(4))
+    result = run_scenario(
+        ScenarioSpec(labs=labs, params=Params(embargo_months=0.0, spillover_share=1.0), rules=("shapley",), draws=0)
+    )
+    assert result.headline == HEADLINE_CENTRAL
+    for m in result.rules["shapley"].members:
+        assert m.savings_central < 0 and m.savings == m.savings_central
+        assert f"{m.name} pays $" in m.note and "would rather leave" in m.note
+        assert "The group most tempted to leave is" in m.note
+        assert m.savings_vs_no_consortium > 0
 
 
 def test_spec_round_trips_through_json_and_canonicalizes() -> None:
@@ -125,10 +161,15 @@ def test_bad_specs_name_the_problem(changes: dict[str, object], error: type[Exce
 
 
 def test_zero_draws_still_gives_central_results() -> None:
+    """Without draws the headline is the value at central parameters and the bands are empty."""
     result = run_scenario(spec(draws=0, rules=("shapley",)))
+    assert result.headline == HEADLINE_CENTRAL
     member = result.rules["shapley"].members[0]
     assert np.isfinite(member.savings) and np.isnan(member.savings_p50)
-    assert json.loads(json.dumps(result.to_dict()))["rules"]["shapley"]["members"][0]["savings_p50"] is None
+    assert member.savings == member.savings_central
+    assert member.savings_vs_no_consortium == pytest.approx(member.no_consortium_cost - member.allocated_cost)
+    out = json.loads(json.dumps(result.to_dict()))["rules"]["shapley"]["members"][0]
+    assert out["savings_p50"] is None and out["savings_vs_no_consortium_p10"] is None
 
 
 def test_draws_stay_in_the_plausible_range_widened_to_the_scenario_value() -> None:

@@ -1,4 +1,4 @@
-"""Core checks: enumeration, the structured mixed-integer search, and their agreement."""
+"""Core checks: enumeration, the mixed-integer searches beyond it, and their agreement."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ import pytest
 from simulations.engine import ExplicitGame, Params, allocate, build_game, check_stability
 from simulations.engine import stability as stability_module
 
-from .helpers import random_game, random_labs
+from .helpers import h100_lab, random_game, random_labs, random_structured_game
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("exponent", [1.0, 1.5])
 def test_structured_search_finds_the_enumerated_largest_excess(seed: int, exponent: float) -> None:
-    """On 9-lab model games the MILP finds the same largest excess as full enumeration, for
-    allocations inside and outside the core, with linear and faster-than-linear overhead."""
-    params = Params(
-        horizon_years=2, coordination_exponent=exponent, coordination_per_member=5e6, shared_base_model=seed % 2 == 1
-    )
-    game = build_game(random_labs(9, seed), params)
+    """On 9-player airport-structured games the MILP finds the same largest excess as full
+    enumeration, for allocations inside and outside the core, with linear and faster-than-linear
+    overhead."""
+    game = random_structured_game(9, seed, exponent=exponent)
     explicit = game.to_explicit()
     for rule in ("shapley", "equal", "proportional"):
         x = allocate(game, rule).values
@@ -31,11 +29,57 @@ def test_structured_search_finds_the_enumerated_largest_excess(seed: int, expone
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-6)
 
 
+def commons_labs(seed: int) -> list:
+    """Nine labs of mixed GPU types, one of them closed and one on expensive H200s (a lab that,
+    alone, would buy its research from the pool)."""
+    labs = random_labs(9, seed)
+    labs[1] = dataclasses.replace(labs[1], openness=0.0)
+    labs[2] = dataclasses.replace(labs[2], gpu_type="H200", price_per_gpu_hour=6.0, final_run_gpu_hours=2e7)
+    return labs
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("base_model", [False, True])
+def test_commons_search_finds_the_enumerated_largest_excess(seed: int, base_model: bool) -> None:
+    """Without spillover, the commons game's MILP finds the largest excess that enumerating all
+    coalitions finds, on 9-lab games with a closed lab and a lab that would pool on its own."""
+    exponent = 1.0 + 0.25 * seed
+    params = Params(horizon_years=2, spillover_share=0.0, coordination_exponent=exponent, shared_base_model=base_model)
+    game = build_game(commons_labs(seed), params)
+    explicit = game.to_explicit()
+    for rule in ("shapley", "equal", "proportional"):
+        x = allocate(game, rule).values
+        _, value, optimal = stability_module._max_excess_commons(game, x)
+        _, expected = stability_module._max_excess_enumerated(explicit, x)
+        assert optimal
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-6 * max(1.0, game.grand_cost())), rule
+
+
+def test_commons_search_finds_a_blocking_pair_that_does_best_apart() -> None:
+    """A lab on expensive H200s that alone buys its research from the pool, a 2-hour lab, two
+    ordinary labs; charging the first two 100k above their outside options each, {pooler, tiny}
+    (no better off together than apart) blocks with excess 200k: the MILP must find it."""
+    labs = [
+        h100_lab("pooler", 2e7, price_per_gpu_hour=6.0, gpu_type="H200"),
+        h100_lab("tiny", 2.0),
+        h100_lab("c", 1e6),
+        h100_lab("d", 1e6),
+    ]
+    game = build_game(labs, Params(spillover_share=0.0))
+    x = game.standalone() + np.array([1e5, 1e5, 0.0, 0.0])
+    x[2:] += (game.grand_cost() - x.sum()) / 2
+    _, expected = stability_module._max_excess_enumerated(game.to_explicit(), x)
+    assert expected == pytest.approx(2e5)
+    _, value, optimal = stability_module._max_excess_commons(game, x)
+    assert optimal
+    assert value == pytest.approx(expected, rel=1e-9)
+
+
 def test_large_structured_games_use_the_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:
     """Above the enumeration limit the check says how it was done and that it is exhaustive."""
     monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 4)
     monkeypatch.setattr(stability_module, "LEAST_CORE_SECONDS", 2.0)
-    game = build_game(random_labs(8, 2), Params())
+    game = random_structured_game(8, 2)
     x = allocate(game, "shapley").values
     fast = check_stability(game, x)
     monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 20)
@@ -44,6 +88,49 @@ def test_large_structured_games_use_the_exact_search(monkeypatch: pytest.MonkeyP
     assert fast.in_core == full.in_core
     assert fast.max_excess == pytest.approx(full.max_excess, rel=1e-9)
     assert fast.least_core_epsilon >= full.least_core_epsilon - 1e-6 * abs(full.least_core_epsilon)
+
+
+def test_large_commons_games_without_spillover_use_the_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the enumeration limit a commons game without spillover gets the exact MILP check,
+    which agrees with enumeration."""
+    game = build_game(random_labs(8, 2), Params(spillover_share=0.0))
+    x = allocate(game, "equal").values
+    full = check_stability(game, x)
+    monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 4)
+    monkeypatch.setattr(stability_module, "LEAST_CORE_SECONDS", 2.0)
+    fast = check_stability(game, x)
+    assert fast.exhaustive and "mixed-integer" in fast.method
+    assert fast.in_core == full.in_core
+    assert fast.max_excess == pytest.approx(full.max_excess, rel=1e-9, abs=1e-6)
+    assert fast.least_core_epsilon >= full.least_core_epsilon - 1e-6 * max(1.0, abs(full.least_core_epsilon))
+
+
+def test_large_commons_games_with_spillover_say_the_search_is_not_a_proof(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With spillover, beyond the enumeration limit the search is greedy: labelled non-exhaustive,
+    never claims core membership, and what it finds is a lower bound on the enumerated largest excess."""
+    game = build_game(random_labs(8, 5), Params())
+    explicit = game.to_explicit()
+    for rule in ("shapley", "equal"):
+        x = allocate(game, rule).values
+        _, enumerated = stability_module._max_excess_enumerated(explicit, x)
+        monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 4)
+        s = check_stability(game, x)
+        monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 20)
+        assert not s.exhaustive and not s.in_core
+        assert "lower bound, not a proof" in s.method
+        assert s.max_excess <= enumerated + 1e-9 * game.grand_cost()
+        if s.blocking_coalition:
+            members = np.array([p in s.blocking_coalition for p in game.players])
+            assert x[members].sum() - game.costs_of(members[None, :])[0] == pytest.approx(s.max_excess)
+
+
+def test_a_member_charged_above_its_outside_option_blocks() -> None:
+    """Charging one of two identical labs everything above its private cost makes it block alone."""
+    game = build_game([h100_lab("a", 1e6), h100_lab("b", 1e6)], Params())
+    x = game.private_costs() + np.array([game.joint_cost(), 0.0])
+    s = check_stability(game, x)
+    assert not s.in_core and s.blocking_coalition == ("a",)
+    assert not s.individually_rational
 
 
 def test_blocking_coalition_is_named() -> None:
