@@ -27,7 +27,7 @@ from .rules import allocate
 if TYPE_CHECKING:
     from .scenario import ScenarioSpec
 
-# Beyond exact enumeration (24 members) each draw's Shapley value is sampled with at most this many
+# Beyond exact enumeration (20 members of the commons game) each draw's Shapley value is sampled with at most this many
 # join orders; the central value uses the full tolerance. The sampling error of a draw adds to the
 # spread of the band a little (docs/model.md, section 6).
 DRAW_PERMUTATIONS = 1024

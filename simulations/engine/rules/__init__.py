@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._bits import FloatArray
+from ..commons import CommonsGame
 from ..errors import TooLargeError, UnknownRuleError
 from ..games import MAX_EXPLICIT_PLAYERS, ExplicitGame, Game, StructuredGame
 from . import banzhaf as _banzhaf
@@ -40,6 +41,7 @@ RULE_LABELS: dict[str, str] = {
 RULE_ALIASES: dict[str, str] = {"least-core": "least_core", "leastcore": "least_core"}
 MAX_NUCLEOLUS_PLAYERS = 22
 MAX_ENUMERATION_PLAYERS = MAX_EXPLICIT_PLAYERS
+MAX_COMMONS_ENUMERATION = 20
 
 __all__ = ["RULES", "RULE_LABELS", "Allocation", "allocate", "normalize_rule"]
 
@@ -131,7 +133,10 @@ def _shapley(
         return Allocation("shapley", values, True, None, how, game.players)
     if method == "closed_form":
         raise TooLargeError("a closed-form Shapley value needs a structured game")
-    if method == "enumeration" or (method == "auto" and game.n <= MAX_ENUMERATION_PLAYERS):
+    # The commons game's table costs O(K 2^n) time and a dozen 2^n arrays of memory to build: past
+    # 20 members (1M coalitions) that is seconds and gigabytes per Monte Carlo draw, so it is sampled.
+    limit = MAX_COMMONS_ENUMERATION if isinstance(game, CommonsGame) else MAX_ENUMERATION_PLAYERS
+    if method == "enumeration" or (method == "auto" and game.n <= limit):
         values = shapley_enumeration(_explicit(game, MAX_ENUMERATION_PLAYERS, "exact Shapley"))
         return Allocation("shapley", values, True, None, "enumeration of all coalitions", game.players)
     generator = rng if rng is not None else np.random.default_rng(seed)
