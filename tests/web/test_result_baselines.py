@@ -127,7 +127,7 @@ def test_a_member_worse_off_than_its_outside_option_sees_why(world, client, v2_r
     assert note.startswith("Lab A pays $")
     results = page_of(client, v2_run.get_absolute_url() + "?rule=proportional")
     assert re.search(
-        r'<tr class="note-row"><td colspan="8"><p class="note-text"><strong>Lab A:</strong> (.*?)</p>', results
+        r'<tr class="note-row"><td colspan="8"><p class="note-text">Lab A pays (.*?)</p>', results
     )
     assert note in results
     assert "Would rather leave" in results
