@@ -126,9 +126,7 @@ def test_a_member_worse_off_than_its_outside_option_sees_why(world, client, v2_r
     note = v2_run.member_results.get(rule="proportional", lab_name="Lab A").note
     assert note.startswith("Lab A pays $")
     results = page_of(client, v2_run.get_absolute_url() + "?rule=proportional")
-    assert re.search(
-        r'<tr class="note-row"><td colspan="8"><p class="note-text">Lab A pays (.*?)</p>', results
-    )
+    assert re.search(r'<tr class="note-row"><td colspan="8"><p class="note-text">Lab A pays (.*?)</p>', results)
     assert note in results
     assert "Would rather leave" in results
     # Under Shapley nobody is worse off: no note.
