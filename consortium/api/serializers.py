@@ -23,6 +23,7 @@ from ..models import (
     validate_rules,
     validate_weight_values,
 )
+from ..services import SCENARIO_FIELDS
 from .common import ModelCleanSerializer
 
 
@@ -173,16 +174,7 @@ class ScenarioSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "consortium",
-            "name",
-            "description",
-            "labs",
-            "parameters",
-            "rules",
-            "weight_basis",
-            "weight_values",
-            "weight_cap",
-            "draws",
-            "seed",
+            *SCENARIO_FIELDS,
             "created_by",
             "created_at",
             "updated_at",

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from ._bits import BoolArray, FloatArray, popcount, subset_sums
 from .errors import InvalidGameError, TooLargeError
-from .games import MAX_EXPLICIT_PLAYERS, ExplicitGame, _check_finite, _check_players
+from .games import MAX_EXPLICIT_PLAYERS, ExplicitGame, _check_finite, _check_players, overhead_of
 
 IntArray = NDArray[np.int64]
 
@@ -124,8 +124,7 @@ class CommonsGame:
         return len(self.players)
 
     def overhead(self, sizes: FloatArray) -> FloatArray:
-        sizes = np.asarray(sizes, dtype=np.float64)
-        return np.where(sizes > 0, self.overhead_fixed + self.overhead_per_member * sizes**self.overhead_exponent, 0.0)
+        return overhead_of(sizes, self.overhead_fixed, self.overhead_per_member, self.overhead_exponent)
 
     # ---- any batch of coalitions -------------------------------------------------------------
 

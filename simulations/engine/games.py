@@ -56,6 +56,12 @@ def _check_players(players: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
+def overhead_of(sizes: FloatArray, fixed: float, per_member: float, exponent: float) -> FloatArray:
+    """Coordination overhead of coalitions of the given sizes: fixed + per_member * size^exponent (0 when empty)."""
+    sizes = np.asarray(sizes, dtype=np.float64)
+    return np.asarray(np.where(sizes > 0, fixed + per_member * sizes**exponent, 0.0), dtype=np.float64)
+
+
 def _check_finite(values: FloatArray, what: str) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
@@ -170,12 +176,7 @@ class StructuredGame:
         return len(self.players)
 
     def overhead(self, sizes: FloatArray) -> FloatArray:
-        sizes = np.asarray(sizes, dtype=np.float64)
-        return np.where(
-            sizes > 0,
-            self.overhead_fixed + self.overhead_per_member * sizes**self.overhead_exponent,
-            0.0,
-        )
+        return overhead_of(sizes, self.overhead_fixed, self.overhead_per_member, self.overhead_exponent)
 
     def costs_of(self, members: BoolArray) -> FloatArray:
         members = np.asarray(members, dtype=bool)
