@@ -51,10 +51,6 @@ class Arrangement:
     levels: FloatArray  # L_k of the joint commons, H100-equivalent GPU-hours (0 unless TOGETHER)
     outside_levels: FloatArray  # X_k: levels of the rest's commons it reads (0 when none)
 
-    @property
-    def runs(self) -> bool:
-        return self.mode == TOGETHER
-
 
 def popcount_of(flags: BoolArray) -> IntArray:
     """For every mask, how many of its players have `flags` set."""
@@ -172,8 +168,8 @@ class CommonsGame:
             return np.zeros(members.shape[0])
         return np.asarray((members * self._own_values(outside)).sum(axis=1), dtype=np.float64)
 
-    def _evaluate(self, members: BoolArray) -> tuple[FloatArray, list[str], FloatArray, FloatArray]:
-        """Costs, each coalition's arrangement mode, its joint levels and the outside levels it reads."""
+    def _evaluate(self, members: BoolArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Costs, the values of a joint commons and of members apart, the joint levels and the outside levels."""
         members = np.asarray(members, dtype=bool)
         sizes = members.sum(axis=1).astype(np.float64)
         pool, level, layers, tops = self._terms(members)
@@ -199,11 +195,7 @@ class CommonsGame:
         best = np.maximum(np.maximum(together, apart), 0.0)
         costs = members.astype(np.float64) @ self.alone - reach - best
         costs[members.sum(axis=1) == 0] = 0.0
-        modes = [
-            TOGETHER if t > 0 and t >= a else APART if a > 0 else NONE for t, a in zip(together, apart, strict=True)
-        ]
-        joint = np.array([mode == TOGETHER for mode in modes], dtype=bool)
-        return costs, modes, np.where(joint[:, None], level, 0.0), outside
+        return costs, together, apart, level, outside
 
     def costs_of(self, members: BoolArray) -> FloatArray:
         return self._evaluate(members)[0]
@@ -214,8 +206,11 @@ class CommonsGame:
 
     def arrangement(self, members: Sequence[bool] | BoolArray) -> Arrangement:
         row = np.asarray(members, dtype=bool).reshape(1, self.n)
-        _, modes, levels, outside = self._evaluate(row)
-        return Arrangement(modes[0], levels[0].copy(), outside[0].copy())
+        _, together, apart, levels, outside = self._evaluate(row)
+        t, a = float(together[0]), float(apart[0])
+        mode = TOGETHER if t > 0 and t >= a else APART if a > 0 else NONE
+        joint = levels[0] if mode == TOGETHER else np.zeros_like(levels[0])
+        return Arrangement(mode, joint.copy(), outside[0].copy())
 
     def cost_at(self, members: Sequence[bool] | BoolArray, arrangement: Arrangement) -> float:
         """Cost of the coalition under a given arrangement (used for the per-year series)."""
@@ -406,9 +401,6 @@ class CommonsGame:
         costs -= best
         costs[0] = 0.0
         return ExplicitGame(self.players, costs)
-
-    def scaled(self, factor: float) -> CommonsGame:
-        return combine_commons([self], [factor])
 
 
 def combine_commons(games: Sequence[CommonsGame], factors: Sequence[float]) -> CommonsGame:
