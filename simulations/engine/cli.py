@@ -1,5 +1,8 @@
-"""Command line: `python -m simulations.engine allocate FILE.csv --rule RULE [--json] [--stability]`.
+"""Command line: `python -m simulations.engine allocate FILE --rule RULE [--json] [--stability]`.
 
+FILE is a custom game, either a table of coalition costs (CSV `coalition,cost`, or a JSON object
+mapping coalitions to costs) or an airport game (CSV with a `player` column and `cost` or `level`,
+optionally `count`; or JSON `{"levels": {...}, "players": [...]}`); `--kind` forces one reading.
 Needs no database. Bad input exits with status 2 and a message naming the problem on stderr.
 """
 
@@ -13,8 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from .airport import (
+    AIRPORT_RULES,
+    MAX_AIRPORT_EXPLICIT,
+    AirportGame,
+    airport_allocation,
+    airport_max_excess,
+    read_airport_csv,
+    read_airport_json,
+)
 from .errors import EngineError
-from .games import read_csv_game
+from .games import ExplicitGame, read_csv_game, read_json_game
 from .rules import RULES, allocate, normalize_rule
 from .stability import check_stability
 
@@ -25,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulations.engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     alloc = sub.add_parser("allocate", help="split the grand coalition's cost of a custom game")
-    alloc.add_argument("file", help="CSV with header coalition,cost; members joined by '+'")
+    alloc.add_argument("file", help="CSV or JSON: a coalition cost table or an airport game")
+    alloc.add_argument("--kind", choices=("auto", "table", "airport"), default="auto", help="how to read FILE")
     alloc.add_argument("--rule", required=True, help=f"one of: {', '.join(CLI_RULES)}")
     alloc.add_argument("--weights", help="for --rule weighted: NAME=WEIGHT,NAME=WEIGHT,...")
     alloc.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -57,11 +70,88 @@ def _weights(text: str | None, players: Sequence[str]) -> np.ndarray | None:
     return np.array([given[p] for p in players])
 
 
+def load_game(path: str, kind: str = "auto") -> ExplicitGame | AirportGame:
+    """Read FILE as a table or an airport game, by `kind` or by its content."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise EngineError(f"{path}: the JSON is not valid: {exc.msg} (line {exc.lineno})") from None
+        airport = isinstance(data, dict) and ("players" in data or data.get("kind") == "airport")
+        if kind == "airport" or (kind == "auto" and airport):
+            return read_airport_json(data)
+        return read_json_game(data)
+    first = stripped.splitlines()[0].lower() if stripped else ""
+    airport = "player" in [cell.strip() for cell in first.split(",")]
+    if kind == "airport" or (kind == "auto" and airport):
+        return read_airport_csv(text)
+    return read_csv_game(text if "\n" in text else text + "\n")
+
+
+def run_airport(game: AirportGame, rule: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The airport game's allocation per type: per player, for all its players, and the savings."""
+    if rule in AIRPORT_RULES:
+        per_player, how = airport_allocation(game, rule)
+        exact = True
+    elif game.n_players <= MAX_AIRPORT_EXPLICIT:
+        expanded = allocate(game.to_explicit(), rule, weights=None, seed=args.seed)
+        sums = np.add.reduceat(expanded.values, np.concatenate(([0], np.cumsum(game.counts)[:-1])))
+        per_player, how, exact = sums / game.counts, expanded.method, expanded.exact
+    else:
+        raise EngineError(
+            f"the {rule} rule needs the explicit table of an airport game (at most {MAX_AIRPORT_EXPLICIT} players); "
+            f"this one has {game.n_players:,}; closed forms exist for: {', '.join(AIRPORT_RULES)}"
+        )
+    out: dict[str, Any] = {
+        "kind": "airport",
+        "rule": rule,
+        "exact": exact,
+        "method": how,
+        "grand_cost": game.grand_cost(),
+        "players": game.n_players,
+        "types": [
+            {
+                "type": name,
+                "level": game.levels[t] if game.levels else None,
+                "count": int(game.counts[t]),
+                "standalone_per_player": float(game.costs[t]),
+                "allocated_per_player": float(per_player[t]),
+                "allocated_total": float(per_player[t] * game.counts[t]),
+                "savings_per_player": float(game.costs[t] - per_player[t]),
+            }
+            for t, name in enumerate(game.types)
+        ],
+    }
+    if args.stability:
+        excess, level = airport_max_excess(game, per_player)
+        tol = 1e-9 * max(1.0, game.grand_cost())
+        out["stability"] = {
+            "in_core": bool(excess <= tol),
+            "individually_rational": bool((per_player <= game.costs + tol).all()),
+            "max_excess": excess,
+            "blocking_top_type": level if excess > tol else None,
+            "exhaustive": True,
+            "method": "closed form: the worst coalition topped at each type (airport games are concave)",
+        }
+    return out
+
+
 def run_allocate(args: argparse.Namespace) -> dict[str, Any]:
     rule = normalize_rule(args.rule)
-    game = read_csv_game(args.file)
+    loaded = load_game(args.file, args.kind)
+    if isinstance(loaded, AirportGame):
+        if args.weights:
+            raise EngineError("--weights applies to tables, not airport games")
+        return run_airport(loaded, rule, args)
+    game = loaded
     result = allocate(game, rule, weights=_weights(args.weights, game.players), seed=args.seed)
-    out: dict[str, Any] = result.to_dict()
+    out: dict[str, Any] = {"kind": "table", **result.to_dict()}
     out["grand_cost"] = game.grand_cost()
     out["standalone"] = {p: float(v) for p, v in zip(game.players, game.standalone(), strict=True)}
     if args.stability:
@@ -69,7 +159,28 @@ def run_allocate(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _airport_table(out: dict[str, Any]) -> str:
+    kind = "exact" if out["exact"] else "approximate"
+    lines = [
+        f"rule: {out['rule']} ({kind}; {out['method']})",
+        f"grand coalition cost: {out['grand_cost']:.10g} ({out['players']:,} players)",
+    ]
+    width = max(len("type"), *(len(t["type"]) for t in out["types"]))
+    lines.append(f"{'type':<{width}}  {'count':>8}  {'per player':>14}  {'all players':>16}  {'saves each':>14}")
+    for t in out["types"]:
+        lines.append(
+            f"{t['type']:<{width}}  {t['count']:>8}  {t['allocated_per_player']:>14.10g}  "
+            f"{t['allocated_total']:>16.10g}  {t['savings_per_player']:>14.10g}"
+        )
+    if "stability" in out:
+        s = out["stability"]
+        lines.append(f"in core: {'yes' if s['in_core'] else 'no'}; largest excess x(S) - c(S): {s['max_excess']:.10g}")
+    return "\n".join(lines)
+
+
 def _table(out: dict[str, Any]) -> str:
+    if out.get("kind") == "airport":
+        return _airport_table(out)
     kind = "exact" if out["exact"] else "approximate"
     lines = [f"rule: {out['rule']} ({kind}; {out['method']})", f"grand coalition cost: {out['grand_cost']:.10g}"]
     width = max(len("player"), *(len(p) for p in out["allocation"]))

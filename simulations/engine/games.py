@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -278,46 +279,89 @@ def read_csv_game(source: str | os.PathLike[str]) -> ExplicitGame:
             raise InvalidGameError(f"cannot read {path}: {exc.strerror or exc}") from None
     else:
         text = source.lstrip("\ufeff")
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    rows = [
+        (line, row) for line, row in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in row)
+    ]
     if not rows:
         raise InvalidGameError("the CSV is empty; expected a header `coalition,cost`")
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [cell.strip().lower() for cell in rows[0][1]]
     if header != ["coalition", "cost"]:
-        raise InvalidGameError(f"the CSV header must be `coalition,cost`, got `{','.join(rows[0])}`")
-    players: dict[str, int] = {}
-    entries: list[tuple[list[str], float, int]] = []
-    for line, row in enumerate(rows[1:], start=2):
+        raise InvalidGameError(f"the CSV header must be `coalition,cost`, got `{','.join(rows[0][1])}`")
+    entries: list[tuple[str, Any, str]] = []
+    for line, row in rows[1:]:
         if len(row) != 2:
             raise InvalidGameError(f"line {line}: expected 2 columns, got {len(row)}")
-        names = [name.strip() for name in row[0].split("+")]
-        if any(not name for name in names):
-            raise InvalidGameError(f"line {line}: empty player name in coalition {row[0]!r}")
-        if len(set(names)) != len(names):
-            raise InvalidGameError(f"line {line}: a player is repeated in coalition {row[0]!r}")
+        entries.append((row[0], row[1], f"line {line}"))
+    return table_from_entries(entries)
+
+
+def read_json_game(data: Any) -> ExplicitGame:
+    """A custom cost game as a JSON object: {"A": 10, "B": 12, "A+B": 18, ...}.
+
+    Keys are coalitions (members joined by `+`), values their costs; the same rules as the CSV.
+    `data` is the parsed object or its JSON text.
+    """
+    if isinstance(data, str):
         try:
-            value = float(row[1])
-        except ValueError:
-            raise InvalidGameError(f"line {line}: cost {row[1]!r} is not a number") from None
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InvalidGameError(f"the JSON is not valid: {exc.msg} (line {exc.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("coalitions"), dict):
+        data = data["coalitions"]
+    if not isinstance(data, dict) or not data:
+        raise InvalidGameError(
+            'a custom game in JSON is an object mapping coalitions to costs, e.g. {"A": 1, "A+B": 2}'
+        )
+    return table_from_entries([(str(key), value, f"coalition {key!r}") for key, value in data.items()])
+
+
+def table_from_entries(entries: Sequence[tuple[str, Any, str]]) -> ExplicitGame:
+    """Validate rows (coalition text, cost, where) and build the table; errors name the row.
+
+    Players are numbered in order of first appearance. The empty coalition may appear (as an
+    empty name) only with cost 0.
+    """
+    players: dict[str, int] = {}
+    parsed: list[tuple[list[str], float, str]] = []
+    for coalition, cost, where in entries:
+        text = str(coalition).strip()
+        if isinstance(cost, bool):
+            raise InvalidGameError(f"{where}: cost {cost!r} is not a number")
+        try:
+            value = float(cost)
+        except (TypeError, ValueError):
+            raise InvalidGameError(f"{where}: cost {cost!r} is not a number") from None
         if not math.isfinite(value):
-            raise InvalidGameError(f"line {line}: cost of {row[0]!r} is {row[1].strip()}, not finite")
+            raise InvalidGameError(f"{where}: cost of {text!r} is {str(cost).strip()}, not finite")
+        if text in ("", "{}", "()"):
+            if value != 0:
+                raise InvalidGameError(f"{where}: the empty coalition must cost 0, got {value:g}")
+            continue
+        names = [name.strip() for name in text.split("+")]
+        if any(not name for name in names):
+            raise InvalidGameError(f"{where}: empty player name in coalition {text!r}")
+        if len(set(names)) != len(names):
+            raise InvalidGameError(f"{where}: a player is repeated in coalition {text!r}")
         if value < 0:
-            raise InvalidGameError(f"line {line}: cost of {row[0]!r} is negative ({value:g})")
+            raise InvalidGameError(f"{where}: cost of {text!r} is negative ({value:g})")
         for name in names:
             players.setdefault(name, len(players))
-        entries.append((names, value, line))
+            if len(players) > MAX_CSV_PLAYERS:
+                raise TooLargeError(
+                    f"a custom game has at most {MAX_CSV_PLAYERS} players; got {len(players)} by {where} ({name!r})"
+                )
+        parsed.append((names, value, where))
     n = len(players)
-    if n > MAX_CSV_PLAYERS:
-        raise TooLargeError(f"a custom game has at most {MAX_CSV_PLAYERS} players; got {n}")
+    if n == 0:
+        raise InvalidGameError("the table has no coalitions")
     costs = np.full(1 << n, np.nan)
     costs[0] = 0.0
-    seen: dict[int, int] = {}
-    for names, value, line in entries:
+    seen: dict[int, str] = {}
+    for names, value, where in parsed:
         mask = sum(1 << players[name] for name in names)
         if mask in seen:
-            raise InvalidGameError(
-                f"line {line}: coalition {'+'.join(names)!r} is duplicated (first on line {seen[mask]})"
-            )
-        seen[mask] = line
+            raise InvalidGameError(f"{where}: coalition {'+'.join(names)!r} is duplicated (first on {seen[mask]})")
+        seen[mask] = where
         costs[mask] = value
     missing = np.flatnonzero(np.isnan(costs))
     if missing.size:

@@ -127,3 +127,61 @@ def test_module_entry_point_runs_without_a_database(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+BIRMINGHAM_CSV = """player,level,cost,count
+,F27,65899,
+,V800,76725,
+Fokker Friendship 27,F27,,42
+Viscount 800,V800,,9555
+"""
+
+
+def test_airport_csv_by_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "airport.csv"
+    path.write_text(BIRMINGHAM_CSV)
+    assert main(["allocate", str(path), "--rule", "shapley", "--json", "--stability"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "airport" and out["players"] == 9597
+    fokker, viscount = out["types"]
+    assert fokker["allocated_per_player"] == pytest.approx(65899 / 9597)
+    assert fokker["count"] * fokker["allocated_per_player"] + viscount["allocated_total"] == pytest.approx(76725)
+    assert out["stability"]["in_core"] is True
+    assert main(["allocate", str(path), "--rule", "nucleolus"]) == 0
+    assert "Viscount 800" in capsys.readouterr().out
+
+
+def test_airport_json_and_explicit_fallback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "airport.json"
+    path.write_text(
+        json.dumps(
+            {
+                "levels": {"s": 8, "l": 18},
+                "players": [{"player": "A", "level": "s", "count": 2}, {"player": "D", "level": "l"}],
+            }
+        )
+    )
+    assert main(["allocate", str(path), "--rule", "least-core", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sum(t["allocated_total"] for t in out["types"]) == pytest.approx(18)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"players": [{"player": "A", "cost": 1, "count": 30}]}))
+    assert main(["allocate", str(big), "--rule", "banzhaf"]) == 2
+    assert "closed forms exist for" in capsys.readouterr().err
+
+
+def test_table_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps({"A": 6, "B": 6, "A+B": 9}))
+    assert main(["allocate", str(path), "--rule", "shapley", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "table" and out["allocation"] == {"A": 4.5, "B": 4.5}
+    path.write_text(json.dumps({"A": 6, "B": 6}))
+    assert main(["allocate", str(path), "--rule", "shapley"]) == 2
+    assert "missing" in capsys.readouterr().err
+    path.write_text(json.dumps({"A": 6, "B": "x", "A+B": 1}))
+    assert main(["allocate", str(path), "--rule", "shapley"]) == 2
+    assert "coalition 'B': cost 'x' is not a number" in capsys.readouterr().err
+    path.write_text(json.dumps({"": 1, "A": 1}))
+    assert main(["allocate", str(path), "--rule", "shapley"]) == 2
+    assert "empty coalition must cost 0" in capsys.readouterr().err
