@@ -23,6 +23,7 @@ from simulations.engine import RULE_LABELS
 from simulations.engine.scenario import settlement_transfers
 
 from . import selectors, services
+from .focus import FOCUS_COLUMNS, focus_rows
 from .forms import MIN_COMPARED, CompareForm, ScenarioForm
 from .models import SimulationRun
 
@@ -299,7 +300,7 @@ def _member_row(rule: str, row) -> list:
     return [rule, row.lab_name, *selectors.member_figures(row).values()]
 
 
-CSV_TABLES = ("members", "stability", "years", "settlement", "transfers")
+CSV_TABLES = ("members", "stability", "years", "settlement", "transfers", "focus")
 
 
 @login_required
@@ -312,6 +313,8 @@ def run_csv(request, pk: int, table: str):
     if table == "members":
         rows = [_member_row(rule, row) for rule in results.rules for row in results.members[rule]]
         return csv_response(name, MEMBER_COLUMNS, rows)
+    if table == "focus":
+        return csv_response(f"run-{run.pk}-allocation-focus.csv", FOCUS_COLUMNS, focus_rows(results))
     if table == "stability":
         return csv_response(
             name,

@@ -6,5 +6,6 @@ urlpatterns = [
     path("scenarios/<int:pk>/runs/", views.ScenarioRunsView.as_view(), name="api-scenario-runs"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="api-run-detail"),
     path("runs/<int:pk>/results/", views.RunResultsView.as_view(), name="api-run-results"),
+    path("runs/<int:pk>/focus/", views.RunFocusView.as_view(), name="api-run-focus"),
     path("runs/<int:pk>/cancel/", views.RunCancelView.as_view(), name="api-run-cancel"),
 ]

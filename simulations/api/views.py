@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
@@ -11,8 +13,10 @@ from rest_framework.views import APIView
 
 from consortium import access
 from consortium.api.common import ErrorSerializer, errors
+from consortium.csv_export import csv_response
 from consortium.models import Scenario
 from simulations import selectors, services
+from simulations.focus import FOCUS_COLUMNS, focus_rows
 from simulations.models import SimulationRun
 
 from .serializers import RunResultsSerializer, RunSerializer, RunStartSerializer, results_payload
@@ -74,6 +78,26 @@ class RunResultsView(APIView):
         results = selectors.run_results_get(run=run)
         context = {"request": request}
         return Response(results_payload(results, currency=run.scenario.consortium.currency, context=context))
+
+
+class RunFocusView(APIView):
+    """The run's allocation as FOCUS 1.3 allocated charges (CSV); columns in docs/api.md."""
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="One allocated charge per member and rule, adding back to c(N)."
+            ),
+            **errors(401, 404),
+            **CONFLICT,
+        }
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        run = _visible_run(request, pk)
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            raise Conflict(f"Run {run.pk} is {run.status}; its allocation is available once it has succeeded.")
+        results = selectors.run_results_get(run=run)
+        return csv_response(f"run-{run.pk}-allocation-focus.csv", FOCUS_COLUMNS, focus_rows(results))
 
 
 class RunCancelView(APIView):
