@@ -164,6 +164,16 @@ def airport_shapley(game: AirportGame) -> FloatArray:
 
 def airport_nucleolus(game: AirportGame) -> FloatArray:
     """Per-player nucleolus of each type (Littlechild 1974); see the module docstring."""
+    return _nucleolus(game)[0]
+
+
+def airport_nucleolus_levels(game: AirportGame) -> FloatArray:
+    """The payment t* of each settled prefix, in order; the first is the least core's
+    min over proper coalitions of c(S) - x(S), so the least-core epsilon is its negative."""
+    return _nucleolus(game)[1]
+
+
+def _nucleolus(game: AirportGame) -> tuple[FloatArray, FloatArray]:
     order = np.argsort(game.costs, kind="stable")
     costs = game.costs[order]
     counts = game.counts[order]
@@ -173,7 +183,7 @@ def airport_nucleolus(game: AirportGame) -> FloatArray:
         out_sorted[0] = costs[0]
         out = np.empty(game.n_types)
         out[order] = out_sorted
-        return out
+        return out, np.zeros(0)
     ends = np.cumsum(counts)  # position (1-based) of each block's last player
     # Candidate prefix lengths k: each block's end, except that the last block stops at n - 1.
     cand_k = ends.astype(np.float64).copy()
@@ -184,6 +194,7 @@ def airport_nucleolus(game: AirportGame) -> FloatArray:
     settled, paid, start = 0, 0.0, 0  # players settled, what they pay, first candidate not yet settled
     block = 0  # first type not yet settled
     per_player = np.empty(game.n_types)
+    levels: list[float] = []
     while settled < n - 1:
         ks = cand_k[start:]
         ratios = (cand_c[start:] - paid) / (ks - settled + 1)
@@ -192,6 +203,7 @@ def airport_nucleolus(game: AirportGame) -> FloatArray:
         tol = 1e-12 * max(1.0, abs(best))
         last = start + int(np.flatnonzero(ratios <= best + tol)[-1])
         k = int(cand_k[last])
+        levels.append(best)
         # Types whose players all lie in settled+1..k get `best` each.
         stop = int(np.searchsorted(ends, k, side="right"))
         per_player[block:stop] = best
@@ -210,7 +222,7 @@ def airport_nucleolus(game: AirportGame) -> FloatArray:
             per_player[-1] = (remaining + best * (counts[-1] - 1)) / counts[-1]
     out = np.empty(game.n_types)
     out[order] = per_player
-    return out
+    return out, np.array(levels)
 
 
 def airport_max_excess(game: AirportGame, per_player: FloatArray) -> tuple[float, str | None]:

@@ -187,3 +187,16 @@ def test_every_closed_form_rule_equals_the_generic_rule_on_the_explicit_game(gam
         if generic is None:
             generic = allocate(explicit, rule).values
         np.testing.assert_allclose(_per_player(game, per_type), generic, atol=1e-9, rtol=0, err_msg=rule)
+
+
+@settings(max_examples=40, deadline=None)
+@given(airport_games(max_players=12))
+def test_least_core_epsilon_is_the_nucleolus_first_level(game):
+    from simulations.engine.airport import airport_nucleolus_levels
+    from simulations.engine.rules.nucleolus import least_core_epsilon
+
+    levels = airport_nucleolus_levels(game)
+    if game.n_players == 1:
+        assert len(levels) == 0
+        return
+    assert -levels[0] == pytest.approx(least_core_epsilon(game.to_explicit())[0], abs=1e-9)
