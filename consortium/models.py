@@ -162,9 +162,24 @@ def validate_weight_cap(value: float) -> None:
 
 
 class Scenario(models.Model):
+    class Kind(models.TextChoices):
+        MODEL = "model", "Cost model of the labs"
+        TABLE = "table", "Custom table of coalition costs"
+        AIRPORT = "airport", "Airport game (shared facility by level)"
+
     consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="scenarios")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MODEL)
+    game = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Custom games only: the table of coalition costs or the airport game's player types "
+        "(simulations.engine.custom's stored form).",
+    )
+    player_labs = models.JSONField(
+        default=dict, blank=True, help_text="Custom games only: {player name: lab id} for players that are labs."
+    )
     labs = models.ManyToManyField("labs.Lab", related_name="scenarios")
     parameters = models.JSONField(default=default_parameters, validators=[validate_parameters])
     rules = models.JSONField(default=default_rules, validators=[validate_rules])
@@ -209,6 +224,10 @@ class Scenario(models.Model):
     def weight_rows(self) -> list[tuple[str, object]]:
         """Each of the scenario's labs with its weight value (None where none is given), by name."""
         return [(lab.name, self.weight_values.get(str(lab.pk))) for lab in self.labs.order_by("name")]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.kind != self.Kind.MODEL
 
     def effective_parameters(self) -> dict[str, object]:
         """Stored parameters over the defaults, so a scenario saved before a parameter existed still runs."""

@@ -23,6 +23,8 @@ from django.db import IntegrityError, transaction
 
 from labs.models import Lab
 from simulations.engine import WEIGHT_BASES, InvalidParameterError, member_weights
+from simulations.engine.custom import check_custom_rules, custom_player_names, parse_custom_game
+from simulations.engine.errors import EngineError
 
 from . import access
 from .models import Consortium, Membership, Scenario, default_parameters, validate_weight_values
@@ -369,6 +371,13 @@ def scenario_update(*, scenario: Scenario, **fields: Any) -> Scenario:
     unknown = sorted(set(fields) - set(SCENARIO_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This scenario field cannot be changed."))
+    if scenario.is_custom:
+        raise ValidationError(
+            {
+                "kind": f"Scenario {scenario.pk} is a custom game; change its table with "
+                f"PUT /api/v1/games/{scenario.pk}/."
+            }
+        )
     labs = fields.pop("labs", None)
     if labs is not None:
         labs = scenario_labs_check(consortium=scenario.consortium, labs=labs)
@@ -377,6 +386,86 @@ def scenario_update(*, scenario: Scenario, **fields: Any) -> Scenario:
     for name, value in fields.items():
         setattr(scenario, name, value)
     return _save_scenario(scenario, labs)
+
+
+def _capital(message: str) -> str:
+    """An engine message as a sentence: capital first letter (the rest untouched), a full stop."""
+    return message[:1].upper() + message[1:].rstrip(".") + "."
+
+
+def custom_game_check(
+    *, consortium: Consortium, kind: str, text: str, rules: Iterable[str]
+) -> tuple[dict[str, Any], list[str], dict[str, int]]:
+    """Read a custom game and its rules; match its players to the consortium's current labs by name.
+
+    Returns the game's stored form, the rules and {player: lab id}. Raises a ValidationError on
+    `game` naming the row (or on `rules`) before anything is written.
+    """
+    try:
+        game = parse_custom_game(kind, text)
+    except EngineError as exc:
+        raise ValidationError({"game": _capital(str(exc))}) from None
+    try:
+        names = list(check_custom_rules(kind, game, list(rules)))
+    except EngineError as exc:
+        raise ValidationError({"rules": _capital(str(exc))}) from None
+    current = Membership.objects.current().filter(consortium=consortium).values("lab_id")
+    labs = {lab.name.casefold(): lab.pk for lab in Lab.objects.filter(pk__in=current)}
+    labs.update({lab.slug: lab.pk for lab in Lab.objects.filter(pk__in=current)})
+    matched: dict[str, int] = {}
+    for player in custom_player_names(kind, game):
+        lab_id = labs.get(player.casefold()) or labs.get(player)
+        if lab_id is not None and lab_id not in matched.values():
+            matched[player] = lab_id
+    return game, names, matched
+
+
+@transaction.atomic
+def custom_game_create(
+    *,
+    consortium: Consortium,
+    created_by: Any,
+    name: str,
+    kind: str,
+    text: str,
+    rules: Iterable[str],
+    description: str = "",
+) -> Scenario:
+    """A scenario whose game is given as a table (kind "table") or an airport game (kind "airport")."""
+    game, names, matched = custom_game_check(consortium=consortium, kind=kind, text=text, rules=rules)
+    scenario = Scenario(
+        consortium=consortium,
+        created_by=created_by,
+        name=name,
+        description=description,
+        kind=kind,
+        game=game,
+        player_labs=matched,
+        rules=names,
+        draws=1,
+    )
+    _check_unique_name(scenario=scenario)
+    scenario.full_clean(validate_constraints=False)
+    save_or_conflict(scenario, {"name": f"{consortium} already has a scenario named {name!r}."})
+    scenario.labs.set(matched.values())
+    return scenario
+
+
+@transaction.atomic
+def custom_game_update(
+    *, scenario: Scenario, name: str, text: str, rules: Iterable[str], description: str = ""
+) -> Scenario:
+    """Replace a custom game's table, rules, name or description; its runs keep what they used."""
+    if not scenario.is_custom:
+        raise ValidationError({"kind": "Only a custom game's table can be replaced."})
+    game, names, matched = custom_game_check(consortium=scenario.consortium, kind=scenario.kind, text=text, rules=rules)
+    scenario.name, scenario.description = name, description
+    scenario.game, scenario.rules, scenario.player_labs = game, names, matched
+    _check_unique_name(scenario=scenario)
+    scenario.full_clean(validate_constraints=False)
+    save_or_conflict(scenario, {"name": f"{scenario.consortium} already has a scenario named {name!r}."})
+    scenario.labs.set(matched.values())
+    return scenario
 
 
 def _with_defaults(parameters: Any) -> Any:

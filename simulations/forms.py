@@ -310,3 +310,73 @@ class CompareForm(forms.Form):
                 f"Pick between {MIN_COMPARED} and {MAX_COMPARED} scenarios; you picked {len(chosen)}."
             )
         return chosen
+
+
+MAX_GAME_UPLOAD = 2_000_000  # bytes; the engine's own text limit is the same in characters
+
+
+class CustomGameForm(forms.Form):
+    """A custom game: a pasted or uploaded table (or airport game) and the rules to split it by.
+
+    The table is read by simulations.engine.custom (through consortium.services.custom_game_check)
+    when the service saves it, so the page, the API and the CLI refuse the same input with the
+    same message naming the row.
+    """
+
+    KIND_CHOICES = [
+        (Scenario.Kind.TABLE, 'Table of coalition costs: CSV `coalition,cost` or JSON {"A+B": cost}'),
+        (Scenario.Kind.AIRPORT, "Airport game: player types, each with the level it needs and a count"),
+    ]
+
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(choices=KIND_CHOICES, widget=forms.RadioSelect, initial=Scenario.Kind.TABLE)
+    text = forms.CharField(
+        label="Paste the game",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "mono"}),
+        help_text="CSV or JSON. A table names every non-empty coalition once (members joined by +, up to 20 "
+        "players). An airport game has columns player, level, cost, count (rows without a player give a level's "
+        "cost).",
+    )
+    upload = forms.FileField(label="…or upload a file", required=False, help_text="CSV or JSON, up to 2 MB.")
+    rules = forms.MultipleChoiceField(
+        choices=[(rule, RULE_LABELS[rule]) for rule in RULES if rule != "weighted"],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["shapley", "nucleolus", "proportional"],
+    )
+
+    def __init__(self, *args, scenario: Scenario | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if scenario is not None:
+            # The kind of a saved game stays; its table is shown back for editing.
+            self.fields["kind"].disabled = True
+            self.initial.update(name=scenario.name, description=scenario.description, kind=scenario.kind)
+            self.initial.update(rules=scenario.rules, text=scenario_game_text(scenario))
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("upload")
+        text = data.get("text") or ""
+        if upload is not None:
+            if text.strip():
+                raise ValidationError({"upload": "Paste the game or upload a file, not both."})
+            if upload.size > MAX_GAME_UPLOAD:
+                raise ValidationError({"upload": f"The file is {upload.size:,} bytes; the limit is 2,000,000 bytes."})
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError(
+                    {"upload": "The file is not UTF-8 text; save it as CSV (UTF-8) or JSON."}
+                ) from None
+        elif not text.strip():
+            raise ValidationError({"text": "Paste the game's table here or upload a file."})
+        data["game_text"] = text
+        return data
+
+
+def scenario_game_text(scenario: Scenario) -> str:
+    from simulations.engine.custom import game_text
+
+    return game_text(scenario.kind, scenario.game) if scenario.game else ""

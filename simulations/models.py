@@ -78,6 +78,11 @@ class SimulationRun(models.Model):
         return min(1.0, self.chunks_done / self.chunks_total)
 
     @property
+    def is_custom(self) -> bool:
+        """A run of a custom game (a given table or airport game), not of the cost model."""
+        return "custom" in self.inputs
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 

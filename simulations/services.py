@@ -30,6 +30,7 @@ from consortium import access
 from consortium.services import scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
+from simulations.engine.custom import CustomResult, check_custom_rules, run_custom
 from simulations.engine.errors import EngineError
 from simulations.engine.params import ALL_IN_UPLIFT, AREAS
 
@@ -110,6 +111,8 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         raise ValidationError({"draws": "Draws must be between 1 and 100000."})
     if seed is not None and not 0 <= seed <= 2**31 - 1:
         raise ValidationError({"seed": "The seed must be between 0 and 2147483647."})
+    if scenario.is_custom:
+        return _custom_run_create(scenario=scenario, started_by=started_by)
     if not scenario.labs.exists():
         raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
     # A lab may have left (or become an observer) since the scenario was saved.
@@ -126,6 +129,31 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
         draws=spec.draws,
         engine_version=engine.ENGINE_VERSION,
         chunks_total=math.ceil(spec.draws / settings.SIMULATION_CHUNK_DRAWS),
+        created_by=started_by,
+    )
+    from .dispatch import run_dispatch  # dispatch builds on this module
+
+    transaction.on_commit(lambda: run_dispatch(run=run))
+    return run
+
+
+def _custom_run_create(*, scenario, started_by) -> SimulationRun:
+    """A custom game's run: its table and rules snapshotted, one chunk, no draws (the table is given)."""
+    try:
+        rules = list(check_custom_rules(scenario.kind, scenario.game, scenario.rules))
+    except EngineError as exc:
+        raise ValidationError({"rules": f"The game cannot be split by these rules: {exc}"}) from None
+    run = SimulationRun.objects.create(
+        scenario=scenario,
+        inputs={
+            "custom": {"kind": scenario.kind, "game": scenario.game, "rules": rules},
+            "spec": {"rules": rules},
+            "lab_ids": dict(scenario.player_labs),
+        },
+        seed=0,
+        draws=0,
+        engine_version=engine.ENGINE_VERSION,
+        chunks_total=1,
         created_by=started_by,
     )
     from .dispatch import run_dispatch  # dispatch builds on this module
@@ -220,12 +248,16 @@ def chunk_execute(*, run_id: int, index: int) -> bool:
     if chunk.result is None:
         SimulationChunk.objects.filter(pk=chunk.pk).update(started_at=timezone.now(), attempts=F("attempts") + 1)
         try:
-            result = engine.simulate_chunk(_spec_of(run), chunk.start, chunk.stop)
+            if "custom" in run.inputs:
+                custom = run.inputs["custom"]
+                payload = json.dumps(run_custom(custom["kind"], custom["game"], custom["rules"]).to_dict()).encode()
+            else:
+                payload = _encode(engine.simulate_chunk(_spec_of(run), chunk.start, chunk.stop))
         except EngineError as exc:
             run_fail(run_id=run_id, error=f"The engine rejected the scenario: {exc}")
             return False
         stored = SimulationChunk.objects.filter(pk=chunk.pk, result__isnull=True).update(
-            result=_encode(result), finished_at=timezone.now()
+            result=payload, finished_at=timezone.now()
         )
         if stored:
             SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.RUNNING).update(
@@ -295,6 +327,62 @@ def _year_rows(run: SimulationRun, result: engine.ScenarioResult) -> list[YearRe
     ]
 
 
+def _custom_store(run: SimulationRun, result: CustomResult) -> None:
+    """Store a custom game's figures in the result tables (inside run_finalize's transaction).
+
+    A given table has no uncertainty: the bands collapse to the value, P(saving) is 1 or 0, and
+    nothing is delivered in kind, so a member settles its whole allocated cost with the pool.
+    """
+    lab_ids = run.inputs.get("lab_ids", {})
+    tol = 1e-9 * max(1.0, result.grand_cost)
+    rows = []
+    for rule, rule_result in result.rules.items():
+        for member in rule_result.members:
+            note = ""
+            if member.count > 1:
+                note = (
+                    f"{member.name}: {member.count:,} players; each pays {member.allocated_cost / member.count:,.2f} "
+                    f"instead of {member.standalone_cost / member.count:,.2f} alone."
+                )
+            rows.append(
+                MemberResult(
+                    run=run,
+                    lab_id=lab_ids.get(member.name),
+                    lab_name=member.name,
+                    rule=rule,
+                    exact=rule_result.exact,
+                    standalone_cost=member.standalone_cost,
+                    allocated_cost=member.allocated_cost,
+                    savings=member.savings,
+                    savings_pct=member.savings_pct,
+                    savings_p10=member.savings,
+                    savings_p50=member.savings,
+                    savings_p90=member.savings,
+                    savings_pct_p10=member.savings_pct,
+                    savings_pct_p50=member.savings_pct,
+                    savings_pct_p90=member.savings_pct,
+                    prob_saving=1.0 if member.savings > tol else 0.0,
+                    delivered_value=0.0,
+                    settlement=member.allocated_cost,
+                    savings_central=member.savings,
+                    savings_pct_central=member.savings_pct,
+                    direct_cost=0.0,
+                    note=note,
+                )
+            )
+    MemberResult.objects.bulk_create(rows, batch_size=2000)
+    StabilityResult.objects.bulk_create(
+        [StabilityResult(run=run, rule=rule, **rr.stability.to_dict()) for rule, rr in result.rules.items()]
+    )
+    run.status = SimulationRun.Status.SUCCEEDED
+    run.chunks_done = run.chunks_total
+    run.headline = engine.HEADLINE_CENTRAL
+    run.warnings = []
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "chunks_done", "headline", "warnings", "finished_at"])
+    run.chunks.update(result=None)
+
+
 def run_finalize(*, run_id: int) -> bool:
     """Merge a running run's chunks and store its results; True if this call finished the run.
 
@@ -308,6 +396,9 @@ def run_finalize(*, run_id: int) -> bool:
         chunks = list(run.chunks.order_by("index"))
         if len(chunks) != run.chunks_total or any(chunk.result is None for chunk in chunks):
             return False
+        if "custom" in run.inputs:
+            _custom_store(run, CustomResult.from_dict(json.loads(bytes(chunks[0].result))))
+            return True
         try:
             result = engine.finalize(_spec_of(run), [_decode(chunk.result) for chunk in chunks])
         except EngineError as exc:

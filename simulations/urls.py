@@ -7,6 +7,8 @@ from . import views
 app_name = "simulations"
 urlpatterns = [
     path("consortia/<slug:slug>/scenarios/new/", views.scenario_new, name="scenario_new"),
+    path("consortia/<slug:slug>/games/new/", views.custom_game_new, name="custom_game_new"),
+    path("scenarios/<id:pk>/game/", views.custom_game_edit, name="custom_game_edit"),
     path("consortia/<slug:slug>/compare/", views.compare, name="compare"),
     path("consortia/<slug:slug>/compare.csv", views.compare_csv, name="compare_csv"),
     path("scenarios/<id:pk>/", views.scenario_detail, name="scenario"),

@@ -20,11 +20,12 @@ from consortium.csv_export import csv_response
 from consortium.models import Consortium, Scenario
 from labs.forms import add_service_errors
 from simulations.engine import RULE_LABELS
+from simulations.engine.custom import custom_game_size, custom_player_names
 from simulations.engine.scenario import settlement_transfers
 
 from . import selectors, services
 from .focus import FOCUS_COLUMNS, focus_rows
-from .forms import MIN_COMPARED, CompareForm, ScenarioForm
+from .forms import MIN_COMPARED, CompareForm, CustomGameForm, ScenarioForm
 from .models import SimulationRun
 
 
@@ -86,6 +87,8 @@ def scenario_new(request, slug: str):
 @require_http_methods(["GET", "POST"])
 def scenario_edit(request, pk: int):
     scenario = _coordinated_scenario(request, pk)
+    if scenario.is_custom:
+        return redirect("simulations:custom_game_edit", pk=scenario.pk)
     form = ScenarioForm(request.POST or None, instance=scenario, consortium=scenario.consortium)
     context = {"consortium": scenario.consortium, "form": form, "scenario": scenario}
     if request.method == "POST":
@@ -99,6 +102,74 @@ def scenario_edit(request, pk: int):
                 return redirect(scenario)
         return render(request, "simulations/scenario_form.html", context, status=400)
     return render(request, "simulations/scenario_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def custom_game_new(request, slug: str):
+    """Bring your own game: a table of coalition costs or an airport game, split by the chosen rules."""
+    consortium = _visible_consortium(request, slug)
+    if not access.is_coordinator(request.user, consortium):
+        raise PermissionDenied("Only the consortium's coordinators create scenarios.")
+    form = CustomGameForm(request.POST or None, request.FILES or None)
+    context = {"consortium": consortium, "form": form}
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                scenario = consortium_services.custom_game_create(
+                    consortium=consortium,
+                    created_by=request.user,
+                    name=data["name"],
+                    description=data["description"],
+                    kind=data["kind"],
+                    text=data["game_text"],
+                    rules=data["rules"],
+                )
+            except ValidationError as error:
+                _add_game_errors(form, error)
+            else:
+                messages.success(request, f"Game “{scenario.name}” saved. Run it to split its cost.")
+                return redirect(scenario)
+        return render(request, "simulations/custom_game_form.html", context, status=400)
+    return render(request, "simulations/custom_game_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def custom_game_edit(request, pk: int):
+    scenario = _coordinated_scenario(request, pk)
+    if not scenario.is_custom:
+        return redirect("simulations:scenario_edit", pk=scenario.pk)
+    form = CustomGameForm(request.POST or None, request.FILES or None, scenario=scenario)
+    context = {"consortium": scenario.consortium, "form": form, "scenario": scenario}
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                consortium_services.custom_game_update(
+                    scenario=scenario,
+                    name=data["name"],
+                    description=data["description"],
+                    text=data["game_text"],
+                    rules=data["rules"],
+                )
+            except ValidationError as error:
+                _add_game_errors(form, error)
+            else:
+                messages.success(request, "Game saved. Earlier runs keep the table they used.")
+                return redirect(scenario)
+        return render(request, "simulations/custom_game_form.html", context, status=400)
+    return render(request, "simulations/custom_game_form.html", context)
+
+
+def _add_game_errors(form: CustomGameForm, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        target = field if field in form.fields else None
+        if field == "game":
+            target = "upload" if form.cleaned_data.get("upload") else "text"
+        for message in messages_:
+            form.add_error(target, message)
 
 
 def _add_scenario_errors(form: ScenarioForm, error: ValidationError) -> None:
@@ -116,6 +187,8 @@ def _add_scenario_errors(form: ScenarioForm, error: ValidationError) -> None:
 @login_required
 def scenario_detail(request, pk: int):
     scenario = _visible_scenario(request, pk)
+    if scenario.is_custom:
+        return _custom_game_detail(request, scenario)
     runs = scenario.runs.all()[:10]
     latest = selectors.latest_run_get(scenario=scenario)
     specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
@@ -134,6 +207,36 @@ def scenario_detail(request, pk: int):
             "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
             "labs": scenario.labs.order_by("name"),
             "warnings": selectors.scenario_warnings_get(scenario=scenario),
+        },
+    )
+
+
+CUSTOM_PREVIEW_ROWS = 50
+
+
+def _custom_game_detail(request, scenario: Scenario):
+    runs = scenario.runs.all()[:10]
+    game = scenario.game
+    if scenario.kind == Scenario.Kind.TABLE:
+        rows = list(game["coalitions"].items())
+    else:
+        rows = [(row["player"], row) for row in game["players"]]
+    return render(
+        request,
+        "simulations/custom_game_detail.html",
+        {
+            "scenario": scenario,
+            "consortium": scenario.consortium,
+            "is_coordinator": access.is_coordinator(request.user, scenario.consortium),
+            "runs": runs,
+            "latest": selectors.latest_run_get(scenario=scenario),
+            "active": next((run for run in runs if not run.is_finished), None),
+            "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
+            "players": custom_player_names(scenario.kind, game),
+            "player_count": custom_game_size(scenario.kind, game),
+            "matched": scenario.player_labs,
+            "preview": rows[:CUSTOM_PREVIEW_ROWS],
+            "preview_more": max(0, len(rows) - CUSTOM_PREVIEW_ROWS),
         },
     )
 
@@ -250,9 +353,50 @@ def run_detail(request, pk: int):
         "can_compare": run.scenario.consortium.scenarios.count() >= MIN_COMPARED,
         "currency": run.scenario.consortium.currency,
     }
+    if run.is_custom:
+        if run.status == SimulationRun.Status.SUCCEEDED:
+            context.update(_custom_results_context(request, run))
+        return render(request, "simulations/run_detail_custom.html", context)
     if run.status == SimulationRun.Status.SUCCEEDED:
         context.update(_results_context(request, run))
     return render(request, "simulations/run_detail.html", context)
+
+
+def _custom_results_context(request, run: SimulationRun) -> dict:
+    """A custom game's results: each rule's allocation per member (or type), and its core check."""
+    results = selectors.run_results_get(run=run)
+    rule = request.GET.get("rule")
+    if rule not in results.rules:
+        rule = results.rules[0]
+    rows = results.members[rule]
+    counts = _type_counts(run)
+    return {
+        "rule": rule,
+        "rule_label": RULE_LABELS.get(rule, rule),
+        "rule_tabs": [(key, RULE_LABELS.get(key, key)) for key in results.rules],
+        "rows": [(row, counts.get(row.lab_name, 1)) for row in rows],
+        "stability": [(key, RULE_LABELS.get(key, key), results.stability.get(key)) for key in results.rules],
+        "kind": run.inputs["custom"]["kind"],
+        "grand_cost": sum(row.allocated_cost for row in rows),
+        "standalone_total": sum(row.standalone_cost for row in rows),
+        "player_count": sum(counts.get(row.lab_name, 1) for row in rows),
+        "charts": {
+            "costs": {
+                "labels": [row.lab_name for row in rows[:24]],
+                "standalone_label": "Going alone",
+                "standalone": [round(row.standalone_cost, 2) for row in rows[:24]],
+                "allocated": [round(row.allocated_cost, 2) for row in rows[:24]],
+            }
+        },
+        "many": len(rows) > 24,
+    }
+
+
+def _type_counts(run: SimulationRun) -> dict[str, int]:
+    custom = run.inputs["custom"]
+    if custom["kind"] != Scenario.Kind.AIRPORT:
+        return {}
+    return {row["player"]: int(row.get("count", 1)) for row in custom["game"]["players"]}
 
 
 @login_required

@@ -175,11 +175,17 @@ class ScenarioSerializer(serializers.ModelSerializer):
             "id",
             "consortium",
             *SCENARIO_FIELDS,
+            "kind",
+            "game",
             "created_by",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("created_at", "updated_at")
+        read_only_fields = ("created_at", "updated_at", "kind", "game")
+        extra_kwargs = {
+            "kind": {"help_text": "`model` (the cost model of the labs), or a custom game: `table` or `airport`."},
+            "game": {"help_text": "Custom games: the stored table (`players`, `coalitions`) or airport types."},
+        }
         # scenario_create/scenario_update check the name per consortium and name the field.
         validators: list = []
 

@@ -1,10 +1,15 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import games, views
 
 router = SimpleRouter()
 router.register("consortia", views.ConsortiumViewSet, basename="consortium")
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("scenarios", views.ScenarioViewSet, basename="scenario")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("games/", games.CustomGameCreateView.as_view(), name="api-game-create"),
+    path("games/<int:pk>/", games.CustomGameUpdateView.as_view(), name="api-game-update"),
+    *router.urls,
+]

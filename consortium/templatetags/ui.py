@@ -40,11 +40,17 @@ def money(value, currency: str = "USD") -> str:
 @register.filter
 def price(value, currency: str = "USD") -> str:
     """Prices per GPU-hour keep their cents: `$2.40`."""
+    return cents(value, currency)
+
+
+@register.filter
+def cents(value, currency: str = "USD") -> str:
+    """Amounts to the cent, for tables whose costs are small numbers: `$4.50`, `-$1,234.57`."""
     number = _number(value)
     if number is None:
         return MISSING
-    sign = "-" if number < 0 else ""
-    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{_grouped(number, 2)}"
+    sign = "-" if round(number, 2) < 0 else ""
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{_grouped(abs(number), 2)}"
 
 
 @register.filter

@@ -59,6 +59,9 @@ LEDGER_WRITES = {
     ("POST", "/api/v1/scenarios/"),
     ("PUT", "/api/v1/scenarios/{id}/"),
     ("PATCH", "/api/v1/scenarios/{id}/"),
+    # A custom game's table must name every coalition once with a cost that is a number.
+    ("POST", "/api/v1/games/"),
+    ("PUT", "/api/v1/games/{id}/"),
 }
 # Operations whose documented answer is 405 for everyone (ledger entries and membership spells
 # are history; labs and consortia are deleted by staff in the admin).
