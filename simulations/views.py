@@ -362,6 +362,10 @@ def run_detail(request, pk: int):
     return render(request, "simulations/run_detail.html", context)
 
 
+# A game of thousands of types lists the first ones on the page; the CSV has them all.
+CUSTOM_RESULT_ROWS = 200
+
+
 def _custom_results_context(request, run: SimulationRun) -> dict:
     """A custom game's results: each rule's allocation per member (or type), and its core check."""
     results = selectors.run_results_get(run=run)
@@ -370,16 +374,19 @@ def _custom_results_context(request, run: SimulationRun) -> dict:
         rule = results.rules[0]
     rows = results.members[rule]
     counts = _type_counts(run)
+    shown = rows[:CUSTOM_RESULT_ROWS]
     return {
         "rule": rule,
         "rule_label": RULE_LABELS.get(rule, rule),
         "rule_tabs": [(key, RULE_LABELS.get(key, key)) for key in results.rules],
-        "rows": [(row, counts.get(row.lab_name, 1)) for row in rows],
+        "rows": [(row, counts.get(row.lab_name, 1)) for row in shown],
+        "rows_hidden": len(rows) - len(shown),
         "stability": [(key, RULE_LABELS.get(key, key), results.stability.get(key)) for key in results.rules],
         "kind": run.inputs["custom"]["kind"],
         "grand_cost": sum(row.allocated_cost for row in rows),
         "standalone_total": sum(row.standalone_cost for row in rows),
         "player_count": sum(counts.get(row.lab_name, 1) for row in rows),
+        "member_count": len(rows),
         "charts": {
             "costs": {
                 "labels": [row.lab_name for row in rows[:24]],
