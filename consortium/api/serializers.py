@@ -169,17 +169,26 @@ class ScenarioSerializer(serializers.ModelSerializer):
         "and at most 1; what a capped member would pay above it is spread over the others.",
     )
 
+    archived = serializers.BooleanField(
+        source="is_archived",
+        read_only=True,
+        help_text="Archived scenarios leave lists and start no runs (409); their runs stay readable. "
+        "Change it with the `archive` and `unarchive` actions.",
+    )
+
     class Meta:
         model = Scenario
         fields = (
             "id",
             "consortium",
             *SCENARIO_FIELDS,
+            "archived",
+            "archived_at",
             "created_by",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("created_at", "updated_at")
+        read_only_fields = ("archived_at", "created_at", "updated_at")
         # scenario_create/scenario_update check the name per consortium and name the field.
         validators: list = []
 

@@ -7,9 +7,10 @@ what it sees but may not change; 405 for what nobody may do over the API (ledger
 membership spells are never changed or deleted, labs and consortia never deleted).
 A refused write leaves the database exactly as it was.
 
-The matrix adds one object to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
+The matrix adds two objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
-to nobody in D.
+to nobody in D; and `archived_scenario`, an archived scenario of C, still read by C's people and
+refused a new run (409) even to its coordinator.
 """
 
 from __future__ import annotations
@@ -69,10 +70,16 @@ IMMUTABLE = every(405)
 
 @pytest.fixture
 def ledger(ledger):
+    from django.utils import timezone
+
     from consortium.models import Membership
+    from tests import factories as f
 
     ledger.invitation_a = Membership.objects.create(
         consortium=ledger.other_consortium, lab=ledger.lab_a, status="invited", joined_on="2026-01-01"
+    )
+    ledger.archived_scenario = f.ScenarioFactory(
+        consortium=ledger.consortium, name="Retired", labs=[ledger.lab_a, ledger.lab_b], archived_at=timezone.now()
     )
     return ledger
 
@@ -342,6 +349,29 @@ CASES = [
         lambda w: f"/api/v1/scenarios/{w.scenario.pk}/",
         every(403, coordinator=204, other_coordinator=404),
         watched=("consortium.Scenario",),
+    ),
+    Case("scenarios list with archived ones", "get", lambda w: "/api/v1/scenarios/?archived=true", every(200)),
+    Case("archived scenario of C", "get", lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/", SEE_C),
+    Case(
+        "duplicate scenario of C",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/duplicate/",
+        every(403, coordinator=201, other_coordinator=404),
+        watched=("consortium.Scenario",),
+    ),
+    Case("archive scenario of C", "post", lambda w: f"/api/v1/scenarios/{w.scenario.pk}/archive/", COORDINATOR_WRITE),
+    Case(
+        "unarchive scenario of C",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/unarchive/",
+        COORDINATOR_WRITE,
+    ),
+    Case(
+        "start a run of the archived scenario",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/runs/",
+        every(403, coordinator=409, other_coordinator=404),
+        watched=("simulations.SimulationRun",),
     ),
     # Schema and interactive docs
     Case("OpenAPI schema", "get", lambda w: "/api/schema/", every(200)),
