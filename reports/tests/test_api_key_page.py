@@ -140,3 +140,23 @@ def test_the_page_shows_when_a_key_was_last_used(world, client, make_run):
     assert savings(token, world).status_code == 200
     api_key.refresh_from_db()
     assert api_key.last_used_at >= before
+
+
+def test_creating_and_revoking_need_the_csrf_token(world):
+    from django.test import Client
+
+    api_key = ApiKey.new(consortium=world.consortium, name="dashboard")[0]
+    api_key.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.coordinator)
+    assert client.post(page_url(), {"name": "forged"}).status_code == 403
+    assert client.post(reverse("consortium:api_key_revoke", args=["c", api_key.pk])).status_code == 403
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None
+    assert not ApiKey.objects.filter(name="forged").exists()
+    page = client.get(page_url())
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    revoked = client.post(reverse("consortium:api_key_revoke", args=["c", api_key.pk]), {"csrfmiddlewaretoken": token})
+    assert revoked.status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None

@@ -104,6 +104,7 @@ def test_a_person_founds_a_consortium_shares_it_with_a_coordinator_and_retires_a
     scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
     seed_results(scenario)
     log_in("coord", world.password)
+    screenshot("dashboard-coordinator", phone=True)
     page.goto(scenario.get_absolute_url())
     page.get_by_role("button", name="Duplicate").click()
     page.wait_for_url("**/edit/")
@@ -114,6 +115,8 @@ def test_a_person_founds_a_consortium_shares_it_with_a_coordinator_and_retires_a
     assert page.get_by_role("button", name="Run simulation").count() == 0
     screenshot("scenario-archived", phone=True)
     page.get_by_role("link", name=world.consortium.name).first.click()
+    page.locator("#archived-scenarios").wait_for()
+    screenshot("consortium-coordinator", phone=True)
     scenarios = page.locator("#scenarios-h").locator("xpath=ancestor::section")
     assert "Copy of Three founders" in scenarios.locator(".link-list").first.inner_text()
     assert "Three founders" not in scenarios.locator(".link-list").first.inner_text().replace("Copy of Three", "")
