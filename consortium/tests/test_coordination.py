@@ -217,3 +217,41 @@ def test_the_dashboard_links_to_founding_and_to_the_coordinated_consortiums_keys
     page = client.get(reverse("dashboard")).content.decode()
     assert reverse("consortium:new") in page
     assert reverse("consortium:api_keys", args=["c"]) not in page
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_two_coordinators_removing_each_other_at_once_leave_one() -> None:
+    """With the consortium's row locked, the second removal waits, then finds a single coordinator."""
+    import threading
+
+    from django.db import connection, connections
+
+    from conftest import require_service
+
+    if connection.vendor != "postgresql":
+        require_service("postgresql", "row locks need PostgreSQL (set DATABASE_URL)")
+    first, second = f.UserFactory(username="first"), f.UserFactory(username="second")
+    consortium = f.ConsortiumFactory(name="Duel", slug="duel", coordinators=[first, second])
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def remove(user, by) -> None:
+        try:
+            barrier.wait()
+            services.coordinator_remove(consortium=consortium, user=user, by=by)
+            outcomes.append("removed")
+        except ValidationError as exc:
+            outcomes.append("refused: " + " ".join(exc.messages))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=remove, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    removed, refused = sorted(outcomes)
+    assert removed == "removed"
+    assert refused.startswith("refused: ") and "is the only coordinator of Duel" in refused
+    assert consortium.coordinators.count() == 1
