@@ -251,7 +251,7 @@ def test_two_coordinators_removing_each_other_at_once_leave_one() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    removed, refused = sorted(outcomes)
+    refused, removed = sorted(outcomes)
     assert removed == "removed"
     assert refused.startswith("refused: ") and "is the only coordinator of Duel" in refused
     assert consortium.coordinators.count() == 1
