@@ -112,7 +112,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "consortium", "draws", "seed", "updated_at")
-    list_filter = ("consortium",)
+    list_display = ("name", "consortium", "draws", "seed", "archived_at", "updated_at")
+    list_filter = ("consortium", ("archived_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "consortium__name")
     filter_horizontal = ("labs",)

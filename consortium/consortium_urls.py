@@ -1,12 +1,25 @@
 from django.urls import path
 
-from . import views
+import consortium.converters  # noqa: F401  (registers the "id" converter)
+from reports import views as report_views
+
+from . import coordinator_views, views
 
 app_name = "consortium"
 urlpatterns = [
+    path("new/", coordinator_views.consortium_new, name="new"),
     path("invitations/<int:pk>/accept/", views.invitation_answer, {"accept": True}, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_answer, {"accept": False}, name="invitation_decline"),
     path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/charter/", coordinator_views.charter_edit, name="charter_edit"),
+    path("<slug:slug>/coordinators/", coordinator_views.coordinators, name="coordinators"),
+    path(
+        "<slug:slug>/coordinators/<id:user_id>/remove/",
+        coordinator_views.coordinator_remove,
+        name="coordinator_remove",
+    ),
+    path("<slug:slug>/api-keys/", report_views.api_keys, name="api_keys"),
+    path("<slug:slug>/api-keys/<id:pk>/revoke/", report_views.api_key_revoke_view, name="api_key_revoke"),
     path("<slug:slug>/members/change/", views.membership_change, name="membership_change"),
     path("<slug:slug>/contributions.csv", views.contributions_csv, name="contributions_csv"),
     path("<slug:slug>/artifacts.csv", views.artifacts_csv, name="artifacts_csv"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.utils.text import slugify
 
 from labs.models import Lab
 
-from .models import Membership
+from .models import Consortium, Membership
 
 LEAVE = "left"
 # Larger ids overflow the database's integer column, which Django's choice fields would let through.
@@ -52,4 +53,55 @@ class MembershipForm(forms.Form):
         label="From",
         initial=datetime.date.today,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+class ConsortiumForm(forms.ModelForm):
+    """Found a consortium: its name, the short name in its web address, and its charter."""
+
+    class Meta:
+        model = Consortium
+        fields = ["name", "slug", "charter"]
+        labels = {"slug": "Short name", "charter": "Charter"}
+        help_texts = {
+            "name": "Shown on every page of the consortium, e.g. “Open Frontier Consortium”.",
+            "slug": "Its web address, /consortia/<short name>/: lowercase letters, digits and hyphens. "
+            "Left empty, it is made from the name; it cannot be changed later.",
+            "charter": "What the consortium pools and shares, and on what terms. Labs read it before they join.",
+        }
+        widgets = {"charter": forms.Textarea(attrs={"rows": 6})}
+        error_messages = {
+            "name": {"unique": "A consortium with this name exists already; choose another name."},
+            "slug": {"unique": "This short name is taken; choose another one."},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data.get("slug") or slugify(self.data.get("name", ""))[:60].strip("-")
+        if not slug:
+            raise forms.ValidationError("Enter a short name of letters, digits and hyphens.")
+        if slug != self.cleaned_data.get("slug") and Consortium.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(f"“{slug}”, made from the name, is taken; enter another short name.")
+        return slug
+
+
+class CharterForm(forms.ModelForm):
+    """A consortium's coordinators change its name and charter (the short name stays: links use it)."""
+
+    class Meta:
+        model = Consortium
+        fields = ["name", "charter"]
+        help_texts = ConsortiumForm.Meta.help_texts
+        widgets = ConsortiumForm.Meta.widgets
+        error_messages = ConsortiumForm.Meta.error_messages
+
+
+class CoordinatorAddForm(forms.Form):
+    user = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        help_text="Of an existing account; they coordinate the consortium with you from now on.",
     )

@@ -161,6 +161,15 @@ def validate_weight_cap(value: float) -> None:
         raise ValidationError("The cap is the largest share of the joint costs one member pays: above 0, at most 1.")
 
 
+class ScenarioQuerySet(models.QuerySet):
+    def active(self) -> ScenarioQuerySet:
+        """Scenarios not archived: the ones lists and pickers offer."""
+        return self.filter(archived_at__isnull=True)
+
+    def archived(self) -> ScenarioQuerySet:
+        return self.filter(archived_at__isnull=False)
+
+
 class Scenario(models.Model):
     class Kind(models.TextChoices):
         MODEL = "model", "Cost model of the labs"
@@ -208,8 +217,16 @@ class Scenario(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when a coordinator archives the scenario: it leaves the lists and starts no runs, "
+        "but its runs stay readable.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScenarioQuerySet.as_manager()
 
     class Meta:
         ordering = ["consortium", "name"]
@@ -220,6 +237,10 @@ class Scenario(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("simulations:scenario", kwargs={"pk": self.pk})
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
     def weight_rows(self) -> list[tuple[str, object]]:
         """Each of the scenario's labs with its weight value (None where none is given), by name."""

@@ -18,8 +18,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from labs.models import Lab
 from simulations.engine import WEIGHT_BASES, InvalidParameterError, member_weights
@@ -47,14 +49,78 @@ SCENARIO_FIELDS = (
 SCENARIO_MIN_LABS = 2
 
 
+# Paths under /consortia/ that are pages, not consortia: a consortium with such a slug could not be reached.
+RESERVED_SLUGS = frozenset({"new", "invitations"})
+
+
+def _check_slug(slug: str) -> None:
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"slug": f"“{slug}” is reserved for a page of the site; choose another short name."})
+
+
 @transaction.atomic
 def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD") -> Consortium:
     """Found a consortium; its founder becomes its first coordinator."""
+    _check_slug(slug)
     consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency)
     consortium.full_clean()
-    consortium.save()
+    save_or_conflict(consortium, {"name": "A consortium with this name or short name was created at the same moment."})
     consortium.coordinators.add(created_by)
+    logger.info("consortium: %s founded by %s", consortium, created_by)
     return consortium
+
+
+def coordinator_find(*, identifier: str) -> Any:
+    """The active account whose username is `identifier`, or else the one whose email it is (any case)."""
+    User = get_user_model()
+    identifier = identifier.strip()
+    if not identifier:
+        raise ValidationError({"user": "Enter the username or email of an existing account."})
+    active = User.objects.filter(is_active=True)
+    user = active.filter(**{User.USERNAME_FIELD: identifier}).first()
+    if user is not None:
+        return user
+    by_email = list(active.filter(email__iexact=identifier)[:2])
+    if len(by_email) > 1:
+        raise ValidationError({"user": f"Several accounts use {identifier}; enter the username instead."})
+    if not by_email:
+        raise ValidationError(
+            {"user": f"No account has the username or email “{identifier}”. They sign up first, then you add them."}
+        )
+    return by_email[0]
+
+
+def _locked(consortium: Consortium) -> Consortium:
+    # Two coordinators removing each other at once must not both succeed and leave nobody.
+    return Consortium.objects.select_for_update().get(pk=consortium.pk)
+
+
+@transaction.atomic
+def coordinator_add(*, consortium: Consortium, user: Any, by: Any) -> None:
+    """Make `user` a coordinator of `consortium` too."""
+    consortium = _locked(consortium)
+    if consortium.coordinators.filter(pk=user.pk).exists():
+        raise ValidationError({"user": f"{user.get_username()} already coordinates {consortium}."})
+    consortium.coordinators.add(user)
+    logger.info("consortium: %s coordinates %s (added by %s)", user, consortium, by)
+
+
+@transaction.atomic
+def coordinator_remove(*, consortium: Consortium, user: Any, by: Any) -> None:
+    """`user` stops coordinating `consortium`; a consortium always keeps at least one coordinator."""
+    consortium = _locked(consortium)
+    coordinators = set(consortium.coordinators.values_list("pk", flat=True))
+    if user.pk not in coordinators:
+        raise ValidationError({"user": f"{user.get_username()} does not coordinate {consortium}."})
+    if coordinators == {user.pk}:
+        raise ValidationError(
+            {
+                "user": f"{user.get_username()} is the only coordinator of {consortium}; add another coordinator "
+                "before removing this one."
+            }
+        )
+    consortium.coordinators.remove(user)
+    logger.info("consortium: %s no longer coordinates %s (removed by %s)", user, consortium, by)
 
 
 def save_or_conflict(instance: Any, conflict: dict[str, str] | Callable[[], dict[str, str]]) -> None:
@@ -465,6 +531,69 @@ def custom_game_update(
     scenario.full_clean(validate_constraints=False)
     save_or_conflict(scenario, {"name": f"{scenario.consortium} already has a scenario named {name!r}."})
     scenario.labs.set(matched.values())
+
+
+# A copy's name: "Copy of <name>", then "Copy of <name> (2)" and so on while a name is taken.
+COPY_PREFIX = "Copy of "
+
+
+def _copy_name(scenario: Scenario) -> str:
+    limit = Scenario._meta.get_field("name").max_length
+    taken = set(
+        Scenario.objects.filter(consortium=scenario.consortium, name__startswith=COPY_PREFIX).values_list(
+            "name", flat=True
+        )
+    )
+    number = 1
+    while True:
+        suffix = "" if number == 1 else f" ({number})"
+        name = f"{COPY_PREFIX}{scenario.name}"[: limit - len(suffix)] + suffix
+        if name not in taken:
+            return name
+        number += 1
+
+
+@transaction.atomic
+def scenario_duplicate(*, scenario: Scenario, by: Any) -> Scenario:
+    """A new, unarchived scenario of the same consortium with the original's fields and labs, named
+    "Copy of <name>"; none of the original's runs come with it.
+
+    The labs are copied as they are: one that has left since stays on the copy until the copy is
+    edited, and starting a run names it (scenario_labs_check).
+    """
+    copy = Scenario(
+        consortium=scenario.consortium,
+        created_by=by,
+        name=_copy_name(scenario),
+        **{name: getattr(scenario, name) for name in SCENARIO_FIELDS if name not in ("name", "labs")},
+        # A custom game's copy keeps its table.
+        kind=scenario.kind,
+        game=scenario.game,
+        player_labs=scenario.player_labs,
+    )
+    copy.full_clean(validate_constraints=False)
+    save_or_conflict(copy, {"name": f"{scenario.consortium} got a scenario named {copy.name!r} at the same moment."})
+    copy.labs.set(scenario.labs.all())
+    logger.info("scenario: %s duplicated as %s (by %s)", scenario.pk, copy.pk, by)
+    return copy
+
+
+def scenario_archive(*, scenario: Scenario, by: Any) -> Scenario:
+    """Archive: the scenario leaves the lists and starts no runs; its runs stay. Archiving again changes nothing."""
+    now = timezone.now()
+    Scenario.objects.filter(pk=scenario.pk, archived_at__isnull=True).update(archived_at=now, updated_at=now)
+    scenario.refresh_from_db(fields=["archived_at", "updated_at"])
+    logger.info("scenario: %s archived (by %s)", scenario.pk, by)
+    return scenario
+
+
+def scenario_unarchive(*, scenario: Scenario, by: Any) -> Scenario:
+    """Bring an archived scenario back into the lists; unarchiving an active one changes nothing."""
+    Scenario.objects.filter(pk=scenario.pk, archived_at__isnull=False).update(
+        archived_at=None, updated_at=timezone.now()
+    )
+    scenario.refresh_from_db(fields=["archived_at", "updated_at"])
+    logger.info("scenario: %s unarchived (by %s)", scenario.pk, by)
     return scenario
 
 

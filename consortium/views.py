@@ -106,9 +106,10 @@ def consortium_detail(request, slug: str):
         "pledged": [float(row["gpu_hours_pledged"]) for row in by_quarter],
         "delivered": [float(row["gpu_hours_delivered"]) for row in by_quarter],
     }
-    scenario_list = list(consortium.scenarios.prefetch_related("labs"))
+    scenario_list = list(consortium.scenarios.active().prefetch_related("labs"))
     latest = latest_runs_get(scenarios=scenario_list, succeeded=False)
     scenarios = [{"scenario": scenario, "latest": latest.get(scenario.pk)} for scenario in scenario_list]
+    archived = consortium.scenarios.archived().order_by("-archived_at", "name")
     lab_ids = [membership.lab_id for membership in memberships]
     return render(
         request,
@@ -126,6 +127,7 @@ def consortium_detail(request, slug: str):
             "flows": _reuse_flows(consortium),
             "reuses": _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab"),
             "scenarios": scenarios,
+            "archived_scenarios": archived,
         },
     )
 

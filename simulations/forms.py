@@ -293,7 +293,7 @@ class CompareForm(forms.Form):
 
     def __init__(self, *args, consortium, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scenarios"].queryset = consortium.scenarios.order_by("name")
+        self.fields["scenarios"].queryset = consortium.scenarios.active().order_by("name")
         finished = set(
             SimulationRun.objects.filter(scenario__consortium=consortium, status=SimulationRun.Status.SUCCEEDED)
             .values_list("scenario_id", flat=True)

@@ -140,8 +140,8 @@ def run_results_get(*, run: SimulationRun) -> RunResults:
 
 
 def member_savings_get(*, user) -> list[MemberSavings]:
-    """For each of the user's labs' current memberships, each scenario of that consortium including the
-    lab, with its latest successful run and the lab's result under the run's first rule.
+    """For each of the user's labs' current memberships, each active (not archived) scenario of that
+    consortium including the lab, with its latest successful run and the lab's result under the run's first rule.
 
     Four queries however many memberships and scenarios: memberships, (scenario, lab) pairs, latest
     runs, results."""
@@ -159,6 +159,7 @@ def member_savings_get(*, user) -> list[MemberSavings]:
         Scenario.labs.through.objects.filter(
             lab_id__in={m.lab_id for m in memberships},
             scenario__consortium_id__in={m.consortium_id for m in memberships},
+            scenario__archived_at__isnull=True,
         )
         .select_related("scenario")
         .order_by("scenario__name", "scenario_id")

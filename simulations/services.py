@@ -27,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consortium import access
+from consortium.models import Scenario
 from consortium.services import scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
@@ -107,6 +108,14 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
     """
     if not access.is_coordinator(started_by, scenario.consortium):
         raise PermissionDenied("Only the consortium's coordinators can start runs.")
+    # Locked, so an archive committed at the same moment either comes first (and is seen) or waits.
+    scenario.archived_at = (
+        Scenario.objects.select_for_update().filter(pk=scenario.pk).values_list("archived_at", flat=True).get()
+    )
+    if scenario.is_archived:
+        raise ValidationError(
+            {"scenario": f"“{scenario.name}” is archived, so it starts no new runs; unarchive it first."}
+        )
     if draws is not None and not 1 <= draws <= 100_000:
         raise ValidationError({"draws": "Draws must be between 1 and 100000."})
     if seed is not None and not 0 <= seed <= 2**31 - 1:

@@ -241,6 +241,36 @@ def _custom_game_detail(request, scenario: Scenario):
     )
 
 
+@login_required
+@require_POST
+def scenario_duplicate(request, pk: int):
+    """A copy of the scenario's fields and labs; the coordinator goes on to edit the copy."""
+    scenario = _coordinated_scenario(request, pk)
+    try:
+        copy = consortium_services.scenario_duplicate(scenario=scenario, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(scenario)
+    messages.success(request, f"“{copy.name}” is a copy of “{scenario.name}” without its runs. Change it and save.")
+    return redirect("simulations:scenario_edit", copy.pk)
+
+
+@login_required
+@require_POST
+def scenario_archive(request, pk: int, archive: bool):
+    scenario = _coordinated_scenario(request, pk)
+    if archive:
+        consortium_services.scenario_archive(scenario=scenario, by=request.user)
+        messages.success(
+            request,
+            f"“{scenario.name}” is archived: it has left the lists and starts no new runs; its runs stay readable.",
+        )
+    else:
+        consortium_services.scenario_unarchive(scenario=scenario, by=request.user)
+        messages.success(request, f"“{scenario.name}” is back in the lists and can run again.")
+    return redirect(scenario)
+
+
 # Runs ---------------------------------------------------------------------------------------------
 
 
@@ -350,7 +380,7 @@ def run_detail(request, pk: int):
         "scenario": run.scenario,
         "consortium": run.scenario.consortium,
         "can_cancel": access.is_coordinator(request.user, run.scenario.consortium),
-        "can_compare": run.scenario.consortium.scenarios.count() >= MIN_COMPARED,
+        "can_compare": run.scenario.consortium.scenarios.active().count() >= MIN_COMPARED,
         "currency": run.scenario.consortium.currency,
     }
     if run.is_custom:

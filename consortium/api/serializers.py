@@ -169,6 +169,13 @@ class ScenarioSerializer(serializers.ModelSerializer):
         "and at most 1; what a capped member would pay above it is spread over the others.",
     )
 
+    archived = serializers.BooleanField(
+        source="is_archived",
+        read_only=True,
+        help_text="Archived scenarios leave lists and start no runs (409); their runs stay readable. "
+        "Change it with the `archive` and `unarchive` actions.",
+    )
+
     class Meta:
         model = Scenario
         fields = (
@@ -177,11 +184,13 @@ class ScenarioSerializer(serializers.ModelSerializer):
             *SCENARIO_FIELDS,
             "kind",
             "game",
+            "archived",
+            "archived_at",
             "created_by",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("created_at", "updated_at", "kind", "game")
+        read_only_fields = ("archived_at", "created_at", "updated_at", "kind", "game")
         extra_kwargs = {
             "kind": {"help_text": "`model` (the cost model of the labs), or a custom game: `table` or `airport`."},
             "game": {"help_text": "Custom games: the stored table (`players`, `coalitions`) or airport types."},

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from .. import services
 from ..access import (
@@ -77,10 +78,17 @@ class MembershipFilter(StrictFilterSet):
 class ScenarioFilter(StrictFilterSet):
     consortium = IdFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
+    archived = django_filters.BooleanFilter(
+        method="filter_archived",
+        label="Include archived scenarios (true); without it, or with false, only active ones are listed",
+    )
 
     class Meta:
         model = Scenario
-        fields = ("consortium", "name")
+        fields = ("consortium", "name", "archived")
+
+    def filter_archived(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        return queryset if value else queryset.active()
 
 
 @extend_schema_view(
@@ -289,6 +297,21 @@ class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveMod
         summary="Delete a scenario and its runs (coordinators only)",
         responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404)},
     ),
+    archive=extend_schema(
+        summary="Archive a scenario (coordinators only): it leaves lists and starts no runs; its runs stay readable",
+        request=None,
+        responses={200: s.ScenarioSerializer, **errors(401, 403, 404)},
+    ),
+    unarchive=extend_schema(
+        summary="Unarchive a scenario (coordinators only): it is listed again and can start runs",
+        request=None,
+        responses={200: s.ScenarioSerializer, **errors(401, 403, 404)},
+    ),
+    duplicate=extend_schema(
+        summary="Copy a scenario's fields and labs into a new one named “Copy of …” (coordinators only)",
+        request=None,
+        responses={201: s.ScenarioSerializer, **errors(400, 401, 403, 404)},
+    ),
 )
 class ScenarioViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsCoordinatorOrReadOnly]
@@ -317,3 +340,30 @@ class ScenarioViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer: s.ScenarioSerializer) -> None:
         serializer.instance = services.scenario_update(scenario=serializer.instance, **serializer.validated_data)
+
+    def filter_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        queryset = super().filter_queryset(queryset)
+        # Lists leave archived scenarios out unless asked; one is still found by its id.
+        if self.action == "list" and "archived" not in self.request.query_params:
+            queryset = queryset.active()
+        return queryset
+
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        scenario = services.scenario_archive(scenario=self.get_object(), by=request.user)
+        return Response(self.get_serializer(scenario).data)
+
+    @action(detail=True, methods=["post"])
+    def unarchive(self, request: Request, pk: str | None = None) -> Response:
+        scenario = services.scenario_unarchive(scenario=self.get_object(), by=request.user)
+        return Response(self.get_serializer(scenario).data)
+
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            copy = services.scenario_duplicate(scenario=self.get_object(), by=request.user)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from None
+        body = self.get_serializer(copy).data
+        location = reverse("scenario-detail", kwargs={"pk": copy.pk}, request=request)
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})

@@ -7,9 +7,10 @@ what it sees but may not change; 405 for what nobody may do over the API (ledger
 membership spells are never changed or deleted, labs and consortia never deleted).
 A refused write leaves the database exactly as it was.
 
-The matrix adds one object to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
+The matrix adds two objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
-to nobody in D.
+to nobody in D; and `archived_scenario`, an archived scenario of C, still read by C's people and
+refused a new run (409) even to its coordinator.
 """
 
 from __future__ import annotations
@@ -69,13 +70,29 @@ IMMUTABLE = every(405)
 
 @pytest.fixture
 def ledger(ledger):
+    from django.utils import timezone
+
     from consortium.models import Membership
+    from tests import factories as f
 
     ledger.invitation_a = Membership.objects.create(
         consortium=ledger.other_consortium, lab=ledger.lab_a, status="invited", joined_on="2026-01-01"
     )
+    ledger.archived_scenario = f.ScenarioFactory(
+        consortium=ledger.consortium, name="Retired", labs=[ledger.lab_a, ledger.lab_b], archived_at=timezone.now()
+    )
+    ledger.custom_game = f.ScenarioFactory(
+        consortium=ledger.consortium,
+        name="Negotiated table",
+        labs=[],
+        kind="table",
+        rules=["shapley"],
+        game={"players": ["A", "B"], "coalitions": {"A": 1.0, "B": 1.0, "A+B": 1.5}},
+    )
     return ledger
 
+
+GAME_TABLE = "coalition,cost\nLab A,6\nLab B,6\nLab A+Lab B,9\n"
 
 # Lab A's users answer D's invitation; D's coordinator and staff see it (403); others do not (404).
 ANSWER_INVITATION_A = every(404, other_coordinator=403, staff=403)
@@ -343,6 +360,52 @@ CASES = [
         every(403, coordinator=204, other_coordinator=404),
         watched=("consortium.Scenario",),
     ),
+    Case("scenarios list with archived ones", "get", lambda w: "/api/v1/scenarios/?archived=true", every(200)),
+    Case("archived scenario of C", "get", lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/", SEE_C),
+    Case(
+        "duplicate scenario of C",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/duplicate/",
+        every(403, coordinator=201, other_coordinator=404),
+        watched=("consortium.Scenario",),
+    ),
+    Case("archive scenario of C", "post", lambda w: f"/api/v1/scenarios/{w.scenario.pk}/archive/", COORDINATOR_WRITE),
+    Case(
+        "unarchive scenario of C",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/unarchive/",
+        COORDINATOR_WRITE,
+    ),
+    Case(
+        "start a run of the archived scenario",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/runs/",
+        every(403, coordinator=409, other_coordinator=404),
+        watched=("simulations.SimulationRun",),
+    ),
+    # Custom games
+    Case(
+        "create custom game in C",
+        "post",
+        lambda w: "/api/v1/games/",
+        every(403, coordinator=201, other_coordinator=400),
+        lambda w: {
+            "consortium": w.consortium.pk,
+            "name": "Deal",
+            "kind": "table",
+            "game": GAME_TABLE,
+            "rules": ["nucleolus"],
+        },
+        ("consortium.Scenario",),
+    ),
+    Case(
+        "replace custom game of C",
+        "put",
+        lambda w: f"/api/v1/games/{w.custom_game.pk}/",
+        COORDINATOR_WRITE,
+        lambda w: {"name": "Negotiated table", "game": GAME_TABLE, "rules": ["shapley"]},
+    ),
+    Case("custom game of C as a scenario", "get", lambda w: f"/api/v1/scenarios/{w.custom_game.pk}/", SEE_C),
     # Schema and interactive docs
     Case("OpenAPI schema", "get", lambda w: "/api/schema/", every(200)),
     Case("API docs", "get", lambda w: "/api/docs/", every(200)),
@@ -380,12 +443,20 @@ def test_matrix_covers_every_route_and_method_of_the_ledger_resources() -> None:
         (method, _normalise(str(pattern.pattern)))
         for pattern in [*lab_patterns, *consortium_patterns]
         if "format" not in str(pattern.pattern)
-        for method in pattern.callback.actions
+        for method in _methods(pattern.callback)
         # DRF answers HEAD like GET (and adds it to `actions` once a request has been served).
         if method != "head"
     }
     covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
     assert routes <= covered, sorted(routes - covered)
+
+
+def _methods(callback: Any) -> list[str]:
+    """A viewset's routed actions, or the HTTP methods a plain APIView implements."""
+    if hasattr(callback, "actions"):
+        return list(callback.actions)
+    view = callback.view_class
+    return [m for m in view.http_method_names if m not in ("options", "head") and hasattr(view, m)]
 
 
 class _AnyObject:
@@ -396,4 +467,5 @@ class _AnyObject:
 
 
 def _normalise(route: str) -> str:
-    return re.sub(r"\(\?P<pk>[^)]*\)", "{pk}", route).removeprefix("^").removesuffix("$")
+    route = re.sub(r"\(\?P<pk>[^)]*\)", "{pk}", route).replace("<int:pk>", "{pk}")
+    return route.removeprefix("^").removesuffix("$")

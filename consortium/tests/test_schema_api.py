@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 # The ledger resources' own routes (other apps may nest theirs under the same prefixes).
 LEDGER_PATH = re.compile(
     r"^/api/v1/(labs|contributions|artifacts|reuses|consortia|memberships|scenarios)/"
-    r"(\{id\}/((correct|change|end)/)?|totals/)?$"
+    r"(\{id\}/((correct|change|end|archive|unarchive|duplicate)/)?|totals/)?$"
 )
 METHODS = ("get", "post", "put", "patch", "delete")
 

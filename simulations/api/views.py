@@ -51,11 +51,22 @@ class ScenarioRunsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.scenario_runs(scenario=_visible_scenario(self.request, self.kwargs["pk"]))
 
-    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=RunStartSerializer,
+        responses={
+            202: RunSerializer,
+            **errors(400, 401, 403, 404),
+            409: OpenApiResponse(ErrorSerializer, description="The scenario is archived; unarchive it first."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         scenario = _visible_scenario(request, pk)
         if not access.is_coordinator(request.user, scenario.consortium):
             raise exceptions.PermissionDenied("Only the consortium's coordinators can start runs.")
+        if scenario.is_archived:
+            raise Conflict(
+                f"Scenario {scenario.pk} ({scenario.name}) is archived and starts no new runs; unarchive it first."
+            )
         options = RunStartSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
         run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)

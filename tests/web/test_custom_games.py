@@ -185,3 +185,14 @@ def test_only_coordinators_reach_the_game_pages(world, client, role, status):
 def test_anonymous_visitors_are_sent_to_log_in(world, client):
     response = client.get(new_url(world))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_duplicated_game_keeps_its_table(world, client):
+    client.force_login(world.coordinator)
+    post_game(client, world, text=TABLE)
+    scenario = Scenario.objects.get(name="Negotiated")
+    response = client.post(reverse("simulations:scenario_duplicate", args=[scenario.pk]))
+    copy = Scenario.objects.get(name="Copy of Negotiated")
+    assert (copy.kind, copy.game, copy.player_labs) == (scenario.kind, scenario.game, scenario.player_labs)
+    # The copy's edit page is the game's.
+    assert client.get(response["Location"])["Location"] == reverse("simulations:custom_game_edit", args=[copy.pk])

@@ -161,3 +161,112 @@ def test_edit_pages_of_an_unseen_consortium_answer_404_like_a_missing_one(world,
             continue
         assert getattr(client, method)(url).status_code == 404, url
         assert getattr(client, method)(missing).status_code == 404, missing
+
+
+def coordinator_page_urls(world):
+    return [
+        reverse("consortium:charter_edit", args=["c"]),
+        reverse("consortium:coordinators", args=["c"]),
+        reverse("consortium:api_keys", args=["c"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("coordinator", 200), ("user_a", 403), ("user_b", 403), ("staff", 403), ("other_coordinator", 404)],
+)
+def test_only_coordinators_reach_the_charter_coordinators_and_api_key_pages(world, client, role, status):
+    client.force_login(getattr(world, role))
+    for url in coordinator_page_urls(world):
+        assert client.get(url).status_code == status, url
+
+
+@pytest.mark.parametrize(("role", "status"), [("user_a", 403), ("staff", 403), ("other_coordinator", 404)])
+def test_non_coordinators_cannot_post_to_the_coordinator_pages(world, client, role, status):
+    from reports.models import ApiKey
+
+    key = ApiKey.new(consortium=world.consortium, name="dashboard")[0]
+    key.save()
+    client.force_login(getattr(world, role))
+    posts = [
+        (reverse("consortium:charter_edit", args=["c"]), {"name": "Taken over", "charter": "x"}),
+        (reverse("consortium:coordinators", args=["c"]), {"user": getattr(world, role).username}),
+        (reverse("consortium:coordinator_remove", args=["c", world.coordinator.pk]), {}),
+        (reverse("consortium:api_keys", args=["c"]), {"name": "mine"}),
+        (reverse("consortium:api_key_revoke", args=["c", key.pk]), {}),
+        (reverse("simulations:scenario_duplicate", args=[world.scenario.pk]), {}),
+        (reverse("simulations:scenario_archive", args=[world.scenario.pk]), {}),
+        (reverse("simulations:scenario_unarchive", args=[world.scenario.pk]), {}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == status, url
+    world.consortium.refresh_from_db()
+    key.refresh_from_db()
+    world.scenario.refresh_from_db()
+    assert world.consortium.name == "Consortium C"
+    assert list(world.consortium.coordinators.all()) == [world.coordinator]
+    assert ApiKey.objects.filter(consortium=world.consortium).count() == 1
+    assert key.revoked_at is None
+    assert world.consortium.scenarios.count() == 1
+    assert world.scenario.archived_at is None
+
+
+def test_anyone_signed_in_reaches_the_found_a_consortium_page(world, client):
+    for role in ("user_a", "user_d", "staff", "coordinator"):
+        client.force_login(getattr(world, role))
+        assert client.get(reverse("consortium:new")).status_code == 200, role
+
+
+def test_anonymous_visitors_are_sent_to_log_in_from_the_coordinator_pages(world, client):
+    gets = [reverse("consortium:new"), *coordinator_page_urls(world)]
+    posts = [
+        reverse("consortium:new"),
+        reverse("consortium:coordinator_remove", args=["c", world.coordinator.pk]),
+        reverse("consortium:api_key_revoke", args=["c", 1]),
+        reverse("simulations:scenario_duplicate", args=[world.scenario.pk]),
+        reverse("simulations:scenario_archive", args=[world.scenario.pk]),
+        reverse("simulations:scenario_unarchive", args=[world.scenario.pk]),
+    ]
+    for method, urls in (("get", gets), ("post", posts)):
+        for url in urls:
+            response = getattr(client, method)(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(reverse("login")), url
+    assert world.consortium.scenarios.count() == 1
+
+
+@pytest.mark.parametrize(
+    "url_name", ["coordinator_remove", "api_key_revoke", "scenario_duplicate", "scenario_archive", "scenario_unarchive"]
+)
+def test_the_new_actions_take_post_only(world, client, url_name):
+    client.force_login(world.coordinator)
+    if url_name.startswith("scenario"):
+        url = reverse(f"simulations:{url_name}", args=[world.scenario.pk])
+    elif url_name == "api_key_revoke":
+        url = reverse(f"consortium:{url_name}", args=["c", 1])
+    else:
+        url = reverse(f"consortium:{url_name}", args=["c", world.coordinator.pk])
+    assert client.get(url).status_code == 405
+
+
+def test_coordinator_pages_of_an_unseen_consortium_answer_404_like_a_missing_one(world, client):
+    client.force_login(world.user_d)
+    for name in ("charter_edit", "coordinators", "api_keys"):
+        assert client.get(reverse(f"consortium:{name}", args=["c"])).status_code == 404
+        assert client.get(reverse(f"consortium:{name}", args=["nope"])).status_code == 404
+
+
+def test_coordinator_links_show_for_coordinators_only(world, client):
+    client.force_login(world.user_a)
+    member_view = client.get(world.consortium.get_absolute_url()).content.decode()
+    scenario_view = client.get(world.scenario.get_absolute_url()).content.decode()
+    client.force_login(world.coordinator)
+    coordinator_view = client.get(world.consortium.get_absolute_url()).content.decode()
+    coordinator_scenario = client.get(world.scenario.get_absolute_url()).content.decode()
+    for url in coordinator_page_urls(world):
+        assert url in coordinator_view
+        assert url not in member_view
+    for name in ("scenario_duplicate", "scenario_archive"):
+        url = reverse(f"simulations:{name}", args=[world.scenario.pk])
+        assert url in coordinator_scenario
+        assert url not in scenario_view
