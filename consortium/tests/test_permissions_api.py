@@ -7,9 +7,10 @@ what it sees but may not change; 405 for what nobody may do over the API (ledger
 membership spells are never changed or deleted, labs and consortia never deleted).
 A refused write leaves the database exactly as it was.
 
-The matrix adds one object to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
+The matrix adds two objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
-to nobody in D.
+to nobody in D; and `lab_listed` (Lab L), in no consortium but listed in the directory, which any
+coordinator may invite.
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ IMMUTABLE = every(405)
 @pytest.fixture
 def ledger(ledger):
     from consortium.models import Membership
+    from tests import factories as f
 
     ledger.invitation_a = Membership.objects.create(
         consortium=ledger.other_consortium, lab=ledger.lab_a, status="invited", joined_on="2026-01-01"
     )
+    ledger.lab_listed = f.LabFactory(name="Lab L", slug="lab-l", listed_in_directory=True)
     return ledger
 
 
@@ -251,12 +254,30 @@ CASES = [
     # Membership history
     Case("memberships list", "get", lambda w: "/api/v1/memberships/", every(200)),
     Case("spell of lab A in C", "get", lambda w: f"/api/v1/memberships/{w.spell_a.pk}/", SEE_C),
+    # C's coordinator may invite a lab listed in the directory; a hidden lab (D, unlisted, never in
+    # C) and a lab that does not exist get the same 400 on `lab`.
     Case(
-        "lab D joins C as candidate",
+        "listed lab L joins C as candidate",
         "post",
         lambda w: "/api/v1/memberships/",
         every(403, coordinator=201, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "lab": w.lab_listed.pk, "status": "candidate"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "hidden lab D joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=400, other_coordinator=400),
         lambda w: {"consortium": w.consortium.pk, "lab": w.lab_d.pk, "status": "candidate", "joined_on": "2026-06-01"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "missing lab joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=400, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "lab": 987654321, "status": "candidate"},
         ("consortium.Membership",),
     ),
     Case(
