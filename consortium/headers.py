@@ -40,9 +40,10 @@ class PrivacyHeadersMiddleware:
 
 
 def _is_private(request: HttpRequest, response: HttpResponse) -> bool:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
+    # DRF authenticates token and API-key requests itself, inside the view: the header says a
+    # credential was sent, and the answer is meant for its holder only. Checked first, so such
+    # requests never load a session.
+    if "HTTP_AUTHORIZATION" in request.META:
         return True
-    # DRF authenticates token and API-key requests itself, after this middleware's request phase:
-    # the header says a credential was sent, and the answer is meant for its holder only.
-    return "HTTP_AUTHORIZATION" in request.META
+    user = getattr(request, "user", None)
+    return user is not None and user.is_authenticated

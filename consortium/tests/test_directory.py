@@ -73,7 +73,7 @@ def test_the_api_refuses_a_hidden_lab_exactly_as_a_missing_one_and_never_names_i
         assert "Lab D" not in response.content.decode()
         bodies.append(response.content.decode().replace(str(lab_id), "<id>"))
     assert bodies[0] == bodies[1]
-    assert "not one of" in bodies[0] or "No lab <id>" in bodies[0]
+    assert "No lab <id> among the labs this consortium can invite or change." in bodies[0]
     assert not Membership.objects.filter(consortium=world.consortium, lab=world.lab_d).exists()
 
 
