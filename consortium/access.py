@@ -9,6 +9,9 @@
   only the invitation itself (the consortium's name and charter, to decide), not its data.
   They answer it (accept or decline); nobody else does.
 - Staff read everything; they change data through the admin.
+- A coordinator's lab picker (who may be invited or changed) holds `invitable_labs`: labs with any
+  spell in the consortium (past ones and invitations included), the coordinator's own labs, and
+  labs listed in the public directory. Any other lab answers exactly as a lab that does not exist.
 - A consortium's ledger (contributions to it) is read by whoever reads the consortium; a lab's
   users always read their own lab's entries, including those of consortia it has left.
 """
@@ -119,3 +122,22 @@ def visible_memberships(user) -> QuerySet[Membership]:
 
 def visible_scenarios(user) -> QuerySet[Scenario]:
     return Scenario.objects.filter(consortium__in=visible_consortia(user).values("pk"))
+
+
+def invitable_labs(consortium: Consortium, user) -> QuerySet[Lab]:
+    """Labs a coordinator of `consortium` may pick in its membership form and API.
+
+    Labs with any spell in the consortium (current, past or invited), the user's own labs, and
+    labs that chose to be listed in the directory; staff may pick any lab. Other sources (labs
+    that applied to the consortium) join here as further `Q` terms of `_invitable_terms`.
+    """
+    if not user.is_authenticated:
+        return Lab.objects.none()
+    if user.is_staff:
+        return Lab.objects.all()
+    return Lab.objects.filter(_invitable_terms(consortium, user)).distinct()
+
+
+def _invitable_terms(consortium: Consortium, user) -> Q:
+    with_spell = Membership.objects.filter(consortium=consortium).values("lab_id")
+    return Q(pk__in=with_spell) | Q(pk__in=user_lab_ids(user)) | Q(listed_in_directory=True)

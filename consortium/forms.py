@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from labs.models import Lab
 
+from . import access
 from .models import Consortium, Membership
 
 LEAVE = "left"
@@ -43,7 +44,13 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 class MembershipForm(forms.Form):
-    lab = IdChoiceField(queryset=Lab.objects.order_by("name"), label="Lab")
+    """`lab` offers only access.invitable_labs: a hidden lab is refused as a lab that does not exist."""
+
+    lab = IdChoiceField(
+        queryset=Lab.objects.none(),
+        label="Lab",
+        help_text="Labs in this consortium (now or before), your own labs, and labs listed in the directory.",
+    )
     status = forms.ChoiceField(
         label="New status",
         choices=[*Membership.Status.choices, (LEAVE, "Leaves the consortium")],
@@ -54,6 +61,10 @@ class MembershipForm(forms.Form):
         initial=datetime.date.today,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+
+    def __init__(self, *args, consortium: Consortium, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lab"].queryset = access.invitable_labs(consortium, user).order_by("name")
 
 
 class ConsortiumForm(forms.ModelForm):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from simulations.engine.errors import EngineError
 from simulations.engine.params import PARAMETER_SPECS
@@ -66,6 +67,8 @@ class Membership(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.MEMBER)
     joined_on = models.DateField()
     left_on = models.DateField(null=True, blank=True)
+    # When the spell was written, whatever dates it carries: invitations per day are counted by it.
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     objects = MembershipQuerySet.as_manager()
 

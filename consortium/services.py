@@ -8,7 +8,8 @@ Consent: a lab enters a consortium only if one of its own users says so. When th
 a lab that is not yet in the consortium is not a user of that lab, the service records an
 invitation (status "invited") whatever status was asked for; the lab's users accept it (it
 becomes a candidate spell) or decline it. A lab already in the consortium has consented, and its
-coordinators change its status freely.
+coordinators change its status freely. A consortium sends at most INVITATIONS_PER_DAY
+invitations in any 24 hours (InvitationLimitReached otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -156,6 +158,42 @@ def _check_not_future(on_date: datetime.date) -> None:
         )
 
 
+INVITATION_WINDOW = datetime.timedelta(days=1)
+
+
+class InvitationLimitReached(ValidationError):
+    """The consortium has sent its INVITATIONS_PER_DAY invitations; `retry_at` is when one more fits."""
+
+    def __init__(self, *, consortium: Consortium, limit: int, retry_at: datetime.datetime) -> None:
+        super().__init__(
+            {
+                "lab": f"{consortium} has sent {limit} invitations in the last 24 hours, the most allowed; "
+                f"invite again after {retry_at:%d %b %Y %H:%M} UTC."
+            },
+            code="throttled",
+        )
+        self.retry_at = retry_at
+
+
+def _check_invitation_limit(consortium: Consortium) -> None:
+    """Refuse an invitation beyond the consortium's daily allowance (counted by when spells were recorded)."""
+    limit = settings.INVITATIONS_PER_DAY
+    # The consortium's row serialises concurrent invitations (PostgreSQL; SQLite's writes are serial anyway).
+    Consortium.objects.select_for_update().filter(pk=consortium.pk).values_list("pk", flat=True).first()
+    recent = list(
+        Membership.objects.filter(
+            consortium=consortium,
+            status=Membership.Status.INVITED,
+            recorded_at__gt=timezone.now() - INVITATION_WINDOW,
+        )
+        .order_by("recorded_at")
+        .values_list("recorded_at", flat=True)
+    )
+    if len(recent) >= limit:
+        retry_at = recent[len(recent) - limit] + INVITATION_WINDOW
+        raise InvitationLimitReached(consortium=consortium, limit=limit, retry_at=retry_at)
+
+
 def _consents(by: Any, lab: Lab) -> bool:
     return by is not None and access.can_edit_lab(by, lab)
 
@@ -196,6 +234,8 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
         )
         if previous is not None and on_date < previous.left_on:
             raise ValidationError({"on_date": f"{lab} left on {previous.left_on}; it cannot rejoin before that."})
+    if status == Membership.Status.INVITED:
+        _check_invitation_limit(consortium)
     spell = Membership(consortium=consortium, lab=lab, status=status, joined_on=on_date)
     spell.full_clean(validate_constraints=False)
     save_or_conflict(spell, {"lab": f"{lab} was changed in {consortium} at the same moment; try again."})

@@ -7,12 +7,14 @@ A malformed value raises ImproperlyConfigured at start-up rather than being gues
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,6 +95,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "consortium",
     "labs",
     "simulations",
@@ -109,7 +113,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "consortium.headers.PrivacyHeadersMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the response of the log-in view and replaces it when the attempt was refused.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "consortium.urls"
@@ -182,6 +190,29 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Invitations one consortium may send in any 24 hours: a stranger's consortium cannot flood labs' dashboards.
+INVITATIONS_PER_DAY = env_int("INVITATIONS_PER_DAY", 20, minimum=1)
+
+# Log-in throttling (django-axes). Failed log-ins are counted per account and, separately, per
+# client address (the one the API's throttle uses, see NUM_PROXIES); either count reaching
+# LOGIN_FAILURE_LIMIT locks that account or address out of /accounts/login/ and /admin/login/ for
+# LOGIN_COOLOFF_MINUTES after the last attempt (0: until staff unlock it). Counts and lockouts are
+# rows in the database, so they survive restarts and are shared by every web process.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15)
+AUTHENTICATION_BACKENDS = [
+    "consortium.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES) if LOGIN_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "consortium.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "consortium.login_throttle.lockout_response"
+# Log-ins that succeed are kept too (the admin's "Access logs"): who signed in from where and when.
+AXES_RESET_ON_SUCCESS = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "landing"
@@ -203,6 +234,48 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from this site only, no
+# inline script or style anywhere (templates keep them in static/), no plugins, no framing. The API
+# docs pages, served from drf-spectacular-sidecar, widen it for themselves (consortium/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features no page of the planner uses, refused for the page and any frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # Celery: Redis when REDIS_URL is set, otherwise Kombu's filesystem transport, which carries
 # tasks between separate processes on one machine without any server.

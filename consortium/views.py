@@ -41,7 +41,10 @@ def dashboard(request):
             "coordinated": set(access.coordinated_consortia(user).values_list("pk", flat=True)),
             "savings": member_savings_get(user=user),
             "recent_runs": visible_runs(user=user).order_by("-created_at", "-id")[:6],
-            "invitations": access.pending_invitations(user).select_related("consortium", "lab").order_by("joined_on"),
+            "invitations": access.pending_invitations(user)
+            .select_related("consortium", "lab")
+            .prefetch_related("consortium__coordinators")
+            .order_by("joined_on"),
         },
     )
 
@@ -141,8 +144,8 @@ def membership_change(request, slug: str):
     if not access.is_coordinator(request.user, consortium):
         raise PermissionDenied("Only the consortium's coordinators change its membership.")
     initial = {"lab": request.GET.get("lab")} if request.GET.get("lab") else None
-    form = MembershipForm(request.POST or None, initial=initial)
-    status = 200
+    form = MembershipForm(request.POST or None, initial=initial, consortium=consortium, user=request.user)
+    status, limited = 200, False
     if request.method == "POST":
         if form.is_valid():
             lab, new_status, on_date = (form.cleaned_data[name] for name in ("lab", "status", "on_date"))
@@ -154,6 +157,9 @@ def membership_change(request, slug: str):
                         consortium=consortium, lab=lab, status=new_status, on_date=on_date, by=request.user
                     )
                     new_status = spell.status
+            except services.InvitationLimitReached as error:
+                add_service_errors(form, error)
+                limited = True
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
@@ -165,7 +171,7 @@ def membership_change(request, slug: str):
                     done = f"is now a {new_status} from {on_date:%d %b %Y}."
                 messages.success(request, f"{lab.name} {done}")
                 return redirect(consortium)
-        status = 400
+        status = 429 if limited else 400
     history = consortium.memberships.select_related("lab").order_by("lab__name", "-joined_on")
     return render(
         request,

@@ -45,6 +45,7 @@ class LabProfileForm(forms.ModelForm):
             "final_run_gpu_hours",
             "rd_share",
             "openness",
+            "listed_in_directory",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {

@@ -110,6 +110,12 @@ class Lab(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of its shareable research the lab publishes into the commons (0 to 1).",
     )
+    listed_in_directory = models.BooleanField(
+        "listed in the directory",
+        default=False,
+        help_text="Any consortium's coordinators may find the lab by name and invite it. Off: only "
+        "consortia it is in, or was invited to, see its name.",
+    )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, through="LabMember", related_name="labs")
     created_at = models.DateTimeField(auto_now_add=True)
     # Reports name labs: a rename must change their ETags (reports/selectors.py).

@@ -1,7 +1,9 @@
 """Lab pages: profile, compute ledger (log and correct), artifacts and reuse.
 
 Reading needs `can_view_lab`; every form needs `can_edit_lab` (the lab's own users) and answers 403
-otherwise. Writes go through labs.services, whose field-keyed ValidationErrors land beside the inputs.
+to a user who reads the lab but may not change it. A lab the user cannot see answers 404 everywhere,
+exactly as a lab that does not exist. Writes go through labs.services, whose field-keyed
+ValidationErrors land beside the inputs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def _visible_lab(request, slug: str) -> Lab:
 
 
 def _editable_lab(request, slug: str) -> Lab:
-    lab = get_object_or_404(Lab, slug=slug)
+    """404 for a lab the user cannot see (as for one that does not exist), 403 for one it only reads."""
+    lab = _visible_lab(request, slug)
     if not access.can_edit_lab(request.user, lab):
         raise PermissionDenied("Only this lab's own users can change it.")
     return lab
@@ -77,7 +80,17 @@ FORM_PAGES = {
         "Log reuse",
     ),
 }
-WIDE_FIELDS = ("description", "evidence_note", "evidence_url", "note", "title", "reason", "artifact", "consortium")
+WIDE_FIELDS = (
+    "description",
+    "listed_in_directory",
+    "evidence_note",
+    "evidence_url",
+    "note",
+    "title",
+    "reason",
+    "artifact",
+    "consortium",
+)
 
 
 def _form_page(request, page: str, *, lab: Lab, form, status: int = 200, **extra):

@@ -48,6 +48,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such resource or page, or one the user may not see.",
     405: "The method is not allowed on this resource.",
     415: "The body is not JSON.",
+    429: "Too many requests of this kind for now; `Retry-After` says how many seconds to wait.",
 }
 
 

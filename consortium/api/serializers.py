@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,7 +14,7 @@ from labs.models import Lab
 from simulations.engine import RULES, WEIGHT_BASES
 from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
-from ..access import visible_consortia
+from ..access import invitable_labs, visible_consortia
 from ..models import (
     WEIGHT_VALUE_MAX,
     Consortium,
@@ -116,6 +117,24 @@ class MembershipSerializer(serializers.ModelSerializer):
         return spell.left_on is None and spell.status != Membership.Status.INVITED
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class InvitableLabField(serializers.PrimaryKeyRelatedField):
+    """A lab the consortium named in the view's context may pick (consortium.access.invitable_labs).
+
+    A hidden lab gets the very answer a missing one gets, so ids cannot be probed for labs.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No lab {pk_value} among the labs this consortium can invite or change.",
+    }
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        consortium = self.context.get("consortium")
+        if consortium is None:
+            return Lab.objects.none()
+        return invitable_labs(consortium, self.context["request"].user)
+
+
 class MembershipCreateSerializer(serializers.Serializer):
     """A lab joins, or takes a new status; its current spell, if any, closes on `joined_on`.
 
@@ -124,9 +143,10 @@ class MembershipCreateSerializer(serializers.Serializer):
     """
 
     consortium = VisibleRelatedField(visible_consortia)
-    # Any lab may be invited, including one the coordinator cannot see yet; it sees nothing of
-    # the lab until the lab's users accept.
-    lab = serializers.PrimaryKeyRelatedField(queryset=Lab.objects.all())
+    lab = InvitableLabField(
+        help_text="A lab with a spell in the consortium, one of the caller's labs, or a lab listed in the "
+        "directory; any other lab id answers as one that does not exist."
+    )
     status = serializers.ChoiceField(choices=Membership.Status.choices)
     joined_on = serializers.DateField(default=datetime.date.today)
 

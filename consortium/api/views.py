@@ -7,8 +7,11 @@ actions, never edited or deleted (405).
 
 from __future__ import annotations
 
+import math
+
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -142,7 +145,7 @@ class ConsortiumViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     create=extend_schema(
         summary="A lab joins or takes a new status (coordinators only); a current spell closes that day",
         request=s.MembershipCreateSerializer,
-        responses={201: s.MembershipSerializer, **CREATE},
+        responses={201: s.MembershipSerializer, **CREATE, **errors(429)},
     ),
     update=extend_schema(summary="Not allowed: spells are history", request=None, responses=IMMUTABLE),
     partial_update=extend_schema(summary="Not allowed: spells are history", request=None, responses=IMMUTABLE),
@@ -166,7 +169,8 @@ class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveMod
         consortium = _visible_consortium_in(request, "consortium")
         if consortium is not None:
             _require_coordinator(request, consortium)
-        incoming = s.MembershipCreateSerializer(data=request.data, context=self.get_serializer_context())
+        context = self.get_serializer_context() | {"consortium": consortium}
+        incoming = s.MembershipCreateSerializer(data=request.data, context=context)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
@@ -177,6 +181,9 @@ class MembershipViewSet(JsonOnlyMixin, mixins.ListModelMixin, mixins.RetrieveMod
                 on_date=data["joined_on"],
                 by=request.user,
             )
+        except services.InvitationLimitReached as exc:
+            wait = max(1, math.ceil((exc.retry_at - timezone.now()).total_seconds()))
+            raise exceptions.Throttled(wait=wait, detail=" ".join(exc.messages)) from None
         except DjangoValidationError as exc:
             # The service calls the date on_date; this request calls it joined_on.
             raise django_errors_to_drf(exc, rename={"on_date": "joined_on"}) from None

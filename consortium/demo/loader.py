@@ -100,6 +100,9 @@ class _Loader:
                 rd_share=spec["rd_share"],
                 area_weights=spec["area_weights"],
                 openness=spec["openness"],
+                # Listed labs can be found and invited by any consortium: the demo's "found your own
+                # consortium" path needs some.
+                listed_in_directory=spec.get("listed_in_directory", False),
             )
             lab.full_clean()
             lab.save()

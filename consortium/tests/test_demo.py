@@ -320,3 +320,14 @@ def test_a_member_worse_off_than_leaving_gets_a_note_naming_the_group_that_would
         assert "would rather leave" in member.note
         assert "The group most tempted to leave is " in member.note
         assert "longer embargo" in member.note
+
+
+def test_demo_labs_are_listed_in_the_directory_except_the_observer(demo):
+    """A demo user who founds a consortium of their own finds the demo labs to invite."""
+    listed = set(Lab.objects.filter(listed_in_directory=True).values_list("slug", flat=True))
+    assert len(listed) == 10
+    assert "kestrelmoor" not in listed
+    founder = get_user_model().objects.get(username="alderbrook")
+    mine = Consortium.objects.create(name="Founded in the demo", slug="founded")
+    mine.coordinators.add(founder)
+    assert set(access.invitable_labs(mine, founder).values_list("slug", flat=True)) == listed

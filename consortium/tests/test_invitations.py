@@ -15,6 +15,9 @@ pytestmark = pytest.mark.usefixtures("plain_static")
 
 
 def _found_and_add_victim(client, victim, status: str = "observer") -> dict:
+    """A fresh consortium adds `victim`, a lab listed in the directory (the only strangers it may pick)."""
+    victim.listed_in_directory = True
+    victim.save()
     founded = client.post("/api/v1/consortia/", {"name": "Trojan", "slug": "trojan"}, format="json")
     assert founded.status_code == 201
     added = client.post(

@@ -9,8 +9,9 @@ A refused write leaves the database exactly as it was.
 
 The matrix adds two objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
-to nobody in D; and `archived_scenario`, an archived scenario of C, still read by C's people and
-refused a new run (409) even to its coordinator.
+to nobody in D; `archived_scenario`, an archived scenario of C, still read by C's people and
+refused a new run (409) even to its coordinator; `custom_game`, a custom game of C; and
+`lab_listed` (Lab L), in no consortium but listed in the directory, which any coordinator may invite.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def ledger(ledger):
         rules=["shapley"],
         game={"players": ["A", "B"], "coalitions": {"A": 1.0, "B": 1.0, "A+B": 1.5}},
     )
+
+    ledger.lab_listed = f.LabFactory(name="Lab L", slug="lab-l", listed_in_directory=True)
     return ledger
 
 
@@ -268,12 +271,30 @@ CASES = [
     # Membership history
     Case("memberships list", "get", lambda w: "/api/v1/memberships/", every(200)),
     Case("spell of lab A in C", "get", lambda w: f"/api/v1/memberships/{w.spell_a.pk}/", SEE_C),
+    # C's coordinator may invite a lab listed in the directory; a hidden lab (D, unlisted, never in
+    # C) and a lab that does not exist get the same 400 on `lab`.
     Case(
-        "lab D joins C as candidate",
+        "listed lab L joins C as candidate",
         "post",
         lambda w: "/api/v1/memberships/",
         every(403, coordinator=201, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "lab": w.lab_listed.pk, "status": "candidate"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "hidden lab D joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=400, other_coordinator=400),
         lambda w: {"consortium": w.consortium.pk, "lab": w.lab_d.pk, "status": "candidate", "joined_on": "2026-06-01"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "missing lab joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=400, other_coordinator=400),
+        lambda w: {"consortium": w.consortium.pk, "lab": 987654321, "status": "candidate"},
         ("consortium.Membership",),
     ),
     Case(

@@ -169,6 +169,8 @@ def test_a_future_date_is_refused_and_the_lab_stays_in(world, change) -> None:
 
 
 def test_the_api_answers_400_naming_the_date_for_a_future_leaving_date(ledger, client_as) -> None:
+    ledger.lab_d.listed_in_directory = True
+    ledger.lab_d.save()
     tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
     client = client_as("coordinator")
     ended = client.post(f"/api/v1/memberships/{ledger.spell_a.pk}/end/", {"on_date": tomorrow}, format="json")

@@ -84,6 +84,7 @@ class LabSerializer(ModelCleanSerializer):
             "rd_share",
             "area_weights",
             "openness",
+            "listed_in_directory",
             "rd_gpu_hours",
             "standalone_gpu_hours",
             "created_at",

@@ -49,14 +49,43 @@ def browser():
         browser.close()
 
 
+# Runs in every document before its own scripts (Playwright's init scripts are not subject to the
+# page's CSP) and reports each Content-Security-Policy violation to the test.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolation(event.violatedDirective + " blocked " + (event.blockedURI || "inline") +
+    " on " + event.documentURI + (event.sample ? " (" + event.sample + ")" : ""));
+});
+"""
+
+
+def _is_csp_message(text: str) -> bool:
+    return "Content Security Policy" in text or "Refused to" in text
+
+
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh browser context per test (its own cookies), failing on any page error or failed request."""
+def browser_problems() -> list[str]:
+    """What went wrong in the test's browser: page errors, failed requests, CSP violations."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, browser_problems):
+    """A fresh browser context per test (its own cookies).
+
+    The test fails on any page error, failed request or Content-Security-Policy violation.
+    """
     context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
     context.set_default_timeout(15_000)
+    problems = browser_problems
+    context.expose_binding("__cspViolation", lambda source, text: problems.append(f"CSP violation: {text}"))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     tab = context.new_page()
-    problems: list[str] = []
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: problems.append(f"console: {message.text}") if _is_csp_message(message.text) else None,
+    )
     tab.on(
         "response",
         lambda response: (

@@ -337,6 +337,8 @@ def test_editing_a_scenario_updates_it(world, client):
 
 
 def test_coordinator_invites_a_lab_it_accepts_on_the_dashboard_and_records_a_departure(world, client):
+    world.lab_d.listed_in_directory = True
+    world.lab_d.save()
     client.force_login(world.coordinator)
     url = reverse("consortium:membership_change", args=["c"])
     response = client.post(url, {"lab": world.lab_d.pk, "status": "candidate", "on_date": "2026-05-01"})

@@ -4,12 +4,19 @@ What a user cannot see answers 404 like what does not exist, edit pages included
 what the user sees but may not change.
 """
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
+
+
+def _without_csrf(body: bytes) -> bytes:
+    """A page's body minus its CSRF tokens, which Django masks afresh on every response."""
+    return re.sub(rb'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+', rb"\1", body)
 
 
 def lab_edit_urls(lab, entry):
@@ -22,15 +29,33 @@ def lab_edit_urls(lab, entry):
     ]
 
 
-@pytest.mark.parametrize("role", ["user_b", "coordinator", "staff", "user_d"])
+@pytest.mark.parametrize(("role", "expected"), [("user_b", 403), ("coordinator", 403), ("staff", 403), ("user_d", 404)])
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_only_a_labs_own_users_reach_its_edit_pages(world, client, role, method):
+def test_only_a_labs_own_users_reach_its_edit_pages(world, client, role, expected, method):
+    """Those who read lab A get 403 on its edit pages; user_d, who cannot see it, gets 404."""
     entry = f.ComputeContributionFactory(lab=world.lab_a, consortium=world.consortium, recorded_by=world.user_a)
     client.force_login(getattr(world, role))
     for url in lab_edit_urls(world.lab_a, entry):
         response = getattr(client, method)(url, {})
-        assert response.status_code == 403, url
+        assert response.status_code == expected, url
     assert world.lab_a.contributions.count() == 1
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_hidden_lab_and_a_missing_lab_answer_the_same_404_on_every_lab_page(world, client, method):
+    """Status and body are identical, so a slug cannot be probed for a lab's existence."""
+    entry = f.ComputeContributionFactory(lab=world.lab_a, consortium=world.consortium, recorded_by=world.user_a)
+    client.force_login(world.user_d)
+    ghost = f.LabFactory.build(slug="no-such-lab")
+    hidden_urls = [*lab_edit_urls(world.lab_a, entry), world.lab_a.get_absolute_url()]
+    missing_urls = [url.replace("/lab-a/", "/no-such-lab/") for url in hidden_urls]
+    assert ghost.slug not in "".join(hidden_urls)
+    for hidden, missing in zip(hidden_urls, missing_urls, strict=True):
+        seen = getattr(client, method)(hidden, {})
+        absent = getattr(client, method)(missing, {})
+        assert (seen.status_code, absent.status_code) == (404, 404), hidden
+        assert _without_csrf(seen.content) == _without_csrf(absent.content), hidden
+        assert b"Lab A" not in seen.content
 
 
 def test_anonymous_visitors_are_sent_to_log_in(world, client):
@@ -270,3 +295,41 @@ def test_coordinator_links_show_for_coordinators_only(world, client):
         url = reverse(f"simulations:{name}", args=[world.scenario.pk])
         assert url in coordinator_scenario
         assert url not in scenario_view
+
+
+@pytest.mark.parametrize(
+    ("lab_name", "status"),
+    [("Lab A", 302), ("Lab D", 400), ("Lab Listed", 302), ("missing", 400)],
+)
+def test_the_membership_form_takes_only_labs_the_coordinator_may_pick(world, client, lab_name, status):
+    """Labs of the consortium and listed labs are taken; hidden and missing labs get the same 400."""
+    labs = {"Lab A": world.lab_a, "Lab D": world.lab_d, "Lab Listed": f.LabFactory(listed_in_directory=True)}
+    lab_id = labs[lab_name].pk if lab_name in labs else 987654321
+    client.force_login(world.coordinator)
+    response = client.post(
+        reverse("consortium:membership_change", args=["c"]),
+        {"lab": lab_id, "status": "observer", "on_date": "2026-05-01"},
+    )
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/accounts/login/", 429), ("/admin/login/", 429)],
+)
+def test_a_locked_out_account_is_refused_on_both_log_in_pages_with_429(world, client, path, status):
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "user_a", "password": "wrong"})
+    response = client.post(path, {"username": "user_a", "password": world.password})
+    assert response.status_code == status
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_locked_out_account_keeps_its_api_token_and_its_open_sessions(world, client, client_as):
+    """A lockout stops password log-ins only: tokens and sessions already open go on working."""
+    signed_in = client_as("user_a")
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "token_user", "password": "wrong"})
+        client.post("/accounts/login/", {"username": "user_a", "password": "wrong"})
+    assert client_as("token").get(f"/api/v1/labs/{world.lab_a.pk}/").status_code == 200
+    assert signed_in.get(f"/api/v1/labs/{world.lab_a.pk}/").status_code == 200
