@@ -220,6 +220,7 @@ class FakeBroker:
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple]] = []
         self.down = False
+        self.came_back_empty = False
 
     def publish(self, task, *args) -> bool:
         if self.down:
@@ -234,6 +235,7 @@ def fake_broker(monkeypatch) -> FakeBroker:
 
     fake = FakeBroker()
     monkeypatch.setattr(dispatch, "_publish", fake.publish)
+    monkeypatch.setattr(dispatch, "broker_came_back_empty", lambda: fake.came_back_empty)
     return fake
 
 
