@@ -74,6 +74,11 @@ def retry_delay(retries: int) -> int:
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (PostgreSQL adds CONTEXT and HINT lines)."""
+    return " ".join(str(exc).split())
+
+
 def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
     """Retry `task` later on a fresh connection if `exc` is transient and retries are left, else fail the run."""
     if is_transient_database_error(exc):
@@ -87,7 +92,7 @@ def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
                 task.name,
                 tuple(task.request.args or ()),
                 type(exc).__name__,
-                str(exc).strip(),
+                _one_line(exc),
                 retries + 1,
                 settings.SIMULATION_RETRY_MAX,
                 delay,
@@ -95,7 +100,7 @@ def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
             raise task.retry(exc=exc, countdown=delay, max_retries=settings.SIMULATION_RETRY_MAX)
         failure = f"{failure} (the database error persisted through {retries} retries)"
     logger.exception("%s%r failed", task.name, tuple(task.request.args or ()))
-    services.run_fail(run_id=run_id, error=f"{failure}: {type(exc).__name__}: {str(exc).strip()}")
+    services.run_fail(run_id=run_id, error=f"{failure}: {type(exc).__name__}: {_one_line(exc)}")
 
 
 @shared_task(bind=True, name="simulations.tasks.run_simulation", **TASK_OPTIONS)

@@ -222,3 +222,12 @@ def test_finalize_task_retries_a_transient_error(running, monkeypatch, closed_co
     tasks.finalize_run.apply(args=(running.pk,))
     running.refresh_from_db()
     assert (running.status, len(calls)) == ("succeeded", 2)
+
+
+def test_defaults_notice_a_lost_worker_within_about_two_minutes_and_retry_without_tripping_it():
+    """Heartbeat timeout plus one watchdog pass is 100 s; a retry's back-off stays under the timeout."""
+    from django.conf import settings
+
+    assert settings.SIMULATION_HEARTBEAT_TIMEOUT + settings.SIMULATION_DISPATCH_INTERVAL == 100
+    assert settings.SIMULATION_RETRY_BACKOFF_MAX < settings.SIMULATION_HEARTBEAT_TIMEOUT
+    assert sum(tasks.retry_delay(retries) for retries in range(settings.SIMULATION_RETRY_MAX)) == 181
