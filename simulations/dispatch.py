@@ -80,12 +80,8 @@ def chunks_dispatch(*, run_id: int, indexes: list[int]) -> bool:
     return all(_publish(run_chunk, run_id, index) for index in indexes)
 
 
-def broker_came_back_empty() -> bool:
-    """True once after the broker lost its messages (and on its very first use); False if unsure.
-
-    SET NX of the marker is atomic, so of several workers asking after a restart exactly one gets
-    True. Only Redis is asked; the filesystem broker keeps its messages as files.
-    """
+def _broker_marker(command: str) -> bool:
+    """Set (`set`) or remove (`forget`) the broker marker; False if the broker is not Redis or is unreachable."""
     from .tasks import run_simulation
 
     url = run_simulation.app.conf.broker_url or ""
@@ -95,12 +91,23 @@ def broker_came_back_empty() -> bool:
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
+        if command == "forget":
+            return bool(client.delete(BROKER_MARKER))
         return bool(client.set(BROKER_MARKER, timezone.now().isoformat(), nx=True))
     except BROKER_ERRORS as exc:
         logger.warning("Broker unreachable, cannot tell whether it lost its messages: %s", exc)
         return False
     finally:
         client.close()
+
+
+def broker_came_back_empty() -> bool:
+    """True once after the broker lost its messages (and on its very first use); False if unsure.
+
+    SET NX of the marker is atomic, so of several workers asking after a restart exactly one gets
+    True. Only Redis is asked; the filesystem broker keeps its messages as files.
+    """
+    return _broker_marker("set")
 
 
 def _chunks_without_life(run_id: int, silent_before):
@@ -110,11 +117,12 @@ def _chunks_without_life(run_id: int, silent_before):
     )
 
 
-def resend_everything(*, done: dict[str, int]) -> None:
+def resend_everything(*, done: dict[str, int]) -> bool:
     """Send again every queued run and every chunk or merge of a running run that nothing is working on.
 
     For a broker that lost its messages, and for `dispatch_queued_runs` after a restore: neither
-    knows which messages still exist, and a duplicate costs nothing.
+    knows which messages still exist, and a duplicate costs nothing. False if the broker went
+    away before everything was sent.
     """
     from .tasks import finalize_run, run_simulation
 
@@ -122,19 +130,25 @@ def resend_everything(*, done: dict[str, int]) -> None:
     silent_before = now - timedelta(seconds=settings.SIMULATION_HEARTBEAT_TIMEOUT)
     for run in SimulationRun.objects.filter(status=SimulationRun.Status.QUEUED):
         if not _publish(run_simulation, run.pk):
-            return
+            return False
         SimulationRun.objects.filter(pk=run.pk).update(dispatched_at=now)
         done["dispatched"] += 1
     for run in SimulationRun.objects.filter(status=SimulationRun.Status.RUNNING):
         if not run.chunks.filter(result__isnull=True).exists():
-            recent = run.chunks.filter(heartbeat_at__gte=silent_before).exists()
-            if not recent and _publish(finalize_run, run.pk):
-                done["finalized"] += 1
+            if run.chunks.filter(heartbeat_at__gte=silent_before).exists():
+                continue  # merging right now
+            if not _publish(finalize_run, run.pk):
+                return False
+            done["finalized"] += 1
             continue
         indexes = list(_chunks_without_life(run.pk, silent_before).values_list("index", flat=True))
-        if indexes and chunks_dispatch(run_id=run.pk, indexes=indexes):
-            SimulationRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
-            done["chunks_republished"] += len(indexes)
+        if not indexes:
+            continue
+        if not chunks_dispatch(run_id=run.pk, indexes=indexes):
+            return False
+        SimulationRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
+        done["chunks_republished"] += len(indexes)
+    return True
 
 
 def redispatch_and_watch(*, everything: bool = False) -> dict[str, int]:
@@ -147,8 +161,11 @@ def redispatch_and_watch(*, everything: bool = False) -> dict[str, int]:
 
     now = timezone.now()
     done = {"dispatched": 0, "chunks_republished": 0, "finalized": 0, "failed": 0}
-    if broker_came_back_empty() or everything:
-        resend_everything(done=done)
+    came_back_empty = broker_came_back_empty()
+    if came_back_empty or everything:
+        if not resend_everything(done=done) and came_back_empty:
+            # Interrupted: the next pass must know the broker still misses messages.
+            _broker_marker("forget")
         return done
 
     for run in SimulationRun.objects.filter(
@@ -236,6 +253,6 @@ def redispatch_and_watch(*, everything: bool = False) -> dict[str, int]:
     for run in merged.filter(Q(last_beat__isnull=True) | Q(last_beat__lt=silent_before)):
         if _publish(finalize_run, run.pk):
             # Counts as a sign of life, so the merge is sent at most once per heartbeat timeout.
-            run.chunks.update(heartbeat_at=now)
+            run.chunks.filter(index=0).update(heartbeat_at=now)
             done["finalized"] += 1
     return done

@@ -348,10 +348,11 @@ def run_finalize(*, run_id: int) -> bool:
 
     The run row is locked for the whole step so two chunks finishing together store one result
     set; a cancelled or already finished run is left alone. Everything is one transaction, so a
-    database error leaves nothing behind and the step can simply be repeated. The run's chunks beat
-    while it merges (from outside the transaction, which locks them at the end).
+    database error leaves nothing behind and the step can simply be repeated. The run's first chunk
+    beats while it merges, from outside the transaction (which locks the chunks at the end; one row
+    cannot be locked in an order that deadlocks with it).
     """
-    with _heartbeat(SimulationChunk.objects.filter(run_id=run_id)), transaction.atomic():
+    with _heartbeat(SimulationChunk.objects.filter(run_id=run_id, index=0)), transaction.atomic():
         run = SimulationRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != SimulationRun.Status.RUNNING:
             return False

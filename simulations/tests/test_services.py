@@ -649,3 +649,14 @@ def test_a_computing_chunk_writes_its_heartbeat_from_another_thread(transactiona
     ((started, later),) = beats
     assert started is not None
     assert (later - started).total_seconds() >= 1
+
+
+def test_broker_that_came_back_empty_but_went_away_again_is_resent_to_on_the_next_pass(world, fake_broker, monkeypatch):
+    """An interrupted full re-send forgets the broker marker, so the next pass tries everything again."""
+    forgotten = []
+    monkeypatch.setattr(dispatch, "_broker_marker", forgotten.append)
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=run)
+    fake_broker.came_back_empty, fake_broker.down = True, True
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+    assert forgotten == ["forget"]
