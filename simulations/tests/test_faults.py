@@ -120,7 +120,7 @@ def test_statement_cancel_or_terminated_connection_is_retried_and_the_run_succee
 ):
     """The task retries after SIMULATION_RETRY_BACKOFF seconds on a fresh connection: no failed run, same numbers."""
     settings.SIMULATION_CHUNK_DRAWS = 100
-    run = services.run_create(scenario=big_scenario(world, 8), started_by=world.coordinator, draws=300, seed=11)
+    run = services.run_create(scenario=big_scenario(world, 7), started_by=world.coordinator, draws=300, seed=11)
     worker = start_worker(concurrency=1)
     wait_for(lambda: run_get(run).status == "running", timeout=30, what="the run to start")
     lock, statement = FAULTS[during]
