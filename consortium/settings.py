@@ -352,8 +352,22 @@ SIMULATION_CHUNK_DRAWS = env_int("SIMULATION_CHUNK_DRAWS", 500, minimum=1)
 # Seconds between two passes of the worker's re-dispatcher (queued runs never handed to the
 # broker) and watchdog (running runs that stopped making progress).
 SIMULATION_DISPATCH_INTERVAL = env_int("SIMULATION_DISPATCH_INTERVAL", 10, minimum=1)
-# A running run with no finished chunk for this long is failed: its worker and messages are lost.
+# Backstop for single lost messages: a run sent (or chunks handed out) this long ago that shows no
+# sign of life is sent again. A broker that lost everything is noticed on the next pass instead.
 SIMULATION_STALE_AFTER = env_int("SIMULATION_STALE_AFTER", SIMULATION_TIME_LIMIT + 120, minimum=1)
+# A computing chunk (or a merge) writes a heartbeat every SIMULATION_HEARTBEAT_INTERVAL seconds; one
+# silent for SIMULATION_HEARTBEAT_TIMEOUT seconds has lost its worker and is sent again.
+SIMULATION_HEARTBEAT_INTERVAL = env_int("SIMULATION_HEARTBEAT_INTERVAL", 20, minimum=1)
+SIMULATION_HEARTBEAT_TIMEOUT = env_int("SIMULATION_HEARTBEAT_TIMEOUT", 90, minimum=2)
+if SIMULATION_HEARTBEAT_TIMEOUT <= SIMULATION_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("SIMULATION_HEARTBEAT_TIMEOUT must be greater than SIMULATION_HEARTBEAT_INTERVAL")
+# Transient database errors (statement cancels, dropped connections, deadlocks, serialization
+# failures, lock timeouts) are retried up to SIMULATION_RETRY_MAX times, waiting
+# SIMULATION_RETRY_BACKOFF seconds and doubling up to SIMULATION_RETRY_BACKOFF_MAX (1, 2, 4, 8, 16,
+# 30, 30, ... : about three minutes in all with the defaults) before the run fails.
+SIMULATION_RETRY_MAX = env_int("SIMULATION_RETRY_MAX", 10, minimum=0)
+SIMULATION_RETRY_BACKOFF = env_int("SIMULATION_RETRY_BACKOFF", 1, minimum=1)
+SIMULATION_RETRY_BACKOFF_MAX = env_int("SIMULATION_RETRY_BACKOFF_MAX", 30, minimum=1)
 
 
 def env_rate(name: str, default: str) -> str:

@@ -5,7 +5,7 @@ from .models import MemberResult, SimulationChunk, SimulationRun, StabilityResul
 
 class ChunkInline(admin.TabularInline):
     model = SimulationChunk
-    fields = ["index", "start", "stop", "attempts", "started_at", "finished_at"]
+    fields = ["index", "start", "stop", "attempts", "lost", "started_at", "heartbeat_at", "finished_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False

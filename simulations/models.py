@@ -158,10 +158,14 @@ class SimulationChunk(models.Model):
     stop = models.PositiveIntegerField()
     result = models.BinaryField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # A chunk that started long ago and never finished lost its worker; the watchdog re-publishes
-    # it a bounded number of times.
     started_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started computing the chunk.")
+    # A started chunk whose heartbeat is older than SIMULATION_HEARTBEAT_TIMEOUT lost its worker;
+    # the watchdog sends it again, a bounded number of times (`lost`).
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker computing or merging this chunk."
+    )
+    lost = models.PositiveSmallIntegerField(default=0, help_text="Times the watchdog found its worker gone.")
 
     class Meta:
         ordering = ["run", "index"]

@@ -19,10 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -245,33 +248,79 @@ def _decode(data: bytes | memoryview) -> engine.ChunkResult:
     return engine.ChunkResult.from_dict(json.loads(bytes(data)))
 
 
+class _Heartbeat(threading.Thread):
+    """Writes `heartbeat_at` on some chunk rows every SIMULATION_HEARTBEAT_INTERVAL seconds.
+
+    Hand-written because nothing else tells a lost worker from a slow one in time: the engine has no
+    progress hook (a chunk is one numpy computation that may legitimately take up to
+    SIMULATION_SOFT_TIME_LIMIT, 600 s), Celery's worker heartbeats are per worker and travel through
+    the broker that may itself be lost, and Redis re-delivers an unacknowledged task only after the
+    visibility timeout (3600 s). A thread with its own database connection keeps beating while the
+    main thread computes (numpy releases the GIL; pure Python switches threads every 5 ms).
+    """
+
+    def __init__(self, chunks) -> None:
+        super().__init__(name="simulations-heartbeat", daemon=True)
+        self.chunks = chunks
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.SIMULATION_HEARTBEAT_INTERVAL):
+                try:
+                    self.chunks.update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    # A database blip: the next beat tries again on a fresh connection.
+                    logger.warning("Heartbeat not written: %s", exc)
+                    connections.close_all()
+        finally:
+            connections.close_all()
+
+
+@contextmanager
+def _heartbeat(chunks) -> Iterator[None]:
+    """Keep `chunks` (a queryset) beating while the block runs; never inside a transaction that locks them."""
+    beat = _Heartbeat(chunks)
+    beat.start()
+    try:
+        yield
+    finally:
+        beat.stopped.set()
+        beat.join(timeout=5)
+
+
 def chunk_execute(*, run_id: int, index: int) -> bool:
     """Compute one chunk of a running run and store it; True when every chunk now has its result.
 
     Cancelled or finished runs are skipped. An engine error fails the run with the engine's message.
+    Safe to repeat after any database error: the result and the progress count are stored in one
+    transaction, only if the chunk has no result yet, and a chunk with a result is not computed again.
     """
     run = SimulationRun.objects.filter(pk=run_id).first()
     if run is None or run.status != SimulationRun.Status.RUNNING:
         return False
     chunk = SimulationChunk.objects.get(run_id=run_id, index=index)
     if chunk.result is None:
-        SimulationChunk.objects.filter(pk=chunk.pk).update(started_at=timezone.now(), attempts=F("attempts") + 1)
+        now = timezone.now()
+        this_chunk = SimulationChunk.objects.filter(pk=chunk.pk, result__isnull=True)
+        this_chunk.update(started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
         try:
             if "custom" in run.inputs:
                 custom = run.inputs["custom"]
-                payload = json.dumps(run_custom(custom["kind"], custom["game"], custom["rules"]).to_dict()).encode()
+                with _heartbeat(this_chunk):
+                    payload = json.dumps(run_custom(custom["kind"], custom["game"], custom["rules"]).to_dict()).encode()
             else:
-                payload = _encode(engine.simulate_chunk(_spec_of(run), chunk.start, chunk.stop))
+                with _heartbeat(this_chunk):
+                    payload = _encode(engine.simulate_chunk(_spec_of(run), chunk.start, chunk.stop))
         except EngineError as exc:
             run_fail(run_id=run_id, error=f"The engine rejected the scenario: {exc}")
             return False
-        stored = SimulationChunk.objects.filter(pk=chunk.pk, result__isnull=True).update(
-            result=payload, finished_at=timezone.now()
-        )
-        if stored:
-            SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.RUNNING).update(
-                chunks_done=F("chunks_done") + 1
-            )
+        with transaction.atomic():
+            stored = this_chunk.update(result=payload, finished_at=timezone.now())
+            if stored:
+                SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.RUNNING).update(
+                    chunks_done=F("chunks_done") + 1
+                )
     return not SimulationChunk.objects.filter(run_id=run_id, result__isnull=True).exists()
 
 
@@ -396,9 +445,12 @@ def run_finalize(*, run_id: int) -> bool:
     """Merge a running run's chunks and store its results; True if this call finished the run.
 
     The run row is locked for the whole step so two chunks finishing together store one result
-    set; a cancelled or already finished run is left alone.
+    set; a cancelled or already finished run is left alone. Everything is one transaction, so a
+    database error leaves nothing behind and the step can simply be repeated. The run's first chunk
+    beats while it merges, from outside the transaction (which locks the chunks at the end; one row
+    cannot be locked in an order that deadlocks with it).
     """
-    with transaction.atomic():
+    with _heartbeat(SimulationChunk.objects.filter(run_id=run_id, index=0)), transaction.atomic():
         run = SimulationRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != SimulationRun.Status.RUNNING:
             return False

@@ -3,6 +3,11 @@
 Every task is acknowledged late and rejected back to the queue when its worker process dies, so a
 killed worker costs a retry, not a result; the services make every step safe to repeat. All of
 them go to the `simulations` queue (CELERY_TASK_ROUTES) under the simulation time limits.
+
+A transient database error (see `is_transient_database_error`) is retried with Celery's own
+`Task.retry` after an exponential back-off (SIMULATION_RETRY_BACKOFF doubling up to
+SIMULATION_RETRY_BACKOFF_MAX, at most SIMULATION_RETRY_MAX times), on a fresh connection. Any other
+error, or a transient one that outlasts the retries, fails the run with the reason.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import threading
 from celery import group, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready, worker_shutdown
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, InterfaceError, connections
 
 from . import dispatch, services
 
@@ -29,18 +35,91 @@ TASK_OPTIONS = {
 }
 
 
-@shared_task(name="simulations.tasks.run_simulation", **TASK_OPTIONS)
-def run_simulation(run_id: int) -> None:
+# PostgreSQL SQLSTATEs a retry can fix: class 08 (connection exceptions), class 40 (transaction
+# rollback: serialization failure 40001, deadlock 40P01), query_canceled 57014 (statement_timeout,
+# pg_cancel_backend), admin_shutdown 57P01 (pg_terminate_backend), crash_shutdown 57P02,
+# cannot_connect_now 57P03 (starting up, failover), lock_not_available 55P03 (lock_timeout) and
+# too_many_connections 53300.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40")
+TRANSIENT_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "55P03", "53300"})
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """True for a database error that the same statement may not meet again a moment later.
+
+    On PostgreSQL the driver's SQLSTATE decides; an OperationalError without one is a connection
+    that broke before the server could say why. On SQLite only a locked database is transient.
+    """
+    if isinstance(exc, InterfaceError):
+        return True  # the connection is closed or broken
+    if not isinstance(exc, DatabaseError):
+        return False
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if sqlstate:
+        return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES or sqlstate in TRANSIENT_SQLSTATES
+    message = str(exc).lower()
+    if "database is locked" in message or "database table is locked" in message:
+        return True
+    return type(exc).__name__ == "OperationalError" and type(cause).__module__.startswith(("psycopg", "psycopg2"))
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before retry number `retries + 1`: SIMULATION_RETRY_BACKOFF doubled, at most the maximum."""
+    return get_exponential_backoff_interval(
+        factor=settings.SIMULATION_RETRY_BACKOFF,
+        retries=retries,
+        maximum=settings.SIMULATION_RETRY_BACKOFF_MAX,
+        full_jitter=False,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (PostgreSQL adds CONTEXT and HINT lines)."""
+    return " ".join(str(exc).split())
+
+
+def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
+    """Retry `task` later on a fresh connection if `exc` is transient and retries are left, else fail the run."""
+    if is_transient_database_error(exc):
+        # The broken (or aborted) connection must not be reused by the retry.
+        connections.close_all()
+        retries = task.request.retries
+        if retries < settings.SIMULATION_RETRY_MAX:
+            delay = retry_delay(retries)
+            logger.warning(
+                "%s%r hit a transient database error (%s: %s); retry %s of %s in %s s",
+                task.name,
+                tuple(task.request.args or ()),
+                type(exc).__name__,
+                _one_line(exc),
+                retries + 1,
+                settings.SIMULATION_RETRY_MAX,
+                delay,
+            )
+            raise task.retry(exc=exc, countdown=delay, max_retries=settings.SIMULATION_RETRY_MAX)
+        failure = f"{failure} (the database error persisted through {retries} retries)"
+    logger.exception("%s%r failed", task.name, tuple(task.request.args or ()))
+    services.run_fail(run_id=run_id, error=f"{failure}: {type(exc).__name__}: {_one_line(exc)}")
+
+
+@shared_task(bind=True, name="simulations.tasks.run_simulation", **TASK_OPTIONS)
+def run_simulation(self, run_id: int) -> None:
     """Claim a queued run and fan its chunks out over the workers."""
-    indexes = services.run_claim(run_id=run_id)
-    if not indexes:
-        return
-    group(run_chunk.s(run_id, index) for index in indexes).apply_async()
-    services.run_mark_fanned_out(run_id=run_id)
+    try:
+        indexes = services.run_claim(run_id=run_id)
+        if not indexes:
+            return
+        group(run_chunk.s(run_id, index) for index in indexes).apply_async()
+        services.run_mark_fanned_out(run_id=run_id)
+    except SoftTimeLimitExceeded:
+        services.run_fail(run_id=run_id, error="Starting the run exceeded the time limit.")
+    except Exception as exc:
+        _retry_or_fail(self, run_id=run_id, exc=exc, failure="Starting the run failed")
 
 
-@shared_task(name="simulations.tasks.run_chunk", **TASK_OPTIONS)
-def run_chunk(run_id: int, index: int) -> None:
+@shared_task(bind=True, name="simulations.tasks.run_chunk", **TASK_OPTIONS)
+def run_chunk(self, run_id: int, index: int) -> None:
     """Compute one chunk; the chunk that completes the set merges and stores the results."""
     try:
         if services.chunk_execute(run_id=run_id, index=index):
@@ -52,12 +131,11 @@ def run_chunk(run_id: int, index: int) -> None:
             "Run fewer draws, or ask the operator to raise SIMULATION_SOFT_TIME_LIMIT.",
         )
     except Exception as exc:
-        logger.exception("Chunk %s of run %s failed", index, run_id)
-        services.run_fail(run_id=run_id, error=f"The simulation failed: {type(exc).__name__}: {exc}")
+        _retry_or_fail(self, run_id=run_id, exc=exc, failure="The simulation failed")
 
 
-@shared_task(name="simulations.tasks.finalize_run", **TASK_OPTIONS)
-def finalize_run(run_id: int) -> None:
+@shared_task(bind=True, name="simulations.tasks.finalize_run", **TASK_OPTIONS)
+def finalize_run(self, run_id: int) -> None:
     """Merge and store a run whose chunks are all computed (sent by the watchdog)."""
     try:
         services.run_finalize(run_id=run_id)
@@ -65,8 +143,7 @@ def finalize_run(run_id: int) -> None:
         services.run_fail(run_id=run_id, error=f"Merging the results exceeded {settings.SIMULATION_SOFT_TIME_LIMIT} s.")
     except Exception as exc:
         # Left running, the watchdog would send this merge again on every pass, forever.
-        logger.exception("Merging the results of run %s failed", run_id)
-        services.run_fail(run_id=run_id, error=f"Merging the results failed: {type(exc).__name__}: {exc}")
+        _retry_or_fail(self, run_id=run_id, exc=exc, failure="Merging the results failed")
 
 
 _stop = threading.Event()

@@ -448,20 +448,27 @@ def test_watchdog_sends_runs_the_broker_never_received(world, fake_broker):
     assert dispatch.redispatch_and_watch()["dispatched"] == 0
 
 
-def test_watchdog_resends_a_chunk_whose_worker_was_lost_then_gives_up(world, fake_broker, small_chunks, settings):
+def test_watchdog_resends_a_chunk_whose_heartbeat_stopped_then_gives_up(world, fake_broker, small_chunks, settings):
+    """A computing chunk silent for SIMULATION_HEARTBEAT_TIMEOUT is sent again; the third loss fails the run."""
+    settings.SIMULATION_HEARTBEAT_TIMEOUT = 90
     run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
     services.run_claim(run_id=run.pk)
     services.run_mark_fanned_out(run_id=run.pk)
     chunk = SimulationChunk.objects.get(run=run, index=1)
-    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_TIME_LIMIT + 60)
+    now = timezone.now()
+    _age(chunk, started_at=now - datetime.timedelta(seconds=600), heartbeat_at=now - datetime.timedelta(seconds=80))
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 0  # slow, but still beating
 
-    _age(chunk, started_at=long_ago, attempts=1)
+    silent = now - datetime.timedelta(seconds=91)
+    _age(chunk, started_at=silent, heartbeat_at=silent, attempts=1)
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 1
     assert fake_broker.sent == [("run_chunk", (run.pk, 1))]
     chunk.refresh_from_db()
-    assert chunk.started_at is None
+    assert (chunk.started_at, chunk.heartbeat_at, chunk.lost) == (None, None, 1)
+    # Waiting in the queue again is not another loss.
+    assert dispatch.redispatch_and_watch()["chunks_republished"] == 0
 
-    _age(chunk, started_at=long_ago, attempts=dispatch.MAX_CHUNK_ATTEMPTS)
+    _age(chunk, started_at=silent, heartbeat_at=silent, lost=dispatch.MAX_CHUNK_LOSSES - 1)
     assert dispatch.redispatch_and_watch()["failed"] == 1
     run.refresh_from_db()
     assert run.status == "failed"
@@ -474,11 +481,13 @@ def test_watchdog_finishes_a_run_whose_merge_was_lost(world, fake_broker, small_
     for index in range(3):
         services.chunk_execute(run_id=run.pk, index=index)
     assert dispatch.redispatch_and_watch()["finalized"] == 0
-    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_TIME_LIMIT + 60)
-    SimulationChunk.objects.filter(run=run).update(finished_at=long_ago)
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.SIMULATION_HEARTBEAT_TIMEOUT + 1)
+    SimulationChunk.objects.filter(run=run).update(finished_at=long_ago, heartbeat_at=long_ago)
 
     assert dispatch.redispatch_and_watch()["finalized"] == 1
     assert fake_broker.sent == [("finalize_run", (run.pk,))]
+    # Sent once per heartbeat timeout, not on every pass.
+    assert dispatch.redispatch_and_watch()["finalized"] == 0
 
 
 def test_watchdog_leaves_healthy_runs_alone(world, fake_broker, small_chunks):
@@ -516,7 +525,9 @@ def test_watchdog_resends_chunks_that_never_started_when_the_run_shows_no_life(
     _age(run, fanned_out_at=long_ago)
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 0  # chunk 0 finished just now
 
-    SimulationChunk.objects.filter(run=run, index=0).update(started_at=long_ago, finished_at=long_ago)
+    SimulationChunk.objects.filter(run=run, index=0).update(
+        started_at=long_ago, finished_at=long_ago, heartbeat_at=long_ago
+    )
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 2
     assert fake_broker.sent == [("run_chunk", (run.pk, 1)), ("run_chunk", (run.pk, 2))]
     assert dispatch.redispatch_and_watch()["chunks_republished"] == 0
@@ -553,3 +564,99 @@ def test_dispatch_command_sends_waiting_runs_and_reports_what_it_did(world, fake
     call_command("dispatch_queued_runs", stdout=out)
     assert out.getvalue().strip() == "dispatched: 1, chunks_republished: 0, finalized: 0, failed: 0"
     assert fake_broker.sent == [("run_simulation", (run.pk,))]
+
+
+def test_broker_that_came_back_empty_gets_every_queued_run_and_idle_chunk_again(
+    world, fake_broker, small_chunks, settings
+):
+    """After a broker restart without persistence, the next pass re-sends all work nothing is computing."""
+    queued = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=queued)
+    running = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=running.pk)
+    services.run_mark_fanned_out(run_id=running.pk)
+    services.chunk_execute(run_id=running.pk, index=0)
+    # Chunk 1 is being computed right now (fresh heartbeat); chunk 2 waits in the lost queue.
+    now = timezone.now()
+    _age(SimulationChunk.objects.get(run=running, index=1), started_at=now, heartbeat_at=now)
+    fake_broker.sent.clear()
+    assert dispatch.redispatch_and_watch() == {"dispatched": 0, "chunks_republished": 0, "finalized": 0, "failed": 0}
+
+    fake_broker.came_back_empty = True
+    assert dispatch.redispatch_and_watch() == {"dispatched": 1, "chunks_republished": 1, "finalized": 0, "failed": 0}
+    assert fake_broker.sent == [("run_simulation", (queued.pk,)), ("run_chunk", (running.pk, 2))]
+
+
+def test_dispatch_command_resends_a_queued_run_whose_message_the_broker_lost(world, fake_broker):
+    """The run was handed to the broker a moment ago, so only the command's full pass sends it again."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=run)
+    fake_broker.sent.clear()
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+    out = StringIO()
+    call_command("dispatch_queued_runs", stdout=out)
+    assert out.getvalue().strip() == "dispatched: 1, chunks_republished: 0, finalized: 0, failed: 0"
+    assert fake_broker.sent == [("run_simulation", (run.pk,))]
+
+
+def test_dispatch_command_resends_a_running_runs_idle_chunks_and_lost_merges(world, fake_broker, small_chunks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    unfinished = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=100)
+    services.run_claim(run_id=unfinished.pk)
+    services.run_mark_fanned_out(run_id=unfinished.pk)
+    services.chunk_execute(run_id=unfinished.pk, index=0)
+    merged = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=40)
+    services.run_claim(run_id=merged.pk)
+    services.chunk_execute(run_id=merged.pk, index=0)
+    restored = timezone.now() - datetime.timedelta(hours=3)
+    SimulationChunk.objects.update(heartbeat_at=restored)
+    fake_broker.sent.clear()
+    out = StringIO()
+    call_command("dispatch_queued_runs", stdout=out)
+    assert out.getvalue().strip() == "dispatched: 0, chunks_republished: 2, finalized: 1, failed: 0"
+    assert sorted(fake_broker.sent) == [
+        ("finalize_run", (merged.pk,)),
+        ("run_chunk", (unfinished.pk, 1)),
+        ("run_chunk", (unfinished.pk, 2)),
+    ]
+
+
+def test_a_computing_chunk_writes_its_heartbeat_from_another_thread(transactional_db, world, settings, monkeypatch):
+    """The heartbeat keeps coming while the main thread is busy in the engine."""
+    import time
+
+    settings.SIMULATION_HEARTBEAT_INTERVAL = 1
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=20)
+    services.run_claim(run_id=run.pk)
+    beats = []
+    real = services.engine.simulate_chunk
+
+    def slow(*args):
+        started = SimulationChunk.objects.get(run=run).heartbeat_at
+        time.sleep(2.5)
+        beats.append((started, SimulationChunk.objects.get(run=run).heartbeat_at))
+        return real(*args)
+
+    monkeypatch.setattr(services.engine, "simulate_chunk", slow)
+    assert services.chunk_execute(run_id=run.pk, index=0)
+    ((started, later),) = beats
+    assert started is not None
+    assert (later - started).total_seconds() >= 1
+
+
+def test_broker_that_came_back_empty_but_went_away_again_is_resent_to_on_the_next_pass(world, fake_broker, monkeypatch):
+    """An interrupted full re-send forgets the broker marker, so the next pass tries everything again."""
+    forgotten = []
+    monkeypatch.setattr(dispatch, "_broker_marker", forgotten.append)
+    run = services.run_create(scenario=world.scenario, started_by=world.coordinator)
+    dispatch.run_dispatch(run=run)
+    fake_broker.came_back_empty, fake_broker.down = True, True
+    assert dispatch.redispatch_and_watch()["dispatched"] == 0
+    assert forgotten == ["forget"]
