@@ -33,3 +33,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
+
+# Under /api/ errors answer in the API's JSON shape; elsewhere the styled pages in templates/.
+handler400 = "consortium.api_errors.bad_request"
+handler403 = "consortium.api_errors.permission_denied"
+handler404 = "consortium.api_errors.page_not_found"
+handler500 = "consortium.api_errors.server_error"

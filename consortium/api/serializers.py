@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -15,6 +16,7 @@ from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
 from ..access import visible_consortia
 from ..models import (
+    MAX_ID,
     WEIGHT_VALUE_MAX,
     Consortium,
     Membership,
@@ -67,9 +69,57 @@ class RulesField(serializers.JSONField):
     pass
 
 
+def _too_many_labs(count: int) -> str:
+    most = settings.SCENARIO_MAX_LABS
+    return f"A scenario has at most {most} labs (SCENARIO_MAX_LABS); {count} were given."
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "maxItems": settings.SCENARIO_MAX_LABS,
+        "description": "Lab ids; a repeated id counts once.",
+    }
+)
+class LabIdsField(serializers.ListField):
+    """Lab ids, at most SCENARIO_MAX_LABS, duplicates dropped, all looked up in one query.
+
+    DRF's PrimaryKeyRelatedField(many=True) looks each element up with its own query, and
+    ListField checks max_length only after validating every element: a list of 200,000 ones
+    kept a worker busy for a minute. The length is checked first here, on the raw list.
+    """
+
+    child = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+    def to_internal_value(self, data: Any) -> list[Lab]:
+        if isinstance(data, list) and len(data) > settings.SCENARIO_MAX_LABS:
+            raise serializers.ValidationError(_too_many_labs(len(data)), code="max_length")
+        ids = list(dict.fromkeys(super().to_internal_value(data)))
+        found = Lab.objects.in_bulk(ids)
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            message = f'Invalid pk "{missing[0]}" - object does not exist.'
+            raise serializers.ValidationError(message, code="does_not_exist")
+        return [found[pk] for pk in ids]
+
+    def to_representation(self, value: Any) -> list[int]:
+        return [lab.pk for lab in value.all()]
+
+
+def validate_weight_count(value: object) -> None:
+    """No more weights than a scenario can have labs (checked before they are looked up)."""
+    if isinstance(value, dict) and len(value) > settings.SCENARIO_MAX_LABS:
+        raise serializers.ValidationError(
+            f"Give at most {settings.SCENARIO_MAX_LABS} weights, one per lab of the scenario (SCENARIO_MAX_LABS); "
+            f"{len(value)} were given."
+        )
+
+
 @extend_schema_field(
     {
         "type": "object",
+        "maxProperties": settings.SCENARIO_MAX_LABS,
         "additionalProperties": {"type": "number", "minimum": -WEIGHT_VALUE_MAX, "maximum": WEIGHT_VALUE_MAX},
         "description": "For the weighted rule, one number per lab of the scenario, keyed by lab id (as a string): "
         "percentages summing to 100 for `shares`, each lab's number (income, revenue) for `scale`. Empty for "
@@ -142,9 +192,7 @@ class MembershipEndSerializer(serializers.Serializer):
 
 class ScenarioSerializer(serializers.ModelSerializer):
     consortium = VisibleRelatedField(visible_consortia)
-    labs = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Lab.objects.all(), help_text="Current members or candidates of the consortium (2 or more)."
-    )
+    labs = LabIdsField(help_text="Current members or candidates of the consortium (2 or more).")
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
     parameters = ParametersField(
         required=False,
@@ -159,7 +207,7 @@ class ScenarioSerializer(serializers.ModelSerializer):
         help_text="What the weighted rule splits the joint costs by (default `delivered`); checked, with "
         "`weight_values` and `weight_cap`, when `weighted` is among the rules.",
     )
-    weight_values = WeightValuesField(required=False, validators=[validate_weight_values])
+    weight_values = WeightValuesField(required=False, validators=[validate_weight_count, validate_weight_values])
     weight_cap = serializers.FloatField(
         required=False,
         allow_null=True,

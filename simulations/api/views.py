@@ -23,6 +23,11 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class TooManyActiveRuns(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_active_runs"
+
+
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The run is not in a state that allows this.")}
 
 
@@ -47,14 +52,17 @@ class ScenarioRunsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.scenario_runs(scenario=_visible_scenario(self.request, self.kwargs["pk"]))
 
-    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, **errors(400, 401, 403, 404, 429)})
     def post(self, request: Request, pk: int) -> Response:
         scenario = _visible_scenario(request, pk)
         if not access.is_coordinator(request.user, scenario.consortium):
             raise exceptions.PermissionDenied("Only the consortium's coordinators can start runs.")
         options = RunStartSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
-        run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)
+        try:
+            run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)
+        except services.ActiveRunLimitError as exc:
+            raise TooManyActiveRuns(str(exc)) from None
         body = RunSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
