@@ -25,23 +25,11 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-    default_detail = "The request body is too large."
-
-
-def too_large_message(limit: int) -> str:
-    return (
-        f"The request body is larger than {limit} bytes ({limit / 1048576:.2g} MiB), the most accepted "
-        "(REQUEST_BODY_MAX_BYTES)."
-    )
-
+from .api.parsers import PayloadTooLarge, too_large_message
 
 TOO_MANY_FIELDS = "The request has more than {limit} form fields or files, the most accepted (REQUEST_MAX_FORM_FIELDS)."
 

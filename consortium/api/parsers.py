@@ -16,17 +16,28 @@ from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
-
-# A module reference: api_errors imports rest_framework.views, whose APIView loads this parser.
-from consortium import api_errors
 
 # A JSON string: its escapes may hide quotes and brackets. Unrolled, so long strings cost no backtracking.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is too large."
+
+
+def too_large_message(limit: int) -> str:
+    return (
+        f"The request body is larger than {limit} bytes ({limit / 1048576:.2g} MiB), the most accepted "
+        "(REQUEST_BODY_MAX_BYTES)."
+    )
 
 
 def json_depth(text: str) -> int:
@@ -45,7 +56,7 @@ class BoundedJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read(limit + 1)
         if len(raw) > limit:
-            raise api_errors.PayloadTooLarge(api_errors.too_large_message(limit))
+            raise PayloadTooLarge(too_large_message(limit))
         try:
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
