@@ -201,3 +201,15 @@ def test_the_schema_bounds_the_labs_list(world, client) -> None:
     labs = schema["components"]["schemas"]["ScenarioRequest"]["properties"]["labs"]
     assert labs["maxItems"] == 100
     assert labs["items"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"' + '\\"' * 300_000, '"' * 600_000, '"' + "\\" * 600_000, '["' + "a\\" * 300_000],
+    ids=["escaped-quotes", "quotes", "backslashes", "unterminated"],
+)
+def test_measuring_the_depth_of_malformed_strings_takes_linear_time(text: str) -> None:
+    """An unterminated string full of escapes once made the scan quadratic (minutes for 600 kB)."""
+    started = time.perf_counter()
+    json_depth(text)
+    assert time.perf_counter() - started < 1.0
