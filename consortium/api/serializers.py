@@ -87,16 +87,27 @@ class LabIdsField(serializers.ListField):
 
     DRF's PrimaryKeyRelatedField(many=True) looks each element up with its own query, and
     ListField checks max_length only after validating every element: a list of 200,000 ones
-    kept a worker busy for a minute. The length is checked first here, on the raw list.
+    kept a worker busy for a minute. The length is checked first here, on the raw list, and an
+    element's error is one sentence naming its position (the error shape has a list of strings
+    per field).
     """
 
-    child = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    child = serializers.IntegerField()
 
     def to_internal_value(self, data: Any) -> list[Lab]:
-        if isinstance(data, list) and len(data) > settings.SCENARIO_MAX_LABS:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > settings.SCENARIO_MAX_LABS:
             raise serializers.ValidationError(_too_many_labs(len(data)), code="max_length")
-        ids = list(dict.fromkeys(super().to_internal_value(data)))
-        found = Lab.objects.in_bulk(ids)
+        ids = []
+        for index, item in enumerate(data):
+            try:
+                ids.append(self.child.run_validation(item))
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError(f"Item {index}: {' '.join(map(str, exc.detail))}") from None
+        ids = list(dict.fromkeys(ids))
+        # An id no row can have is not looked up (SQLite cannot even compare one beyond 64 bits).
+        found = Lab.objects.in_bulk([pk for pk in ids if 1 <= pk <= MAX_ID])
         missing = [pk for pk in ids if pk not in found]
         if missing:
             message = f'Invalid pk "{missing[0]}" - object does not exist.'

@@ -213,3 +213,22 @@ def test_measuring_the_depth_of_malformed_strings_takes_linear_time(text: str) -
     started = time.perf_counter()
     json_depth(text)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("labs", "message"),
+    [
+        ("1,2", 'Expected a list of items but got type "str".'),
+        ({"a": 1}, 'Expected a list of items but got type "dict".'),
+        (["x"], "Item 0: A valid integer is required."),
+        ([1, 2.5], "Item 1: A valid integer is required."),
+        ([0], 'Invalid pk "0" - object does not exist.'),
+        ([2**70], f'Invalid pk "{2**70}" - object does not exist.'),
+    ],
+)
+def test_a_bad_labs_list_is_one_sentence_in_the_error_shape(world, client_as, labs, message) -> None:
+    body = _scenario_body(world, labs)
+    error = _error(
+        client_as("coordinator").post("/api/v1/scenarios/", body, content_type="application/json"), 400, "invalid"
+    )
+    assert error["fields"]["labs"] == [message]
