@@ -294,7 +294,7 @@ SCENARIO_MAX_LABS = env_int("SCENARIO_MAX_LABS", 100, minimum=2)
 # Queued plus running runs of one consortium's scenarios; one more start answers 429.
 CONSORTIUM_MAX_ACTIVE_RUNS = env_int("CONSORTIUM_MAX_ACTIVE_RUNS", 5, minimum=1)
 # Monte Carlo draws times the scenario's labs, per run; more answers 400.
-RUN_MAX_DRAW_LABS = env_int("RUN_MAX_DRAW_LABS", 2_000_000, minimum=2)
+RUN_MAX_DRAW_LABS = env_int("RUN_MAX_DRAW_LABS", 500_000, minimum=2)
 # Seconds a client is told to wait (Retry-After) when the database cannot be reached (503).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
 

@@ -232,3 +232,18 @@ def test_a_bad_labs_list_is_one_sentence_in_the_error_shape(world, client_as, la
         client_as("coordinator").post("/api/v1/scenarios/", body, content_type="application/json"), 400, "invalid"
     )
     assert error["fields"]["labs"] == [message]
+
+
+def test_the_scenario_service_enforces_the_labs_limit_for_the_pages_too(world, settings) -> None:
+    """The scenario form and run starts go through scenario_labs_check, which names the limit."""
+    from django.core.exceptions import ValidationError
+
+    from consortium.services import scenario_labs_check
+
+    settings.SCENARIO_MAX_LABS = 2
+    third = f.LabFactory(name="Lab E", slug="lab-e")
+    f.MembershipFactory(consortium=world.consortium, lab=third)
+    with pytest.raises(ValidationError) as raised:
+        scenario_labs_check(consortium=world.consortium, labs=[world.lab_a, world.lab_b, third])
+    assert raised.value.message_dict == {"labs": ["A scenario has at most 2 labs (SCENARIO_MAX_LABS), not 3."]}
+    assert scenario_labs_check(consortium=world.consortium, labs=[world.lab_a, third]) == [world.lab_a, third]

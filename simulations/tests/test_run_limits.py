@@ -95,10 +95,11 @@ def test_the_defaults_are_documented_values() -> None:
     from django.conf import settings
 
     assert settings.CONSORTIUM_MAX_ACTIVE_RUNS == 5
-    assert settings.RUN_MAX_DRAW_LABS == 2_000_000
+    assert settings.RUN_MAX_DRAW_LABS == 500_000
     with pytest.raises(ValidationError):
-        services._check_run_size(draws=100_000, labs=21)
-    services._check_run_size(draws=100_000, labs=20)
+        services._check_run_size(draws=25_001, labs=20)
+    services._check_run_size(draws=25_000, labs=20)
+    services._check_run_size(draws=100_000, labs=5)
 
 
 @pytest.mark.services
