@@ -160,8 +160,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
             return error_response(
                 503,
                 "service_unavailable",
-                f"The database cannot be reached at the moment; nothing was changed. Try again in {retry_after} "
-                "seconds.",
+                f"The database cannot be reached at the moment (no change is ever half-saved); try again in "
+                f"{retry_after} seconds.",
                 Retry_After=retry_after,
             )
         response = HttpResponse(

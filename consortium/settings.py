@@ -364,7 +364,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # 413 on every operation with a body, 500 and 503 on every operation (consortium/api/schema.py).
+    # 413 on every operation with a body, 503 on every operation (consortium/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "consortium.api.schema.document_server_errors",
