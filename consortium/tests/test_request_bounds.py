@@ -247,3 +247,18 @@ def test_the_scenario_service_enforces_the_labs_limit_for_the_pages_too(world, s
         scenario_labs_check(consortium=world.consortium, labs=[world.lab_a, world.lab_b, third])
     assert raised.value.message_dict == {"labs": ["A scenario has at most 2 labs (SCENARIO_MAX_LABS), not 3."]}
     assert scenario_labs_check(consortium=world.consortium, labs=[world.lab_a, third]) == [world.lab_a, third]
+
+
+def test_a_body_over_the_default_limit_is_refused_fast(world, client_as) -> None:
+    """With the documented default (1 MiB), a 1.5 MiB scenario post is a 413 without a query."""
+    body = _scenario_body(world, [], description="x" * 1_572_864)
+    client = client_as("token")
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/v1/scenarios/", body, content_type="application/json")
+    assert time.perf_counter() - started < 1.0
+    error = _error(response, 413, "too_large")
+    assert error["message"] == (
+        "The request body is larger than 1048576 bytes (1 MiB), the most accepted (REQUEST_BODY_MAX_BYTES)."
+    )
+    assert len(queries) == 0
