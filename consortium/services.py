@@ -300,6 +300,9 @@ def membership_decline(*, spell: Membership, by: Any) -> Membership:
 def scenario_labs_check(*, consortium: Consortium, labs: Iterable[Lab]) -> list[Lab]:
     """At least two labs, each a current member or candidate of `consortium` (scenario edits and run starts)."""
     labs = list(labs)
+    most = settings.SCENARIO_MAX_LABS
+    if len(labs) > most:
+        raise ValidationError({"labs": f"A scenario has at most {most} labs (SCENARIO_MAX_LABS), not {len(labs)}."})
     if len({lab.pk for lab in labs}) < SCENARIO_MIN_LABS:
         raise ValidationError({"labs": f"Choose at least {SCENARIO_MIN_LABS} different labs."})
     allowed = set(

@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consortium.middleware.RejectNulBytesMiddleware",
+    "consortium.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -370,6 +371,21 @@ SIMULATION_RETRY_BACKOFF = env_int("SIMULATION_RETRY_BACKOFF", 1, minimum=1)
 SIMULATION_RETRY_BACKOFF_MAX = env_int("SIMULATION_RETRY_BACKOFF_MAX", 30, minimum=1)
 
 
+# Bounds on the work one request or one consortium can ask for (docs/operations.md, "Limits").
+# Request bodies larger than this are refused before they are read (413 under /api/).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("REQUEST_MAX_FORM_FIELDS", 1000, minimum=10)
+# Arrays and objects nested deeper than this in a JSON body are refused before decoding (400).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 20, minimum=4)
+SCENARIO_MAX_LABS = env_int("SCENARIO_MAX_LABS", 100, minimum=2)
+# Queued plus running runs of one consortium's scenarios; one more start answers 429.
+CONSORTIUM_MAX_ACTIVE_RUNS = env_int("CONSORTIUM_MAX_ACTIVE_RUNS", 5, minimum=1)
+# Monte Carlo draws times the scenario's labs, per run; more answers 400.
+RUN_MAX_DRAW_LABS = env_int("RUN_MAX_DRAW_LABS", 500_000, minimum=2)
+# Seconds a client is told to wait (Retry-After) when the database cannot be reached (503).
+DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
+
+
 def env_rate(name: str, default: str) -> str:
     """A DRF throttle rate such as `600/min` (per second, min, hour or day)."""
     value = env_str(name, default).strip()
@@ -412,6 +428,12 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    # JSON with a depth bound first (consortium/api/parsers.py); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "consortium.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "consortium.api_errors.exception_handler",
@@ -429,6 +451,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 413 on every operation with a body, 503 on every operation (consortium/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "consortium.api.schema.document_server_errors",
+    ],
     # Several models have a "kind" or "status"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "LabKindEnum": "labs.models.Lab.Kind",

@@ -45,3 +45,9 @@ urlpatterns = [
         name="api-redoc",
     ),
 ]
+
+# Under /api/ errors answer in the API's JSON shape; elsewhere the styled pages in templates/.
+handler400 = "consortium.api_errors.bad_request"
+handler403 = "consortium.api_errors.permission_denied"
+handler404 = "consortium.api_errors.page_not_found"
+handler500 = "consortium.api_errors.server_error"

@@ -312,7 +312,7 @@ class CompareForm(forms.Form):
         return chosen
 
 
-MAX_GAME_UPLOAD = 2_000_000  # bytes; the engine's own text limit is the same in characters
+MAX_GAME_UPLOAD = 1_000_000  # bytes; the engine's own text limit is the same in characters
 
 
 class CustomGameForm(forms.Form):
@@ -340,7 +340,7 @@ class CustomGameForm(forms.Form):
         "players). An airport game has columns player, level, cost, count (rows without a player give a level's "
         "cost).",
     )
-    upload = forms.FileField(label="…or upload a file", required=False, help_text="CSV or JSON, up to 2 MB.")
+    upload = forms.FileField(label="…or upload a file", required=False, help_text="CSV or JSON, up to 1 MB.")
     rules = forms.MultipleChoiceField(
         choices=[(rule, RULE_LABELS[rule]) for rule in RULES if rule != "weighted"],
         widget=forms.CheckboxSelectMultiple,
@@ -363,7 +363,7 @@ class CustomGameForm(forms.Form):
             if text.strip():
                 raise ValidationError({"upload": "Paste the game or upload a file, not both."})
             if upload.size > MAX_GAME_UPLOAD:
-                raise ValidationError({"upload": f"The file is {upload.size:,} bytes; the limit is 2,000,000 bytes."})
+                raise ValidationError({"upload": f"The file is {upload.size:,} bytes; the limit is 1,000,000 bytes."})
             try:
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:

@@ -30,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consortium import access
-from consortium.models import Scenario
+from consortium.models import Consortium, Scenario
 from consortium.services import scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
@@ -43,6 +43,10 @@ from .models import MemberResult, SimulationChunk, SimulationRun, StabilityResul
 logger = logging.getLogger(__name__)
 
 ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
+
+
+class ActiveRunLimitError(Exception):
+    """The consortium already has CONSORTIUM_MAX_ACTIVE_RUNS runs queued or running (the API answers 429)."""
 
 
 def _ledger_deliveries(*, consortium) -> dict[int, dict]:
@@ -124,11 +128,15 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
     if seed is not None and not 0 <= seed <= 2**31 - 1:
         raise ValidationError({"seed": "The seed must be between 0 and 2147483647."})
     if scenario.is_custom:
+        _check_active_runs(consortium=scenario.consortium)
         return _custom_run_create(scenario=scenario, started_by=started_by)
-    if not scenario.labs.exists():
+    lab_count = scenario.labs.count()
+    if not lab_count:
         raise ValidationError({"labs": "The scenario has no labs; add at least one before running it."})
+    _check_run_size(draws=scenario.draws if draws is None else draws, labs=lab_count)
     # A lab may have left (or become an observer) since the scenario was saved.
     scenario_labs_check(consortium=scenario.consortium, labs=scenario.labs.all())
+    _check_active_runs(consortium=scenario.consortium)
     try:
         spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:
@@ -172,6 +180,33 @@ def _custom_run_create(*, scenario, started_by) -> SimulationRun:
 
     transaction.on_commit(lambda: run_dispatch(run=run))
     return run
+
+
+def _check_run_size(*, draws: int, labs: int) -> None:
+    most = settings.RUN_MAX_DRAW_LABS
+    if draws * labs > most:
+        raise ValidationError(
+            {
+                "draws": f"{draws} draws x {labs} labs = {draws * labs} is more than one run may compute, "
+                f"{most} (RUN_MAX_DRAW_LABS); use at most {max(most // labs, 1)} draws for {labs} labs."
+            }
+        )
+
+
+def _check_active_runs(*, consortium) -> None:
+    """Refuse a start when the consortium has CONSORTIUM_MAX_ACTIVE_RUNS runs queued or running.
+
+    The consortium's row is locked until the new run is committed, so simultaneous starts count
+    one after the other and together never pass the cap (PostgreSQL; SQLite serialises writers).
+    """
+    Consortium.objects.select_for_update().filter(pk=consortium.pk).first()
+    active = SimulationRun.objects.filter(scenario__consortium=consortium, status__in=ACTIVE).count()
+    most = settings.CONSORTIUM_MAX_ACTIVE_RUNS
+    if active >= most:
+        raise ActiveRunLimitError(
+            f"{consortium} already has {active} runs queued or running, the most it may have at once "
+            f"({most}, CONSORTIUM_MAX_ACTIVE_RUNS). Wait for one to finish or cancel one, then start this run."
+        )
 
 
 def run_cancel(*, run: SimulationRun, by) -> SimulationRun:

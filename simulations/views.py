@@ -284,6 +284,9 @@ def run_start(request, pk: int):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(scenario)
+    except services.ActiveRunLimitError as error:
+        messages.error(request, str(error))
+        return redirect(scenario)
     return redirect(run)
 
 

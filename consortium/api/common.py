@@ -18,9 +18,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 
 from consortium.access import can_edit_lab, is_coordinator
+
+from .parsers import BoundedJSONParser
 
 ErrorSerializer = inline_serializer(
     name="ApiError",
@@ -47,8 +48,11 @@ ERROR_DESCRIPTIONS = {
     403: "Authenticated, but not allowed to do this to a resource it can see.",
     404: "No such resource or page, or one the user may not see.",
     405: "The method is not allowed on this resource.",
+    413: "The body is larger than the limit (REQUEST_BODY_MAX_BYTES).",
     415: "The body is not JSON.",
-    429: "Too many requests of this kind for now; `Retry-After` says how many seconds to wait.",
+    429: "Too many requests of this kind for now, or (starting a run) too many runs of the consortium queued "
+    "or running; `Retry-After` says how many seconds to wait when it is known.",
+    503: "The database cannot be reached for now; retry after `Retry-After` seconds.",
 }
 
 
@@ -140,7 +144,7 @@ class ListPagination(PageNumberPagination):
 class JsonOnlyMixin:
     """Ledger resources take JSON bodies only, as the schema says; a form post answers 415."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
 
 # Ids are 64-bit: a larger number cannot name a row (and SQLite cannot even compare it).

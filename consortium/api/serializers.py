@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
 from ..access import invitable_labs, visible_consortia
 from ..models import (
+    MAX_ID,
     WEIGHT_VALUE_MAX,
     Consortium,
     Membership,
@@ -68,9 +70,68 @@ class RulesField(serializers.JSONField):
     pass
 
 
+def _too_many_labs(count: int) -> str:
+    most = settings.SCENARIO_MAX_LABS
+    return f"A scenario has at most {most} labs (SCENARIO_MAX_LABS); {count} were given."
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "maxItems": settings.SCENARIO_MAX_LABS,
+        "description": "Lab ids; a repeated id counts once.",
+    }
+)
+class LabIdsField(serializers.ListField):
+    """Lab ids, at most SCENARIO_MAX_LABS, duplicates dropped, all looked up in one query.
+
+    DRF's PrimaryKeyRelatedField(many=True) looks each element up with its own query, and
+    ListField checks max_length only after validating every element: a list of 200,000 ones
+    kept a worker busy for a minute. The length is checked first here, on the raw list, and an
+    element's error is one sentence naming its position (the error shape has a list of strings
+    per field).
+    """
+
+    child = serializers.IntegerField()
+
+    def to_internal_value(self, data: Any) -> list[Lab]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > settings.SCENARIO_MAX_LABS:
+            raise serializers.ValidationError(_too_many_labs(len(data)), code="max_length")
+        ids = []
+        for index, item in enumerate(data):
+            try:
+                ids.append(self.child.run_validation(item))
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError(f"Item {index}: {' '.join(map(str, exc.detail))}") from None
+        ids = list(dict.fromkeys(ids))
+        # An id no row can have is not looked up (SQLite cannot even compare one beyond 64 bits).
+        found = Lab.objects.in_bulk([pk for pk in ids if 1 <= pk <= MAX_ID])
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            message = f'Invalid pk "{missing[0]}" - object does not exist.'
+            raise serializers.ValidationError(message, code="does_not_exist")
+        return [found[pk] for pk in ids]
+
+    def to_representation(self, value: Any) -> list[int]:
+        return [lab.pk for lab in value.all()]
+
+
+def validate_weight_count(value: object) -> None:
+    """No more weights than a scenario can have labs (checked before they are looked up)."""
+    if isinstance(value, dict) and len(value) > settings.SCENARIO_MAX_LABS:
+        raise serializers.ValidationError(
+            f"Give at most {settings.SCENARIO_MAX_LABS} weights, one per lab of the scenario (SCENARIO_MAX_LABS); "
+            f"{len(value)} were given."
+        )
+
+
 @extend_schema_field(
     {
         "type": "object",
+        "maxProperties": settings.SCENARIO_MAX_LABS,
         "additionalProperties": {"type": "number", "minimum": -WEIGHT_VALUE_MAX, "maximum": WEIGHT_VALUE_MAX},
         "description": "For the weighted rule, one number per lab of the scenario, keyed by lab id (as a string): "
         "percentages summing to 100 for `shares`, each lab's number (income, revenue) for `scale`. Empty for "
@@ -162,9 +223,7 @@ class MembershipEndSerializer(serializers.Serializer):
 
 class ScenarioSerializer(serializers.ModelSerializer):
     consortium = VisibleRelatedField(visible_consortia)
-    labs = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Lab.objects.all(), help_text="Current members or candidates of the consortium (2 or more)."
-    )
+    labs = LabIdsField(help_text="Current members or candidates of the consortium (2 or more).")
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
     parameters = ParametersField(
         required=False,
@@ -179,7 +238,7 @@ class ScenarioSerializer(serializers.ModelSerializer):
         help_text="What the weighted rule splits the joint costs by (default `delivered`); checked, with "
         "`weight_values` and `weight_cap`, when `weighted` is among the rules.",
     )
-    weight_values = WeightValuesField(required=False, validators=[validate_weight_values])
+    weight_values = WeightValuesField(required=False, validators=[validate_weight_count, validate_weight_values])
     weight_cap = serializers.FloatField(
         required=False,
         allow_null=True,

@@ -73,18 +73,21 @@ def test_all_response_codes_appear_in_the_schema(schema) -> None:
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/api/v1/contributions/{id}/", "put", {"401", "404", "405"}),
-        ("/api/v1/contributions/{id}/", "patch", {"401", "404", "405"}),
-        ("/api/v1/contributions/{id}/", "delete", {"401", "404", "405"}),
-        ("/api/v1/contributions/{id}/correct/", "post", {"201", "400", "401", "403", "404", "415"}),
-        ("/api/v1/contributions/", "post", {"201", "400", "401", "403", "415"}),
-        ("/api/v1/memberships/{id}/", "delete", {"401", "404", "405"}),
-        ("/api/v1/scenarios/{id}/", "delete", {"204", "401", "403", "404"}),
+        ("/api/v1/contributions/{id}/", "put", {"401", "404", "405", "503"}),
+        ("/api/v1/contributions/{id}/", "patch", {"401", "404", "405", "503"}),
+        ("/api/v1/contributions/{id}/", "delete", {"401", "404", "405", "503"}),
+        ("/api/v1/contributions/{id}/correct/", "post", {"201", "400", "401", "403", "404", "413", "415", "503"}),
+        ("/api/v1/contributions/", "post", {"201", "400", "401", "403", "413", "415", "503"}),
+        ("/api/v1/memberships/{id}/", "delete", {"401", "404", "405", "503"}),
+        ("/api/v1/scenarios/{id}/", "delete", {"204", "401", "403", "404", "503"}),
+        ("/api/v1/scenarios/", "post", {"201", "400", "401", "403", "413", "415", "503"}),
+        ("/api/v1/scenarios/{id}/runs/", "post", {"202", "400", "401", "403", "404", "409", "413", "429", "503"}),
     ],
 )
 def test_ledger_immutability_and_corrections_are_documented(schema, path, method, codes) -> None:
     """The schema states exactly which answers the ledger's special operations give (404 for an
-    unknown id is listed on 405 operations too: a malformed id never reaches the view)."""
+    unknown id is listed on 405 operations too: a malformed id never reaches the view; 413 on every
+    operation with a body, 503 on all of them; 429 where a run starts)."""
     assert set(schema["paths"][path][method]["responses"]) == codes
 
 

@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from consortium import access
 from consortium.api.common import ListPagination
+from consortium.api.parsers import BoundedJSONParser
 from consortium.models import Consortium
 from reports.models import ApiKey
 from reports.services import api_key_create, api_key_revoke
@@ -62,7 +62,7 @@ KEY_ERRORS = {
 @extend_schema(parameters=[CONSORTIUM_SLUG], tags=["api keys"])
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ApiKeySerializer
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     permission_classes = [permissions.IsAuthenticated, KeyManager]
     pagination_class = ListPagination
     filter_backends: list = []

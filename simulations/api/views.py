@@ -27,6 +27,11 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class TooManyActiveRuns(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_active_runs"
+
+
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The run is not in a state that allows this.")}
 
 
@@ -55,7 +60,7 @@ class ScenarioRunsView(generics.ListAPIView):
         request=RunStartSerializer,
         responses={
             202: RunSerializer,
-            **errors(400, 401, 403, 404),
+            **errors(400, 401, 403, 404, 429),
             409: OpenApiResponse(ErrorSerializer, description="The scenario is archived; unarchive it first."),
         },
     )
@@ -69,7 +74,10 @@ class ScenarioRunsView(generics.ListAPIView):
             )
         options = RunStartSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
-        run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)
+        try:
+            run = services.run_create(scenario=scenario, started_by=request.user, **options.validated_data)
+        except services.ActiveRunLimitError as exc:
+            raise TooManyActiveRuns(str(exc)) from None
         body = RunSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

@@ -39,7 +39,7 @@ from .stability import Stability, check_stability
 
 GAME_KINDS = ("table", "airport")
 CUSTOM_RULES = tuple(rule for rule in RULE_LABELS if rule != "weighted")
-MAX_GAME_TEXT = 2_000_000
+MAX_GAME_TEXT = 1_000_000
 
 
 def parse_custom_game(kind: str, text: str) -> dict[str, Any]:
