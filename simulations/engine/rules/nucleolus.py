@@ -253,11 +253,29 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusRes
 
 def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:
     """The least-core epsilon over pre-imputations, and one allocation achieving it."""
+    eps, x, _ = least_core_epsilon_warm(game)
+    return eps, x
+
+
+def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[float, FloatArray, np.ndarray]:
+    """Like `least_core_epsilon`, with the working set started from `seed` (coalition masks).
+
+    Also returns the coalitions with a positive dual at the optimum (the tight ones that support
+    it). In a Monte Carlo run neighbouring draws share most of them, so passing one draw's tight
+    coalitions as the next draw's seed saves most of the constraint-generation rounds; the
+    optimum does not depend on the seed (separation runs over every coalition until none is
+    violated).
+    """
     if game.n == 1:
-        return 0.0, np.array([game.grand_cost()])
+        return 0.0, np.array([game.grand_cost()]), np.zeros(0, dtype=np.int64)
     problem = _Problem(game, imputation=False)
+    if seed is not None and len(seed):
+        masks = np.asarray(seed, dtype=np.int64)
+        masks = masks[(masks > 0) & (masks < problem.full)]
+        problem._add_work(masks)
     stage = problem.solve()
-    return stage.eps * problem.scale, stage.x * problem.scale
+    tight = stage.masks[stage.duals > DUAL_TOL].astype(np.int64)
+    return stage.eps * problem.scale, stage.x * problem.scale, tight
 
 
 def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
