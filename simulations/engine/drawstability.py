@@ -8,9 +8,10 @@ built anyway for the exact rules), for every rule's allocation x:
    (the largest first): the groups that would rather leave;
 2. in the core when the largest excess is at most the tolerance and x sums to c(N).
 
-Once per draw, for the game itself: the least-core epsilon (an LP, warm-started with the previous
-draw's tight coalitions, see rules.nucleolus.least_core_epsilon_warm); the core is non-empty when
-it is at most the tolerance.
+Once per draw, for the game itself: the least-core epsilon (an LP whose working set starts from
+the coalitions tight at central parameters, see rules.nucleolus.least_core_epsilon_warm; the
+least-core rule's own LP gives it when that rule is run); the core is non-empty when it is at
+most the tolerance.
 
 `summarize` merges the per-draw arrays of all chunks into probabilities with their binomial
 standard errors sqrt(p (1 - p) / D), P10/P50/P90 bands and the coalitions that block most often.
@@ -45,9 +46,12 @@ def tolerance(grand_cost: float, standalone: FloatArray) -> float:
 
 @dataclass
 class WarmStart:
-    """What one draw passes to the next: the least core's tight coalitions."""
+    """Seeds of a draw's LPs: tight coalitions of the least-core epsilon LP and of the nucleolus
+    (fixed and positive-dual coalitions of every stage); montecarlo.central_warm_start takes them
+    at central parameters."""
 
     least_core: np.ndarray | None = None
+    nucleolus: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,11 @@ class DrawCheck:
     epsilon: float
 
 
-def check_draw(table: ExplicitGame, allocations: FloatArray, warm: WarmStart) -> DrawCheck:
-    """Check every rule's allocation (rows of `allocations`) against the core of `table`."""
+def check_draw(
+    table: ExplicitGame, allocations: FloatArray, warm: WarmStart, epsilon: float | None = None
+) -> DrawCheck:
+    """Check every rule's allocation (rows of `allocations`) against the core of `table`; a known
+    least-core `epsilon` of the table (from the least-core rule) spares its LP."""
     n = table.n
     rules = allocations.shape[0]
     grand = table.grand_cost()
@@ -87,9 +94,9 @@ def check_draw(table: ExplicitGame, allocations: FloatArray, warm: WarmStart) ->
         in_core[r] = efficient and not positive.size
         blockers[r, : positive.size] = positive
         blocker_excess[r, : positive.size] = excess[positive]
-    eps, _, tight = least_core_epsilon_warm(table, warm.least_core)
-    warm.least_core = tight
-    return DrawCheck(max_excess, in_core, blockers, blocker_excess, float(eps))
+    if epsilon is None:
+        epsilon, _, _ = least_core_epsilon_warm(table, warm.least_core)
+    return DrawCheck(max_excess, in_core, blockers, blocker_excess, float(epsilon))
 
 
 @dataclass(frozen=True)

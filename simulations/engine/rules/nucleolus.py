@@ -20,7 +20,7 @@ Each stage raises the rank by at least one, so at most n - 1 stages run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linprog
@@ -57,6 +57,7 @@ class _Problem:
         self.free = np.ones(1 << n, dtype=bool)
         self.free[0] = self.free[self.full] = False
         self.in_work = np.zeros(1 << n, dtype=bool)
+        self._pending: list[np.ndarray] = []  # work added since the incremental LP last took rows
         singles = np.int64(1) << np.arange(n, dtype=np.int64)
         self._add_work(singles)
         self.x_bounds: list[tuple[float | None, float | None]] = [
@@ -67,6 +68,7 @@ class _Problem:
         self.q = np.ones((n, 1)) / np.sqrt(n)
         self.proj2 = subset_sums(self.q[:, 0]) ** 2
         self.lp_solves = 0
+        self.basis: list[int] = []  # masks of the fixed coalitions, in the order they were fixed
         self._lp: _highs.IncrementalLP | None = None
         self._row_of = np.full(1 << n, -1, dtype=np.int64)  # LP row of each coalition's inequality
         self._eq_in_lp = 0
@@ -74,7 +76,9 @@ class _Problem:
     def _add_work(self, masks: np.ndarray) -> None:
         masks = np.asarray(masks, dtype=np.int64)
         both = np.concatenate([masks, self.full ^ masks])
+        both = both[~self.in_work[both]]
         self.in_work[both] = True
+        self._pending.append(both)
 
     def seed_from(self, x: FloatArray, count: int) -> None:
         excess = subset_sums(x) - self.c
@@ -159,7 +163,9 @@ class _Problem:
             lp.relax(int(self._row_of[mask]))
             self._row_of[mask] = -1
         while True:
-            new_masks = np.flatnonzero(self.in_work & self.free & (self._row_of < 0))
+            pending = np.unique(np.concatenate(self._pending)) if self._pending else np.zeros(0, dtype=np.int64)
+            self._pending = []
+            new_masks = pending[self.free[pending] & (self._row_of[pending] < 0)]
             if new_masks.size:
                 members = masks_to_bool(new_masks, n).astype(np.float64)
                 rows = lp.add_rows(
@@ -205,6 +211,7 @@ class _Problem:
             self.proj2 += subset_sums(unit) ** 2
             self.eq_rows.append(chi)
             self.eq_vals.append(float(self.c[mask]) + stage.eps)
+            self.basis.append(mask)
             added += 1
             if len(self.eq_rows) == n:
                 break
@@ -221,10 +228,18 @@ class NucleolusResult:
     levels: FloatArray
     domain: str
     lp_solves: int
+    tight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusResult:
-    """The nucleolus of the cost game (see module docstring for the algorithm)."""
+def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarray | None = None) -> NucleolusResult:
+    """The nucleolus of the cost game (see module docstring for the algorithm).
+
+    `seed` (coalition masks) starts the working set, and `tight` in the result lists the fixed
+    coalitions and those with a positive dual at some stage. In a Monte Carlo run passing one
+    draw's `tight` as the next draw's seed writes most of the coalitions the next draw's stage
+    LPs need into the first LP, so most stages take one constraint-generation round; the result
+    does not depend on the seed (each stage separates over every coalition).
+    """
     n = game.n
     alone = game.standalone()
     if domain not in ("imputation", "preimputation"):
@@ -240,15 +255,22 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusRes
     slack = max(0.0, game.grand_cost() - float(alone.sum())) if imputation else 0.0
     problem = _Problem(game, imputation, slack)
     start = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
-    problem.seed_from(start, 4 * n)
+    if seed is not None and len(seed):
+        masks = np.asarray(seed, dtype=np.int64)
+        problem._add_work(masks[(masks > 0) & (masks < problem.full)])
+    else:
+        problem.seed_from(start, 4 * n)
     levels: list[float] = []
+    supports: list[np.ndarray] = []
     while len(problem.eq_rows) < n:
         stage = problem.solve()
         levels.append(stage.eps)
+        supports.append(stage.masks[stage.duals > DUAL_TOL])
         if problem.fix(stage) == 0:
             raise EngineError("the nucleolus computation stalled (no coalition could be fixed)")
     x = problem.final_x() * problem.scale
-    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves)
+    tight = np.unique(np.concatenate([np.array(problem.basis, dtype=np.int64), *supports]).astype(np.int64))
+    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves, tight)
 
 
 def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:
@@ -279,7 +301,12 @@ def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) 
 
 
 def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
-    """The least-core point closest (max norm) to the proportional split, and the epsilon."""
+    """The least-core point closest (max norm) to the proportional split, and the epsilon.
+
+    The closest point need not be unique (coordinates off the binding distance may move), so it is
+    solved from a cold working set every time: the same game gives the same point wherever it is
+    asked for (warm starts could land on another point of the same distance).
+    """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)

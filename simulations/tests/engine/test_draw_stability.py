@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 from simulations.engine import ChunkResult, Params, ScenarioSpec, build_game, draw_inputs, finalize, simulate_chunk
 from simulations.engine.drawstability import BLOCKERS_PER_DRAW, WarmStart, check_draw, proportion, summarize
-from simulations.engine.rules.nucleolus import least_core_epsilon, least_core_epsilon_warm
+from simulations.engine.montecarlo import central_warm_start
+from simulations.engine.rules.nucleolus import (
+    least_core_epsilon,
+    least_core_epsilon_warm,
+    nucleolus,
+)
 
 from .helpers import concave_game, random_game, random_labs
 
@@ -182,3 +187,27 @@ def test_beyond_the_table_limit_there_is_no_per_draw_check() -> None:
     result = finalize(s, [chunk])
     assert result.rules["proportional"].draw_stability is None
     assert result.rules["proportional"].members[0].prob_above_outside in (0.0, 1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 9), seed=st.integers(0, 10_000), prior=st.integers(0, 10_000), concave=st.booleans())
+def test_warm_started_nucleolus_equals_a_cold_solve(n: int, seed: int, prior: int, concave: bool) -> None:
+    """Seeding the nucleolus with another game's tight coalitions gives the cold solve's point to 1e-9."""
+    make = concave_game if concave else random_game
+    game = make(n, seed)
+    tight = nucleolus(make(n, prior)).tight
+    cold = nucleolus(game)
+    warm = nucleolus(game, seed=tight)
+    assert np.abs(warm.values - cold.values).max() <= 1e-9 * max(1.0, abs(game.grand_cost()))
+
+
+def test_warm_started_nucleolus_and_least_core_epsilon_equal_cold_solves_on_model_draws() -> None:
+    """On the draws of a 10-lab scenario, seeded from the central game as Monte Carlo does."""
+    s = dataclasses.replace(spec(), labs=tuple(random_labs(10, 8)), draws=6)
+    warm = central_warm_start(s)
+    for k in range(s.draws):
+        table = build_game(*draw_inputs(s, k)).to_explicit()
+        scale = max(1.0, abs(table.grand_cost()))
+        assert np.abs(nucleolus(table, seed=warm.nucleolus).values - nucleolus(table).values).max() <= 1e-9 * scale
+        eps, _, _ = least_core_epsilon_warm(table, warm.least_core)
+        assert abs(eps - least_core_epsilon(table)[0]) <= 1e-9 * scale
