@@ -71,6 +71,9 @@ class _Problem:
         self.basis: list[int] = []  # masks of the fixed coalitions, in the order they were fixed
         self._lp: _highs.IncrementalLP | None = None
         self._row_of = np.full(1 << n, -1, dtype=np.int64)  # LP row of each coalition's inequality
+        self._in_lp = np.zeros(0, dtype=np.int64)  # masks with a live row in the incremental LP
+        self._buf = np.empty(1 << n)  # scratch for excesses and projections (one 2^n pass each)
+        self._flag = np.empty(1 << n, dtype=bool)
         self._eq_in_lp = 0
 
     def _add_work(self, masks: np.ndarray) -> None:
@@ -158,10 +161,11 @@ class _Problem:
             vals = np.array(self.eq_vals[self._eq_in_lp :])
             lp.add_rows(np.hstack([new, np.zeros((len(new), 1))]), vals, vals)
             self._eq_in_lp = len(self.eq_rows)
-        stale = np.flatnonzero((self._row_of >= 0) & ~self.free)
+        stale = self._in_lp[~self.free[self._in_lp]]
         for mask in stale:
             lp.relax(int(self._row_of[mask]))
             self._row_of[mask] = -1
+        self._in_lp = self._in_lp[self.free[self._in_lp]]
         while True:
             pending = np.unique(np.concatenate(self._pending)) if self._pending else np.zeros(0, dtype=np.int64)
             self._pending = []
@@ -174,6 +178,7 @@ class _Problem:
                     self.c[new_masks],
                 )
                 self._row_of[new_masks] = rows
+                self._in_lp = np.concatenate([self._in_lp, new_masks])
             solved = lp.solve()
             self.lp_solves += 1
             if solved is None:
@@ -181,11 +186,13 @@ class _Problem:
             values, row_duals = solved
             x = np.asarray(values[:n], dtype=np.float64)
             eps = float(values[n])
-            excess = subset_sums(x) - self.c
-            excess[~self.free] = -np.inf
-            violated = np.flatnonzero(excess > eps + FEAS_TOL)
+            excess = subset_sums(x, self._buf)
+            excess -= self.c
+            np.greater(excess, eps + FEAS_TOL, out=self._flag)
+            self._flag &= self.free
+            violated = np.flatnonzero(self._flag)
             if violated.size == 0:
-                masks = np.flatnonzero(self._row_of >= 0)
+                masks = np.sort(self._in_lp)
                 duals = -row_duals[self._row_of[masks]]
                 return _Stage(x, eps, masks, duals, self.lp_solves)
             if violated.size > BATCH:
@@ -208,14 +215,19 @@ class _Problem:
                 continue
             unit = residual / norm
             self.q = np.hstack([self.q, unit[:, None]])
-            self.proj2 += subset_sums(unit) ** 2
+            projection = subset_sums(unit, self._buf)
+            np.multiply(projection, projection, out=projection)
+            self.proj2 += projection
             self.eq_rows.append(chi)
             self.eq_vals.append(float(self.c[mask]) + stage.eps)
             self.basis.append(mask)
             added += 1
             if len(self.eq_rows) == n:
                 break
-        self.free &= (popcount(n) - self.proj2) > SPAN_TOL
+        if added:
+            np.subtract(popcount(n), self.proj2, out=self._buf)
+            np.greater(self._buf, SPAN_TOL, out=self._flag)
+            self.free &= self._flag
         return added
 
     def final_x(self) -> FloatArray:
