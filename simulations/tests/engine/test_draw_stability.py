@@ -211,3 +211,14 @@ def test_warm_started_nucleolus_and_least_core_epsilon_equal_cold_solves_on_mode
         assert np.abs(nucleolus(table, seed=warm.nucleolus).values - nucleolus(table).values).max() <= 1e-9 * scale
         eps, _, _ = least_core_epsilon_warm(table, warm.least_core)
         assert abs(eps - least_core_epsilon(table)[0]) <= 1e-9 * scale
+
+
+def test_chunks_stored_before_the_per_draw_check_still_finalize() -> None:
+    """A chunk payload written by engine 2.0.0 (no per-draw checks) merges into results without
+    the draw figures rather than failing the run."""
+    s = spec(draws=6)
+    old = simulate_chunk(s, 0, 3).to_dict()
+    del old["stability"]
+    result = finalize(s, [ChunkResult.from_dict(old), simulate_chunk(s, 3, 6)])
+    assert all(rule.draw_stability is None for rule in result.rules.values())
+    assert 0.0 <= result.rules["equal"].members[0].prob_above_outside <= 1.0
