@@ -110,6 +110,15 @@ class SimulationRun(models.Model):
         return f"Engine {self.engine_version} (cost model v{self.cost_model})"
 
     @property
+    def checks_every_draw(self) -> bool:
+        """Made by an engine that checks stability in every draw (2.1.0 on, runs of up to 20 labs)."""
+        parts = self.engine_version.split(".")
+        try:
+            return (int(parts[0]), int(parts[1])) >= (2, 1) and self.draws > 0
+        except (ValueError, IndexError):
+            return False
+
+    @property
     def is_cost_model_v1(self) -> bool:
         """Made by an engine before 2.0.0: no outside option, no second baseline, no notes or warnings."""
         return self.cost_model is not None and self.cost_model < 2

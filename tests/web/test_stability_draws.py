@@ -114,3 +114,22 @@ def test_runs_without_draw_checks_show_no_draw_panel(world, client):
     response = client.get(reverse("simulations:run_csv", args=[run.pk, "stability"]))
     row = next(csv.DictReader(io.StringIO(response.content.decode())))
     assert row["prob_in_core"] == "" and row["blocking_most_often"] == ""
+
+
+@pytest.mark.parametrize(
+    ("version", "draws", "expected"),
+    [("2.1.0", 100, True), ("2.10.3", 1, True), ("2.0.0", 100, False), ("1.0.0", 100, False), ("2.1.0", 0, False)],
+)
+def test_runs_say_whether_their_engine_checks_every_draw(version, draws, expected):
+    assert SimulationRun(engine_version=version, draws=draws).checks_every_draw is expected
+
+
+def test_a_run_too_large_for_the_draw_check_says_so(world, client):
+    """An engine 2.1.0 run without per-draw figures (more than 20 labs) explains why the panel is missing."""
+    from tests.browser.seed import seed_results
+
+    run = seed_results(world.scenario)
+    SimulationRun.objects.filter(pk=run.pk).update(engine_version="2.1.0")
+    client.force_login(world.user_a)
+    page = page_of(client, run.get_absolute_url())
+    assert "Stability is checked in every draw for runs of up to 20 labs; this run has more" in page
