@@ -58,6 +58,7 @@ class Lever:
 
 
 def _with_lever(spec: ScenarioSpec, parameter: str, value: float) -> ScenarioSpec:
+    fixed: tuple[str, ...]
     if parameter == "embargo_months":
         params = dataclasses.replace(spec.params, embargo_months=float(value))
         fixed = ("embargo_months",)
