@@ -115,6 +115,15 @@ class SimulationRun(models.Model):
         return f"Engine {self.engine_version} (cost model v{self.cost_model})"
 
     @property
+    def checks_every_draw(self) -> bool:
+        """Made by an engine that checks stability in every draw (2.1.0 on, runs of up to 20 labs)."""
+        parts = self.engine_version.split(".")
+        try:
+            return (int(parts[0]), int(parts[1])) >= (2, 1) and self.draws > 0
+        except (ValueError, IndexError):
+            return False
+
+    @property
     def is_cost_model_v1(self) -> bool:
         """Made by an engine before 2.0.0: no outside option, no second baseline, no notes or warnings."""
         return self.cost_model is not None and self.cost_model < 2
@@ -214,6 +223,11 @@ class MemberResult(models.Model):
     note = models.TextField(
         null=True, blank=True, help_text="Why the member pays more than its outside option, when it does."
     )
+    # Engine 2.1.0 on: NULL in the rows of earlier runs.
+    prob_above_outside = models.FloatField(
+        null=True, blank=True, help_text="Share of the draws in which the member pays more than its outside option."
+    )
+    prob_above_outside_stderr = models.FloatField(null=True, blank=True, help_text="Its binomial standard error.")
 
     class Meta:
         ordering = ["run", "rule", "lab_name"]
@@ -233,6 +247,26 @@ class StabilityResult(models.Model):
     least_core_epsilon = models.FloatField()
     exhaustive = models.BooleanField()
     method = models.CharField(max_length=200)
+    # Stability in every Monte Carlo draw (engine 2.1.0 on, up to 20 members): NULL otherwise.
+    draws_checked = models.PositiveIntegerField(null=True, blank=True, help_text="Draws whose core was checked.")
+    prob_in_core = models.FloatField(
+        null=True, blank=True, help_text="Share of the draws in which the rule is in the core."
+    )
+    prob_in_core_stderr = models.FloatField(null=True, blank=True)
+    prob_core_nonempty = models.FloatField(null=True, blank=True, help_text="Share of the draws with a non-empty core.")
+    prob_core_nonempty_stderr = models.FloatField(null=True, blank=True)
+    max_excess_p10 = models.FloatField(null=True, blank=True, help_text="Largest gain of any group from leaving.")
+    max_excess_p50 = models.FloatField(null=True, blank=True)
+    max_excess_p90 = models.FloatField(null=True, blank=True)
+    least_core_epsilon_p10 = models.FloatField(null=True, blank=True)
+    least_core_epsilon_p50 = models.FloatField(null=True, blank=True)
+    least_core_epsilon_p90 = models.FloatField(null=True, blank=True)
+    blocking_draws = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The coalitions that block most often: members, share of draws (and its standard error), gains.",
+    )
+    draws_method = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["run", "rule"]

@@ -91,6 +91,8 @@ MEMBER_FIGURES = (
     ("savings_vs_no_consortium_p10_usd", "savings_vs_no_consortium_p10", "money"),
     ("savings_vs_no_consortium_p90_usd", "savings_vs_no_consortium_p90", "money"),
     ("direct_cost_usd", "direct_cost", "money"),
+    ("prob_above_outside", "prob_above_outside", "pct"),
+    ("prob_above_outside_stderr", "prob_above_outside_stderr", "pct"),
     ("note", "note", "text"),
 )
 MEMBER_FIGURE_COLUMNS = tuple(column for column, _, _ in MEMBER_FIGURES)

@@ -390,15 +390,39 @@ def _member_rows(run: SimulationRun, result: engine.ScenarioResult, lab_ids: dic
             savings_vs_no_consortium_p90=member.savings_vs_no_consortium_p90,
             direct_cost=member.direct_cost,
             note=member.note,
+            prob_above_outside=_finite(member.prob_above_outside),
+            prob_above_outside_stderr=_finite(member.prob_above_outside_stderr),
         )
         for rule, rule_result in result.rules.items()
         for index, member in enumerate(rule_result.members)
     ]
 
 
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _draw_stability_fields(draws: engine.DrawStability | None) -> dict:
+    """StabilityResult's per-draw columns (all empty when the engine checked no draw)."""
+    if draws is None:
+        return {}
+    figures = draws.to_dict()
+    return {
+        "draws_checked": figures.pop("draws"),
+        "blocking_draws": figures.pop("blocking"),
+        "draws_method": figures.pop("method"),
+        **figures,
+    }
+
+
 def _stability_rows(run: SimulationRun, result: engine.ScenarioResult) -> list[StabilityResult]:
     return [
-        StabilityResult(run=run, rule=rule, **rule_result.stability.to_dict())
+        StabilityResult(
+            run=run,
+            rule=rule,
+            **rule_result.stability.to_dict(),
+            **_draw_stability_fields(rule_result.draw_stability),
+        )
         for rule, rule_result in result.rules.items()
     ]
 

@@ -361,6 +361,16 @@ def _results_context(request, run: SimulationRun) -> dict:
             ],
         },
     }
+    checked = [(r, results.stability[r]) for r in results.rules if r in results.stability]
+    checked = [(r, st) for r, st in checked if st.draws_checked]
+    if checked:
+        charts["stability"] = {
+            "labels": [RULE_LABELS.get(r, r) for r, _ in checked],
+            "prob_in_core": [round(100 * st.prob_in_core, 2) for _, st in checked],
+            "stderr": [round(100 * st.prob_in_core_stderr, 2) for _, st in checked],
+            "core_nonempty": round(100 * checked[0][1].prob_core_nonempty, 2),
+            "draws": checked[0][1].draws_checked,
+        }
     return {
         "results": results,
         "rule": rule,
@@ -456,6 +466,15 @@ def member_report(request, pk: int, lab_id: int):
         raise Http404("This lab is not in the run.")
     lab_name = lines[0][2].lab_name
     stability = [(label, results.stability.get(rule)) for rule, label, _ in lines]
+    risks = [
+        (
+            label,
+            row,
+            s,
+            [g for g in (s.blocking_draws if s else []) if lab_name in g["members"]],
+        )
+        for (rule, label, row), (_, s) in zip(lines, stability, strict=True)
+    ]
     return render(
         request,
         "simulations/member_report.html",
@@ -468,6 +487,7 @@ def member_report(request, pk: int, lab_id: int):
             "headline": lines[0],
             "lines": lines,
             "stability": stability,
+            "risks": risks,
             "years": results.years.get(lab_name, []),
         },
     )
@@ -485,6 +505,37 @@ def _member_row(rule: str, row) -> list:
 
 
 CSV_TABLES = ("members", "stability", "years", "settlement", "transfers", "focus")
+
+# Stability over the Monte Carlo draws (empty cells for runs without it): column, field, rounding.
+STABILITY_DRAWS = (
+    ("draws_checked", "draws_checked", None),
+    ("prob_in_core", "prob_in_core", 4),
+    ("prob_in_core_stderr", "prob_in_core_stderr", 4),
+    ("prob_core_nonempty", "prob_core_nonempty", 4),
+    ("prob_core_nonempty_stderr", "prob_core_nonempty_stderr", 4),
+    ("max_excess_p10_usd", "max_excess_p10", 2),
+    ("max_excess_p50_usd", "max_excess_p50", 2),
+    ("max_excess_p90_usd", "max_excess_p90", 2),
+    ("least_core_epsilon_p10_usd", "least_core_epsilon_p10", 2),
+    ("least_core_epsilon_p50_usd", "least_core_epsilon_p50", 2),
+    ("least_core_epsilon_p90_usd", "least_core_epsilon_p90", 2),
+)
+STABILITY_DRAW_COLUMNS = [column for column, _, _ in STABILITY_DRAWS] + ["blocking_most_often"]
+
+
+def _stability_draw_cells(s) -> list:
+    cells: list = []
+    for _, name, digits in STABILITY_DRAWS:
+        value = getattr(s, name)
+        cells.append("" if value is None else value if digits is None else round(value, digits))
+    cells.append(
+        "; ".join(
+            f"{' + '.join(g['members'])}: {g['share']:.4f} ± {g['share_stderr']:.4f} of draws, "
+            f"median gain {g['gain_p50']:.2f}"
+            for g in s.blocking_draws or []
+        )
+    )
+    return cells
 
 
 @login_required
@@ -511,6 +562,7 @@ def run_csv(request, pk: int, table: str):
                 "least_core_epsilon_usd",
                 "exhaustive",
                 "method",
+                *STABILITY_DRAW_COLUMNS,
             ],
             [
                 [
@@ -522,6 +574,7 @@ def run_csv(request, pk: int, table: str):
                     round(s.least_core_epsilon, 2),
                     s.exhaustive,
                     s.method,
+                    *_stability_draw_cells(s),
                 ]
                 for rule in results.rules
                 if (s := results.stability.get(rule)) is not None

@@ -57,6 +57,8 @@ def test_savings_report_gives_each_members_figures_under_the_first_rule(world, c
         "savings_vs_no_consortium_p10_usd": None,
         "savings_vs_no_consortium_p90_usd": None,
         "direct_cost_usd": None,
+        "prob_above_outside": None,
+        "prob_above_outside_stderr": None,
         "note": None,
     }
     assert body["results"][1]["lab_name"] == "Lab B"
@@ -74,7 +76,7 @@ def test_savings_report_as_csv_has_units_in_the_column_names(world, client_as, m
         "savings_p50_usd,savings_p90_usd,savings_pct_p10,savings_pct_p50,savings_pct_p90,prob_saving,"
         "delivered_value_usd,settlement_usd,savings_central_usd,savings_pct_central,no_consortium_cost_usd,"
         "savings_vs_no_consortium_usd,savings_vs_no_consortium_pct,savings_vs_no_consortium_p10_usd,"
-        "savings_vs_no_consortium_p90_usd,direct_cost_usd,note"
+        "savings_vs_no_consortium_p90_usd,direct_cost_usd,prob_above_outside,prob_above_outside_stderr,note"
     )
     rows = csv_rows(response)
     assert [row["lab_name"] for row in rows] == ["Lab A", "Lab B"]

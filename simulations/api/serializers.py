@@ -115,10 +115,28 @@ class MemberResultSerializer(serializers.ModelSerializer):
             "savings_vs_no_consortium_p90",
             "direct_cost",
             "note",
+            "prob_above_outside",
+            "prob_above_outside_stderr",
         ]
 
 
+class BlockingGroupSerializer(serializers.Serializer):
+    """A coalition that would rather leave in some Monte Carlo draws."""
+
+    members = serializers.ListField(child=serializers.CharField(), help_text="Names of the labs in the coalition.")
+    share = serializers.FloatField(
+        help_text="Share of the draws (0 to 1) in which it is among the draw's 8 largest blockers."
+    )
+    share_stderr = serializers.FloatField(help_text="Binomial standard error of the share.")
+    gain_p50 = serializers.FloatField(help_text="Median gain from leaving when it blocks (money).")
+    gain_max = serializers.FloatField(help_text="Largest gain from leaving over the draws (money).")
+
+
 class StabilitySerializer(serializers.ModelSerializer):
+    blocking_draws = BlockingGroupSerializer(
+        many=True, read_only=True, help_text="The coalitions that block most often over the draws (at most 5)."
+    )
+
     class Meta:
         model = StabilityResult
         fields = [
@@ -129,6 +147,19 @@ class StabilitySerializer(serializers.ModelSerializer):
             "least_core_epsilon",
             "exhaustive",
             "method",
+            "draws_checked",
+            "prob_in_core",
+            "prob_in_core_stderr",
+            "prob_core_nonempty",
+            "prob_core_nonempty_stderr",
+            "max_excess_p10",
+            "max_excess_p50",
+            "max_excess_p90",
+            "least_core_epsilon_p10",
+            "least_core_epsilon_p50",
+            "least_core_epsilon_p90",
+            "blocking_draws",
+            "draws_method",
         ]
 
 
@@ -148,6 +179,8 @@ def results_payload(results, *, currency: str, context: dict) -> dict:
             "savings_pct": "percent of the stand-alone cost (the outside option)",
             "savings_vs_no_consortium_pct": "percent of the no-consortium cost",
             "prob_saving": "probability, 0 to 1",
+            "prob_in_core": "probability over the draws, 0 to 1, with its standard error (*_stderr)",
+            "max_excess": f"{currency}: the largest gain of any group from leaving (> 0: it would leave)",
         },
         "rules": [
             {

@@ -7,6 +7,7 @@ See docs/model.md for the cost model and the methods.
 from __future__ import annotations
 
 from .commons import Arrangement, CommonsGame
+from .drawstability import BlockingGroup, DrawStability
 from .errors import (
     EngineError,
     InvalidGameError,
@@ -61,8 +62,10 @@ __all__ = [
     "WEIGHT_BASES",
     "Allocation",
     "Arrangement",
+    "BlockingGroup",
     "ChunkResult",
     "CommonsGame",
+    "DrawStability",
     "EngineError",
     "ExplicitGame",
     "Game",

@@ -23,10 +23,13 @@ def popcount(n: int) -> NDArray[np.uint8]:
     return pc
 
 
-def subset_sums(x: FloatArray) -> FloatArray:
-    """x(S) for every mask S, in O(2^n)."""
+def subset_sums(x: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """x(S) for every mask S, in O(2^n); written into `out` (2^n floats) when given, which saves
+    allocating and zeroing 8 MB at 20 players in loops that call it many times."""
     n = len(x)
-    out = np.zeros(1 << n, dtype=np.float64)
+    if out is None:
+        out = np.empty(1 << n, dtype=np.float64)
+    out[0] = 0.0
     size = 1
     for i in range(n):
         np.add(out[:size], x[i], out=out[size : 2 * size])

@@ -13,15 +13,16 @@ from typing import Any
 import numpy as np
 
 from ._bits import FloatArray
+from .drawstability import DrawStability, proportion, summarize
 from .errors import EngineError, InvalidParameterError
 from .model import build_game, discount_factors, outsider_share, plausibility_warnings, yearly_games
-from .montecarlo import ChunkResult, simulate_chunk, uncertain_names
+from .montecarlo import ChunkResult, ChunkStability, simulate_chunk, uncertain_names
 from .params import LabInput, Params
 from .rules import RULE_LABELS, allocate, normalize_rule
 from .rules.simple import private_costs
 from .stability import Stability, check_stability
 
-ENGINE_VERSION = "2.0.0"
+ENGINE_VERSION = "2.1.0"
 MAX_DRAWS = 1_000_000
 # Generator stream for the central run (draws use [seed, k]; k < MAX_DRAWS never equals this).
 CENTRAL_STREAM = 2**32 - 1
@@ -100,7 +101,8 @@ class MemberResult:
     (ScenarioResult.headline says so), so they lie inside the P10-P90 band; `savings_central` is
     the value at the scenario's own parameters. Costs are at central parameters. `direct_cost` is
     the member's private cost (what it pays itself), and `note` says in words why a member is
-    worse off than its outside option, when it is.
+    worse off than its outside option, when it is. `prob_above_outside` is the share of draws in
+    which the member pays more than its outside option (with its binomial standard error).
     """
 
     name: str
@@ -130,6 +132,8 @@ class MemberResult:
     standalone_by_year: tuple[float, ...]
     consortium_by_year: tuple[float, ...]
     cumulative_savings_by_year: tuple[float, ...]
+    prob_above_outside: float = float("nan")
+    prob_above_outside_stderr: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class RuleResult:
     members: tuple[MemberResult, ...]
     transfers: tuple[Transfer, ...]
     stderr: tuple[float, ...] | None = None
+    draw_stability: DrawStability | None = None
 
 
 HEADLINE_MEDIAN = "median of the draws"
@@ -200,6 +205,7 @@ class ScenarioResult:
                         "method": rr.method,
                         "stderr": list(rr.stderr) if rr.stderr is not None else None,
                         "stability": rr.stability.to_dict(),
+                        "draw_stability": rr.draw_stability.to_dict() if rr.draw_stability else None,
                         "members": [vars(m) for m in rr.members],
                         "transfers": [vars(t) for t in rr.transfers],
                     }
@@ -246,6 +252,17 @@ def settlement_transfers(names: Sequence[str], settlement: FloatArray, tol: floa
         if due[payee] <= tol:
             j += 1
     return tuple(out)
+
+
+def _merge_stability(chunks: Sequence[ChunkResult]) -> ChunkStability | None:
+    """The per-draw checks of ordered chunks joined along the draws; None unless every chunk has them."""
+    parts = [c.stability for c in chunks]
+    if not parts or any(part is None for part in parts):
+        return None
+    axis = {"max_excess": 1, "in_core": 1, "blockers": 1, "blocker_excess": 1, "epsilon": 0, "tolerance": 0}
+    return ChunkStability(
+        **{name: np.concatenate([getattr(part, name) for part in parts], axis=a) for name, a in axis.items()}
+    )
 
 
 def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -310,6 +327,13 @@ def _member_note(name: str, savings: float, stability: Stability, unit: str = "$
 def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResult:
     """Merge chunks and compute every reported figure (see the module and docs/model.md)."""
     draw_standalone, draw_allocated, draw_alone = _merge(spec, chunks)
+    checks = _merge_stability(sorted(chunks, key=lambda c: c.start)) if spec.draws > 0 else None
+    if checks is not None:
+        draw_tol = checks.tolerance
+    else:
+        grand_draws = draw_allocated[0].sum(axis=1) if spec.draws > 0 else np.zeros(0)
+        top = np.abs(draw_standalone).max(axis=1) if spec.draws > 0 else np.zeros(0)
+        draw_tol = 1e-9 * np.maximum(np.maximum(1.0, np.abs(grand_draws)), top)
     game = build_game(spec.labs, spec.params)
     alone_game = build_game(spec.labs, spec.params, spillover=False)
     years = yearly_games(spec.labs, spec.params)
@@ -353,6 +377,19 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
         draw_vs_alone = draw_alone - draw_allocated[r]
         q_alone, _ = _quantiles(draw_vs_alone, n)
         q_alone_pct, _ = _quantiles(_pct(draw_vs_alone, draw_alone), n)
+        above = draw_allocated[r] > draw_standalone + draw_tol[:, None]
+        risk = [proportion(int(np.count_nonzero(above[:, i])), spec.draws) for i in range(n)]
+        draw_stability = None
+        if checks is not None:
+            draw_stability = summarize(
+                names,
+                checks.max_excess[r],
+                checks.in_core[r] > 0.5,
+                checks.blockers[r].astype(np.int64),
+                checks.blocker_excess[r],
+                checks.epsilon,
+                checks.tolerance,
+            )
         if spec.draws > 0:
             head, head_pct = q_money[1], q_pct[1]
             head_alone, head_alone_pct = q_alone[1], q_alone_pct[1]
@@ -388,6 +425,8 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
                 standalone_by_year=tuple(float(v) for v in yearly_standalone[:, i]),
                 consortium_by_year=tuple(float(v) for v in consortium_by_year[:, i]),
                 cumulative_savings_by_year=tuple(float(v) for v in cumulative[:, i]),
+                prob_above_outside=risk[i][0],
+                prob_above_outside_stderr=risk[i][1],
             )
             for i in range(n)
         )
@@ -400,6 +439,7 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
             members=members,
             transfers=settlement_transfers(names, settlement, tol),
             stderr=tuple(float(v) for v in alloc.stderr) if alloc.stderr is not None else None,
+            draw_stability=draw_stability,
         )
     return ScenarioResult(
         engine_version=ENGINE_VERSION,

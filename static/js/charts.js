@@ -125,6 +125,44 @@
     });
   }
 
+  var stability = data("data-stability");
+  if (stability) {
+    // Whiskers of +/- 2 standard errors as floating bars behind the estimate, clipped to [0, 100].
+    var whiskers = stability.prob_in_core.map(function (p, i) {
+      var se = stability.stderr[i];
+      return [Math.max(0, p - 2 * se), Math.min(100, p + 2 * se)];
+    });
+    draw("chart-stability", {
+      type: "bar",
+      data: {
+        labels: stability.labels,
+        datasets: [
+          { label: "P(in the core)", data: stability.prob_in_core, backgroundColor: "#2f4fcf", barPercentage: 0.6, order: 2 },
+          { label: "± 2 standard errors", data: whiskers, backgroundColor: "rgba(22, 27, 46, 0.25)", barPercentage: 0.15, grouped: false, order: 1 },
+          {
+            type: "line", label: "Core not empty", data: stability.labels.map(function () { return stability.core_nonempty; }),
+            borderColor: "#1a9e6a", borderDash: [6, 4], pointRadius: 0, order: 0
+          }
+        ]
+      },
+      options: {
+        indexAxis: "x",
+        scales: { y: { min: 0, max: 100, ticks: { callback: function (v) { return v + " %"; } }, title: { display: true, text: "Share of draws" } } },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (c) {
+                var raw = c.raw;
+                if (Array.isArray(raw)) { return "± 2 standard errors: " + pct(raw[0]) + " to " + pct(raw[1]); }
+                return c.dataset.label + ": " + pct(raw);
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
   var compare = data("data-compare");
   if (compare) {
     draw("chart-compare", {

@@ -20,7 +20,7 @@ Each stage raises the rank by at least one, so at most n - 1 stages run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linprog
@@ -57,6 +57,7 @@ class _Problem:
         self.free = np.ones(1 << n, dtype=bool)
         self.free[0] = self.free[self.full] = False
         self.in_work = np.zeros(1 << n, dtype=bool)
+        self._pending: list[np.ndarray] = []  # work added since the incremental LP last took rows
         singles = np.int64(1) << np.arange(n, dtype=np.int64)
         self._add_work(singles)
         self.x_bounds: list[tuple[float | None, float | None]] = [
@@ -67,14 +68,20 @@ class _Problem:
         self.q = np.ones((n, 1)) / np.sqrt(n)
         self.proj2 = subset_sums(self.q[:, 0]) ** 2
         self.lp_solves = 0
+        self.basis: list[int] = []  # masks of the fixed coalitions, in the order they were fixed
         self._lp: _highs.IncrementalLP | None = None
         self._row_of = np.full(1 << n, -1, dtype=np.int64)  # LP row of each coalition's inequality
+        self._in_lp = np.zeros(0, dtype=np.int64)  # masks with a live row in the incremental LP
+        self._buf = np.empty(1 << n)  # scratch for excesses and projections (one 2^n pass each)
+        self._flag = np.empty(1 << n, dtype=bool)
         self._eq_in_lp = 0
 
     def _add_work(self, masks: np.ndarray) -> None:
         masks = np.asarray(masks, dtype=np.int64)
         both = np.concatenate([masks, self.full ^ masks])
+        both = both[~self.in_work[both]]
         self.in_work[both] = True
+        self._pending.append(both)
 
     def seed_from(self, x: FloatArray, count: int) -> None:
         excess = subset_sums(x) - self.c
@@ -154,12 +161,15 @@ class _Problem:
             vals = np.array(self.eq_vals[self._eq_in_lp :])
             lp.add_rows(np.hstack([new, np.zeros((len(new), 1))]), vals, vals)
             self._eq_in_lp = len(self.eq_rows)
-        stale = np.flatnonzero((self._row_of >= 0) & ~self.free)
+        stale = self._in_lp[~self.free[self._in_lp]]
         for mask in stale:
             lp.relax(int(self._row_of[mask]))
             self._row_of[mask] = -1
+        self._in_lp = self._in_lp[self.free[self._in_lp]]
         while True:
-            new_masks = np.flatnonzero(self.in_work & self.free & (self._row_of < 0))
+            pending = np.unique(np.concatenate(self._pending)) if self._pending else np.zeros(0, dtype=np.int64)
+            self._pending = []
+            new_masks = pending[self.free[pending] & (self._row_of[pending] < 0)]
             if new_masks.size:
                 members = masks_to_bool(new_masks, n).astype(np.float64)
                 rows = lp.add_rows(
@@ -168,6 +178,7 @@ class _Problem:
                     self.c[new_masks],
                 )
                 self._row_of[new_masks] = rows
+                self._in_lp = np.concatenate([self._in_lp, new_masks])
             solved = lp.solve()
             self.lp_solves += 1
             if solved is None:
@@ -175,11 +186,13 @@ class _Problem:
             values, row_duals = solved
             x = np.asarray(values[:n], dtype=np.float64)
             eps = float(values[n])
-            excess = subset_sums(x) - self.c
-            excess[~self.free] = -np.inf
-            violated = np.flatnonzero(excess > eps + FEAS_TOL)
+            excess = subset_sums(x, self._buf)
+            excess -= self.c
+            np.greater(excess, eps + FEAS_TOL, out=self._flag)
+            self._flag &= self.free
+            violated = np.flatnonzero(self._flag)
             if violated.size == 0:
-                masks = np.flatnonzero(self._row_of >= 0)
+                masks = np.sort(self._in_lp)
                 duals = -row_duals[self._row_of[masks]]
                 return _Stage(x, eps, masks, duals, self.lp_solves)
             if violated.size > BATCH:
@@ -202,13 +215,19 @@ class _Problem:
                 continue
             unit = residual / norm
             self.q = np.hstack([self.q, unit[:, None]])
-            self.proj2 += subset_sums(unit) ** 2
+            projection = subset_sums(unit, self._buf)
+            np.multiply(projection, projection, out=projection)
+            self.proj2 += projection
             self.eq_rows.append(chi)
             self.eq_vals.append(float(self.c[mask]) + stage.eps)
+            self.basis.append(mask)
             added += 1
             if len(self.eq_rows) == n:
                 break
-        self.free &= (popcount(n) - self.proj2) > SPAN_TOL
+        if added:
+            np.subtract(popcount(n), self.proj2, out=self._buf)
+            np.greater(self._buf, SPAN_TOL, out=self._flag)
+            self.free &= self._flag
         return added
 
     def final_x(self) -> FloatArray:
@@ -221,10 +240,18 @@ class NucleolusResult:
     levels: FloatArray
     domain: str
     lp_solves: int
+    tight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusResult:
-    """The nucleolus of the cost game (see module docstring for the algorithm)."""
+def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarray | None = None) -> NucleolusResult:
+    """The nucleolus of the cost game (see module docstring for the algorithm).
+
+    `seed` (coalition masks) starts the working set, and `tight` in the result lists the fixed
+    coalitions and those with a positive dual at some stage. In a Monte Carlo run passing one
+    draw's `tight` as the next draw's seed writes most of the coalitions the next draw's stage
+    LPs need into the first LP, so most stages take one constraint-generation round; the result
+    does not depend on the seed (each stage separates over every coalition).
+    """
     n = game.n
     alone = game.standalone()
     if domain not in ("imputation", "preimputation"):
@@ -240,28 +267,58 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation") -> NucleolusRes
     slack = max(0.0, game.grand_cost() - float(alone.sum())) if imputation else 0.0
     problem = _Problem(game, imputation, slack)
     start = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
-    problem.seed_from(start, 4 * n)
+    if seed is not None and len(seed):
+        masks = np.asarray(seed, dtype=np.int64)
+        problem._add_work(masks[(masks > 0) & (masks < problem.full)])
+    else:
+        problem.seed_from(start, 4 * n)
     levels: list[float] = []
+    supports: list[np.ndarray] = []
     while len(problem.eq_rows) < n:
         stage = problem.solve()
         levels.append(stage.eps)
+        supports.append(stage.masks[stage.duals > DUAL_TOL])
         if problem.fix(stage) == 0:
             raise EngineError("the nucleolus computation stalled (no coalition could be fixed)")
     x = problem.final_x() * problem.scale
-    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves)
+    tight = np.unique(np.concatenate([np.array(problem.basis, dtype=np.int64), *supports]).astype(np.int64))
+    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves, tight)
 
 
 def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:
     """The least-core epsilon over pre-imputations, and one allocation achieving it."""
+    eps, x, _ = least_core_epsilon_warm(game)
+    return eps, x
+
+
+def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[float, FloatArray, np.ndarray]:
+    """Like `least_core_epsilon`, with the working set started from `seed` (coalition masks).
+
+    Also returns the coalitions with a positive dual at the optimum (the tight ones that support
+    it). In a Monte Carlo run neighbouring draws share most of them, so passing one draw's tight
+    coalitions as the next draw's seed saves most of the constraint-generation rounds; the
+    optimum does not depend on the seed (separation runs over every coalition until none is
+    violated).
+    """
     if game.n == 1:
-        return 0.0, np.array([game.grand_cost()])
+        return 0.0, np.array([game.grand_cost()]), np.zeros(0, dtype=np.int64)
     problem = _Problem(game, imputation=False)
+    if seed is not None and len(seed):
+        masks = np.asarray(seed, dtype=np.int64)
+        masks = masks[(masks > 0) & (masks < problem.full)]
+        problem._add_work(masks)
     stage = problem.solve()
-    return stage.eps * problem.scale, stage.x * problem.scale
+    tight = stage.masks[stage.duals > DUAL_TOL].astype(np.int64)
+    return stage.eps * problem.scale, stage.x * problem.scale, tight
 
 
 def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
-    """The least-core point closest (max norm) to the proportional split, and the epsilon."""
+    """The least-core point closest (max norm) to the proportional split, and the epsilon.
+
+    The closest point need not be unique (coordinates off the binding distance may move), so it is
+    solved from a cold working set every time: the same game gives the same point wherever it is
+    asked for (warm starts could land on another point of the same distance).
+    """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)
