@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,6 +46,17 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_decimal(name: str, default: str, *, minimum: str = "0") -> Decimal:
+    value = env_str(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not number.is_finite() or number < Decimal(minimum):
+        raise ImproperlyConfigured(f"{name} must be a finite number of at least {minimum}, got {value!r}")
     return number
 
 
@@ -281,6 +293,10 @@ SIMULATION_CHUNK_DRAWS = env_int("SIMULATION_CHUNK_DRAWS", 500, minimum=1)
 SIMULATION_DISPATCH_INTERVAL = env_int("SIMULATION_DISPATCH_INTERVAL", 10, minimum=1)
 # A running run with no finished chunk for this long is failed: its worker and messages are lost.
 SIMULATION_STALE_AFTER = env_int("SIMULATION_STALE_AFTER", SIMULATION_TIME_LIMIT + 120, minimum=1)
+
+
+# A ledger entry delivering more than this multiple of its pledge needs an explicit confirmation.
+LEDGER_DELIVERED_OVER_PLEDGED_RATIO = env_decimal("LEDGER_DELIVERED_OVER_PLEDGED_RATIO", "1.5", minimum="1")
 
 
 def env_rate(name: str, default: str) -> str:

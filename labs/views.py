@@ -77,7 +77,17 @@ FORM_PAGES = {
         "Log reuse",
     ),
 }
-WIDE_FIELDS = ("description", "evidence_note", "evidence_url", "note", "title", "reason", "artifact", "consortium")
+WIDE_FIELDS = (
+    "description",
+    "evidence_note",
+    "evidence_url",
+    "note",
+    "title",
+    "reason",
+    "artifact",
+    "consortium",
+    "saving_exceeds_reason",
+)
 
 
 def _form_page(request, page: str, *, lab: Lab, form, status: int = 200, **extra):
@@ -103,6 +113,13 @@ def lab_detail(request, slug: str):
     lab = _visible_lab(request, slug)
     can_edit = access.can_edit_lab(request.user, lab)
     entries = list(_ledger(request, lab).select_related("consortium", "recorded_by"))
+    # Hiding a corrected entry hides its reversal too: the two cancel, so the totals stay the same.
+    hide_corrected = request.GET.get("corrected") == "hide"
+    shown = (
+        [entry for entry in entries if not entry.is_corrected and entry.entry_type != entry.EntryType.REVERSAL]
+        if hide_corrected
+        else entries
+    )
     totals = {
         "pledged": sum(entry.gpu_hours_pledged for entry in entries),
         "delivered": sum(entry.gpu_hours_delivered for entry in entries),
@@ -117,12 +134,18 @@ def lab_detail(request, slug: str):
         {
             "lab": lab,
             "can_edit": can_edit,
-            "entries": entries,
+            "entries": shown,
+            "ledger_size": len(entries),
+            "corrections": sum(1 for entry in entries if entry.entry_type == entry.EntryType.REVERSAL),
+            "hide_corrected": hide_corrected,
             "totals": totals,
             "artifacts": artifacts,
             "reuse_by": reuse_by,
             "reuse_of": reuse_of,
-            "consortia": lab.consortium_memberships.current().select_related("consortium"),
+            # Only consortia the viewer may see: a lab's other memberships are not the viewer's business.
+            "consortia": lab.consortium_memberships.current()
+            .filter(consortium__in=access.visible_consortia(request.user))
+            .select_related("consortium"),
             # In the engine's area order; a JSON column may hand the keys back in any order.
             "weights": [(AREA_LABELS[area], lab.area_weights.get(area, 0)) for area in AREAS],
             "members": lab.memberships.select_related("user"),
