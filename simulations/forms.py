@@ -302,6 +302,7 @@ class CompareForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["scenarios"].queryset = consortium.scenarios.order_by("name")
         self.fields["baseline"].queryset = consortium.scenarios.order_by("name")
+        self.fields["baseline"].label_from_instance = lambda scenario: scenario.name
         finished = set(
             SimulationRun.objects.filter(scenario__consortium=consortium, status=SimulationRun.Status.SUCCEEDED)
             .values_list("scenario_id", flat=True)

@@ -161,3 +161,26 @@ def test_edit_pages_of_an_unseen_consortium_answer_404_like_a_missing_one(world,
             continue
         assert getattr(client, method)(url).status_code == 404, url
         assert getattr(client, method)(missing).status_code == 404, missing
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "shown"),
+    [
+        ("user_b", 200, {"Consortium C", "Consortium D"}),
+        ("user_a", 200, {"Consortium C"}),
+        ("coordinator", 200, {"Consortium C"}),
+        ("user_d", 200, {"Consortium D"}),
+        ("other_coordinator", 200, {"Consortium D"}),
+        ("staff", 200, {"Consortium C", "Consortium D"}),
+    ],
+)
+def test_a_lab_page_lists_only_the_consortia_the_viewer_may_see(world, client, role, status, shown):
+    """Lab B is in C and D: a viewer who reads it through one consortium learns nothing of the other."""
+    f.MembershipFactory(consortium=world.other_consortium, lab=world.lab_b)
+    client.force_login(getattr(world, role))
+    response = client.get(world.lab_b.get_absolute_url())
+    assert response.status_code == status
+    page = response.content.decode()
+    for consortium in (world.consortium, world.other_consortium):
+        listed = consortium.get_absolute_url() in page or consortium.name in page
+        assert listed == (consortium.name in shown), (role, consortium.name)
