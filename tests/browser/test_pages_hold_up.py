@@ -50,3 +50,21 @@ def test_on_a_phone_the_results_savings_and_settlement_are_inside_the_viewport(p
     # Each figure is named beside it, since the column headings are not shown.
     label = savings.evaluate("(cell) => getComputedStyle(cell, '::before').content")
     assert "Savings" in label
+
+
+# An A4 page's printable width at 96 px per inch (210 mm less 2 x 12.7 mm margins).
+PRINTABLE_WIDTH = 698
+
+
+def test_the_printed_report_fits_its_tables_on_the_page_and_drops_the_breadcrumb(page, log_in):
+    world = seed_world()
+    scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
+    run = seed_results(scenario)
+    log_in("alice", world.password)
+    page.goto(f"/simulations/runs/{run.pk}/report/{world.labs[0].pk}/")
+    page.set_viewport_size({"width": PRINTABLE_WIDTH, "height": 1000})
+    page.emulate_media(media="print")
+    assert not page.locator(".breadcrumbs").is_visible()
+    rights = page.evaluate("() => [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right)")
+    assert rights and max(rights) <= PRINTABLE_WIDTH, rights
+    assert page.evaluate(PAGE_WIDTH) <= PRINTABLE_WIDTH
