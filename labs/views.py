@@ -273,6 +273,7 @@ LEDGER_COLUMNS = [
     "reverses_entry",
     "replaces_entry",
     "reason",
+    "over_pledge_confirmed",
     "evidence_url",
     "recorded_by",
 ]
@@ -300,6 +301,7 @@ def ledger_csv(request, slug: str):
             entry.reverses_id or "",
             entry.replaces_id or "",
             entry.reason,
+            "true" if entry.over_pledge_confirmed else "false",
             entry.evidence_url,
             entry.recorded_by.get_username(),
         ]
@@ -338,7 +340,16 @@ def reuse_csv(request, slug: str):
     rows = [("by_this_lab", reuse) for reuse in reuse_by] + [("of_this_labs_work", reuse) for reuse in reuse_of]
     return csv_response(
         f"{lab.slug}-reuse.csv",
-        ["direction", "reused_on", "reusing_lab", "source_lab", "artifact", "gpu_hours_saved", "note"],
+        [
+            "direction",
+            "reused_on",
+            "reusing_lab",
+            "source_lab",
+            "artifact",
+            "gpu_hours_saved",
+            "saving_exceeds_reason",
+            "note",
+        ],
         (
             [
                 direction,
@@ -347,6 +358,7 @@ def reuse_csv(request, slug: str):
                 reuse.artifact.lab.name,
                 reuse.artifact.title,
                 reuse.gpu_hours_saved,
+                reuse.saving_exceeds_reason,
                 reuse.note,
             ]
             for direction, reuse in rows

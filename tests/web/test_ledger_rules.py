@@ -96,6 +96,10 @@ def test_a_confirmed_delivery_above_the_pledge_is_recorded_with_the_entry_on_the
     assert (entry.gpu_hours_delivered, entry.over_pledge_confirmed) == (Decimal("2000"), True)
     page = client.get(reverse("labs:detail", args=["lab-a"])).content.decode()
     assert "Above pledge, confirmed" in page
+    ledger = client.get(reverse("labs:ledger_csv", args=["lab-a"])).content.decode().splitlines()
+    assert "over_pledge_confirmed" in ledger[0].split(",")
+    header = ledger[0].split(",")
+    assert ledger[1].split(",")[header.index("over_pledge_confirmed")] == "true"
 
 
 def test_a_confirmed_delivery_above_the_pledge_is_recorded_with_the_entry_over_the_api(world, client_as):
@@ -178,6 +182,9 @@ def test_reuse_rules_on_the_web(world, client, artifact_b, changes, field):
     if field is None:
         assert response.status_code == 302
         assert ArtifactReuse.objects.get().saving_exceeds_reason == changes.get("saving_exceeds_reason", "")
+        if changes.get("saving_exceeds_reason"):
+            page = client.get(reverse("labs:detail", args=["lab-a"])).content.decode()
+            assert "Above the reproduction cost: also saved the evaluation runs" in page
     else:
         assert response.status_code == 400
         message = _field_error(response.content.decode(), field)

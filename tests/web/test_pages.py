@@ -204,6 +204,7 @@ def test_lab_artifact_and_reuse_csvs(world, client):
             "source_lab": "Lab A",
             "artifact": "Corpus",
             "gpu_hours_saved": "1500.00",
+            "saving_exceeds_reason": "",
             "note": "",
         }
     ]
