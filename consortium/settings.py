@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,6 +48,17 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_decimal(name: str, default: str, *, minimum: str = "0") -> Decimal:
+    value = env_str(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not number.is_finite() or number < Decimal(minimum):
+        raise ImproperlyConfigured(f"{name} must be a finite number of at least {minimum}, got {value!r}")
     return number
 
 
@@ -384,6 +396,10 @@ CONSORTIUM_MAX_ACTIVE_RUNS = env_int("CONSORTIUM_MAX_ACTIVE_RUNS", 5, minimum=1)
 RUN_MAX_DRAW_LABS = env_int("RUN_MAX_DRAW_LABS", 500_000, minimum=2)
 # Seconds a client is told to wait (Retry-After) when the database cannot be reached (503).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
+
+
+# A ledger entry delivering more than this multiple of its pledge needs an explicit confirmation.
+LEDGER_DELIVERED_OVER_PLEDGED_RATIO = env_decimal("LEDGER_DELIVERED_OVER_PLEDGED_RATIO", "1.5", minimum="1")
 
 
 def env_rate(name: str, default: str) -> str:

@@ -29,17 +29,42 @@ def landing(request):
     return render(request, "landing.html")
 
 
+# Finished runs the dashboard lists for someone whose labs are in none of them.
+DASHBOARD_RESULTS = 8
+
+
 @login_required
 def dashboard(request):
     user = request.user
+    savings = member_savings_get(user=user)
+    latest_results = []
+    if not savings:
+        # Someone without a lab in a run (a coordinator, staff) still has results to open.
+        scenarios = list(access.visible_scenarios(user).select_related("consortium"))
+        latest = latest_runs_get(scenarios=scenarios)
+        latest_results = sorted(
+            ((scenario, latest[scenario.pk]) for scenario in scenarios if scenario.pk in latest),
+            key=lambda pair: (pair[1].finished_at, pair[1].pk),
+            reverse=True,
+        )[:DASHBOARD_RESULTS]
+    # The badge beside each consortium says how the user takes part: coordinator, their lab's status, or staff.
+    spells = Membership.objects.current().filter(lab__in=access.user_lab_ids(user))
+    rank = {Membership.Status.MEMBER: 0, Membership.Status.CANDIDATE: 1, Membership.Status.OBSERVER: 2}
+    lab_status = {}
+    for spell in sorted(spells.filter(status__in=list(rank)), key=lambda spell: rank[spell.status], reverse=True):
+        lab_status[spell.consortium_id] = spell.get_status_display()
+    consortia = list(access.visible_consortia(user).order_by("name"))
+    for consortium in consortia:
+        consortium.my_lab_status = lab_status.get(consortium.pk)
     return render(
         request,
         "dashboard.html",
         {
             "labs": user.labs.order_by("name"),
-            "consortia": access.visible_consortia(user).order_by("name"),
+            "consortia": consortia,
             "coordinated": set(access.coordinated_consortia(user).values_list("pk", flat=True)),
-            "savings": member_savings_get(user=user),
+            "savings": savings,
+            "latest_results": latest_results,
             "recent_runs": visible_runs(user=user).order_by("-created_at", "-id")[:6],
             "invitations": access.pending_invitations(user)
             .select_related("consortium", "lab")

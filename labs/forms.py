@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from consortium.forms import IdChoiceField
 from consortium.models import Consortium, Membership
@@ -118,7 +120,7 @@ class ContributionForm(forms.ModelForm):
             "period_end": DATE,
             "evidence_note": forms.Textarea(attrs={"rows": 2}),
         }
-        labels = {"gpu_type": "GPU type"}
+        labels = {"gpu_type": "GPU type", "over_pledge_confirmed": "Confirm a delivery above the pledge"}
         help_texts = {
             "price_per_gpu_hour": "The agreed in-kind price, US$ per GPU-hour.",
             "gpu_hours_pledged": "GPU-hours of the chosen GPU type promised for the period.",
@@ -135,6 +137,10 @@ class ContributionForm(forms.ModelForm):
         if "consortium" in self.fields:
             self.fields["consortium"].queryset = Consortium.objects.filter(pk__in=current.values("consortium_id"))
             self.fields["consortium"].empty_label = None
+        ratio = settings.LEDGER_DELIVERED_OVER_PLEDGED_RATIO.normalize()
+        self.fields[
+            "over_pledge_confirmed"
+        ].help_text = f"Needed only when more than {ratio:f} times the pledge is delivered; recorded with the entry."
         for name in ("gpu_hours_pledged", "gpu_hours_delivered", "price_per_gpu_hour", "cash"):
             self.fields[name].min_value = 0
             self.fields[name].widget.attrs.update({"min": "0", "step": "any"})
@@ -235,6 +241,7 @@ class ArtifactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.lab = lab
         self.fields["reproduction_gpu_hours"].widget.attrs.update({"min": "0", "step": "any"})
+        self.fields["release_date"].widget.attrs.update({"min": "2000-01-01", "max": timezone.localdate().isoformat()})
 
 
 class ReuseForm(forms.ModelForm):
@@ -242,10 +249,15 @@ class ReuseForm(forms.ModelForm):
 
     class Meta:
         model = ArtifactReuse
-        fields = ["artifact", "reused_on", "gpu_hours_saved", "note"]
+        fields = ["artifact", "reused_on", "gpu_hours_saved", "saving_exceeds_reason", "note"]
         field_classes = {"artifact": IdChoiceField}
         widgets = {"reused_on": DATE, "note": forms.Textarea(attrs={"rows": 2})}
-        help_texts = {"gpu_hours_saved": "About how many GPU-hours reusing it saved this lab."}
+        labels = {"saving_exceeds_reason": "Reason the saving exceeds the reproduction cost"}
+        help_texts = {
+            "gpu_hours_saved": "About how many GPU-hours reusing it saved this lab; at most what the artifact "
+            "would take to reproduce, unless you give a reason below.",
+            "saving_exceeds_reason": "Only when the saving is larger than the artifact's stated reproduction cost.",
+        }
 
     def __init__(self, *args, lab: Lab, artifacts, **kwargs):
         super().__init__(*args, **kwargs)

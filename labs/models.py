@@ -263,6 +263,12 @@ class ComputeContribution(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
     reason = models.CharField("reason for the correction", max_length=300, blank=True)
+    over_pledge_confirmed = models.BooleanField(
+        "delivery above the pledge confirmed",
+        default=False,
+        help_text="Set when the GPU-hours delivered exceed the stated multiple of those pledged and the "
+        "recorder confirmed the figures are right.",
+    )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -416,6 +422,13 @@ class ArtifactReuse(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1e10"))],
     )
     note = models.TextField(blank=True)
+    saving_exceeds_reason = models.CharField(
+        "reason the saving exceeds the reproduction cost",
+        max_length=300,
+        blank=True,
+        help_text="Required when the GPU-hours saved exceed the GPU-hours the artifact's lab states it would "
+        "take to reproduce it.",
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -10,8 +10,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from consortium.models import Consortium, Membership
 from consortium.services import save_or_conflict
@@ -29,6 +31,7 @@ AMENDABLE_FIELDS = (
     "cash",
     "evidence_url",
     "evidence_note",
+    "over_pledge_confirmed",
 )
 SIGNED_AMOUNTS = ("gpu_hours_pledged", "gpu_hours_delivered", "cash")
 ARTIFACT_FIELDS = (
@@ -41,6 +44,9 @@ ARTIFACT_FIELDS = (
     "reproduction_gpu_hours",
     "release_date",
 )
+REUSE_FIELDS = ("reused_on", "gpu_hours_saved", "note", "saving_exceeds_reason")
+# No artifact this ledger tracks (open datasets, checkpoints, tools of the deep-learning era) predates 2000.
+EARLIEST_RELEASE_DATE = datetime.date(2000, 1, 1)
 
 
 LAB_FIELDS = (
@@ -60,8 +66,95 @@ LAB_FIELDS = (
 )
 
 
-def _save_validated(instance: Any, **clean_options: Any) -> Any:
+def _gpu_hours(value: Decimal) -> str:
+    return f"{value:,.2f}".removesuffix(".00")
+
+
+def contribution_check_plausible(
+    *,
+    period_start: datetime.date | None,
+    gpu_hours_pledged: Decimal | None,
+    gpu_hours_delivered: Decimal | None,
+    over_pledge_confirmed: bool = False,
+) -> None:
+    """Refuse a ledger entry that cannot be true, and ask about one that is unlikely.
+
+    Compute cannot have been delivered in a period that has not started. Delivering more than
+    LEDGER_DELIVERED_OVER_PLEDGED_RATIO times the pledge happens (a partner lends spare capacity) but
+    is more often a typo, so it needs `over_pledge_confirmed`, which is stored with the entry.
+    Pages and the API call this before anything is written, as do the services themselves.
+    """
+    errors: dict[str, str] = {}
+    today = timezone.localdate()
+    if period_start is not None and period_start > today and gpu_hours_delivered:
+        errors["gpu_hours_delivered"] = (
+            f"The period starts on {period_start}, after today ({today}), so nothing can have been delivered "
+            "yet: enter 0 GPU-hours delivered (the pledge can stay), or a period that has started."
+        )
+    ratio = settings.LEDGER_DELIVERED_OVER_PLEDGED_RATIO
+    if (
+        "gpu_hours_delivered" not in errors
+        and gpu_hours_pledged is not None
+        and gpu_hours_delivered is not None
+        and gpu_hours_pledged >= 0
+        and gpu_hours_delivered > gpu_hours_pledged * ratio
+        and not over_pledge_confirmed
+    ):
+        errors["over_pledge_confirmed"] = (
+            f"GPU-hours delivered ({_gpu_hours(gpu_hours_delivered)}) are more than {ratio.normalize():f} times the "
+            f"GPU-hours pledged ({_gpu_hours(gpu_hours_pledged)}). Correct the figures, or confirm that the "
+            "delivery above the pledge is right (over_pledge_confirmed) to record it."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def reuse_check_plausible(
+    *, artifact: Artifact | None, gpu_hours_saved: Decimal | None, saving_exceeds_reason: str = ""
+) -> None:
+    """A reuse saves at most what the artifact would cost to reproduce, unless a reason says why it saved more."""
+    if artifact is None or gpu_hours_saved is None:
+        return
+    limit = artifact.reproduction_gpu_hours
+    if gpu_hours_saved > limit and not (saving_exceeds_reason or "").strip():
+        raise ValidationError(
+            {
+                "gpu_hours_saved": (
+                    f"{_gpu_hours(gpu_hours_saved)} GPU-hours saved is more than the {_gpu_hours(limit)} GPU-hours "
+                    f"{artifact.lab} states “{artifact.title}” would take to reproduce. Enter at most "
+                    f"{_gpu_hours(limit)}, or give the reason the saving exceeds the reproduction cost "
+                    "(saving_exceeds_reason)."
+                )
+            }
+        )
+
+
+def artifact_check_release_date(release_date: datetime.date | None) -> None:
+    """An artifact's release date lies between 2000-01-01 and today."""
+    if release_date is None:
+        return
+    today = timezone.localdate()
+    if release_date > today:
+        raise ValidationError(
+            {
+                "release_date": f"The release date {release_date} is in the future: enter the date the artifact "
+                f"was released, today ({today}) at the latest, and add it once it is out."
+            }
+        )
+    if release_date < EARLIEST_RELEASE_DATE:
+        raise ValidationError(
+            {
+                "release_date": f"The release date {release_date} is before 2000: enter a date from "
+                f"{EARLIEST_RELEASE_DATE} on."
+            }
+        )
+
+
+def _save_validated(instance: Any, *, check: Any = None, **clean_options: Any) -> Any:
+    """Validate the instance, then run `check` (a plausibility rule that assumes valid fields), then save."""
     instance.full_clean(**clean_options)
+    if check is not None:
+        check()
     instance.save()
     return instance
 
@@ -113,6 +206,7 @@ def contribution_record(
     cash: Decimal = Decimal("0"),
     evidence_url: str = "",
     evidence_note: str = "",
+    over_pledge_confirmed: bool = False,
 ) -> ComputeContribution:
     """Append an original entry to the ledger for a lab currently in the consortium."""
     contribution_check_participant(lab=lab, consortium=consortium)
@@ -130,9 +224,19 @@ def contribution_record(
         cash=cash,
         evidence_url=evidence_url,
         evidence_note=evidence_note,
+        over_pledge_confirmed=over_pledge_confirmed,
     )
     # The model's clean() states each check constraint with the field it concerns.
-    return _save_validated(entry, validate_constraints=False)
+    return _save_validated(entry, check=lambda: _check_entry(entry), validate_constraints=False)
+
+
+def _check_entry(entry: ComputeContribution) -> None:
+    contribution_check_plausible(
+        period_start=entry.period_start,
+        gpu_hours_pledged=entry.gpu_hours_pledged,
+        gpu_hours_delivered=entry.gpu_hours_delivered,
+        over_pledge_confirmed=entry.over_pledge_confirmed,
+    )
 
 
 @transaction.atomic
@@ -181,7 +285,7 @@ def contribution_correct(
                 entry_type=ComputeContribution.EntryType.REPLACEMENT,
                 replaces=original,
             )
-            _save_validated(replacement, validate_constraints=False)
+            _save_validated(replacement, check=lambda: _check_entry(replacement), validate_constraints=False)
     except IntegrityError:
         # The one-to-one links make a second correction of the same entry impossible in the database.
         raise ValidationError({NON_FIELD_ERRORS: [f"Entry {original.pk} has already been corrected."]}) from None
@@ -193,7 +297,8 @@ def artifact_create(*, lab: Lab, created_by: Any, **fields: Any) -> Artifact:
     unknown = sorted(set(fields) - set(ARTIFACT_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Unknown artifact field."))
-    return _save_validated(Artifact(lab=lab, created_by=created_by, **fields))
+    artifact = Artifact(lab=lab, created_by=created_by, **fields)
+    return _save_validated(artifact, check=lambda: artifact_check_release_date(artifact.release_date))
 
 
 @transaction.atomic
@@ -201,9 +306,13 @@ def artifact_update(*, artifact: Artifact, **fields: Any) -> Artifact:
     unknown = sorted(set(fields) - set(ARTIFACT_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This artifact field cannot be changed."))
+    # An artifact recorded before the rule keeps its date until someone changes it.
+    date_changed = "release_date" in fields and fields["release_date"] != artifact.release_date
     for name, value in fields.items():
         setattr(artifact, name, value)
-    return _save_validated(artifact)
+    return _save_validated(
+        artifact, check=lambda: artifact_check_release_date(artifact.release_date) if date_changed else None
+    )
 
 
 @transaction.atomic
@@ -215,6 +324,7 @@ def reuse_record(
     reused_on: datetime.date,
     gpu_hours_saved: Decimal,
     note: str = "",
+    saving_exceeds_reason: str = "",
 ) -> ArtifactReuse:
     """Log that `reusing_lab` reused another lab's artifact and roughly how much compute it saved."""
     reuse = ArtifactReuse(
@@ -224,5 +334,29 @@ def reuse_record(
         reused_on=reused_on,
         gpu_hours_saved=gpu_hours_saved,
         note=note,
+        saving_exceeds_reason=saving_exceeds_reason,
     )
-    return _save_validated(reuse)
+    return _save_validated(reuse, check=lambda: _check_reuse(reuse))
+
+
+def _check_reuse(reuse: ArtifactReuse) -> None:
+    reuse_check_plausible(
+        artifact=reuse.artifact,
+        gpu_hours_saved=reuse.gpu_hours_saved,
+        saving_exceeds_reason=reuse.saving_exceeds_reason,
+    )
+
+
+@transaction.atomic
+def reuse_update(*, reuse: ArtifactReuse, **fields: Any) -> ArtifactReuse:
+    """Change a reuse record's date, estimate, note or reason; which lab reused which artifact is fixed."""
+    unknown = sorted(set(fields) - set(REUSE_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This reuse field cannot be changed."))
+    # A record logged before the rule keeps its estimate until someone changes the estimate or its reason.
+    changed = any(
+        name in fields and fields[name] != getattr(reuse, name) for name in ("gpu_hours_saved", "saving_exceeds_reason")
+    )
+    for name, value in fields.items():
+        setattr(reuse, name, value)
+    return _save_validated(reuse, check=lambda: _check_reuse(reuse) if changed else None)

@@ -90,6 +90,7 @@ WIDE_FIELDS = (
     "reason",
     "artifact",
     "consortium",
+    "saving_exceeds_reason",
 )
 
 
@@ -116,6 +117,13 @@ def lab_detail(request, slug: str):
     lab = _visible_lab(request, slug)
     can_edit = access.can_edit_lab(request.user, lab)
     entries = list(_ledger(request, lab).select_related("consortium", "recorded_by"))
+    # Hiding a corrected entry hides its reversal too: the two cancel, so the totals stay the same.
+    hide_corrected = request.GET.get("corrected") == "hide"
+    shown = (
+        [entry for entry in entries if not entry.is_corrected and entry.entry_type != entry.EntryType.REVERSAL]
+        if hide_corrected
+        else entries
+    )
     totals = {
         "pledged": sum(entry.gpu_hours_pledged for entry in entries),
         "delivered": sum(entry.gpu_hours_delivered for entry in entries),
@@ -130,12 +138,18 @@ def lab_detail(request, slug: str):
         {
             "lab": lab,
             "can_edit": can_edit,
-            "entries": entries,
+            "entries": shown,
+            "ledger_size": len(entries),
+            "corrections": sum(1 for entry in entries if entry.entry_type == entry.EntryType.REVERSAL),
+            "hide_corrected": hide_corrected,
             "totals": totals,
             "artifacts": artifacts,
             "reuse_by": reuse_by,
             "reuse_of": reuse_of,
-            "consortia": lab.consortium_memberships.current().select_related("consortium"),
+            # Only consortia the viewer may see: a lab's other memberships are not the viewer's business.
+            "consortia": lab.consortium_memberships.current()
+            .filter(consortium__in=access.visible_consortia(request.user))
+            .select_related("consortium"),
             # In the engine's area order; a JSON column may hand the keys back in any order.
             "weights": [(AREA_LABELS[area], lab.area_weights.get(area, 0)) for area in AREAS],
             "members": lab.memberships.select_related("user"),
@@ -263,6 +277,7 @@ LEDGER_COLUMNS = [
     "reverses_entry",
     "replaces_entry",
     "reason",
+    "over_pledge_confirmed",
     "evidence_url",
     "recorded_by",
 ]
@@ -290,6 +305,7 @@ def ledger_csv(request, slug: str):
             entry.reverses_id or "",
             entry.replaces_id or "",
             entry.reason,
+            "true" if entry.over_pledge_confirmed else "false",
             entry.evidence_url,
             entry.recorded_by.get_username(),
         ]
@@ -328,7 +344,16 @@ def reuse_csv(request, slug: str):
     rows = [("by_this_lab", reuse) for reuse in reuse_by] + [("of_this_labs_work", reuse) for reuse in reuse_of]
     return csv_response(
         f"{lab.slug}-reuse.csv",
-        ["direction", "reused_on", "reusing_lab", "source_lab", "artifact", "gpu_hours_saved", "note"],
+        [
+            "direction",
+            "reused_on",
+            "reusing_lab",
+            "source_lab",
+            "artifact",
+            "gpu_hours_saved",
+            "saving_exceeds_reason",
+            "note",
+        ],
         (
             [
                 direction,
@@ -337,6 +362,7 @@ def reuse_csv(request, slug: str):
                 reuse.artifact.lab.name,
                 reuse.artifact.title,
                 reuse.gpu_hours_saved,
+                reuse.saving_exceeds_reason,
                 reuse.note,
             ]
             for direction, reuse in rows

@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from consortium.forms import IdMultipleChoiceField
+from consortium.forms import IdChoiceField, IdMultipleChoiceField
 from consortium.models import Membership, Scenario, validate_weight_cap
 from consortium.services import scenario_weights_check
 from labs.models import Lab
@@ -288,12 +288,21 @@ class CompareForm(forms.Form):
         queryset=Scenario.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Scenarios to compare",
-        help_text=f"Pick {MIN_COMPARED} to {MAX_COMPARED} scenarios with a finished run; the first is the baseline.",
+        help_text=f"Pick {MIN_COMPARED} to {MAX_COMPARED} scenarios with a finished run.",
+    )
+    baseline = IdChoiceField(
+        queryset=Scenario.objects.none(),
+        required=False,
+        label="Baseline",
+        empty_label="The first scenario ticked",
+        help_text="Differences in the table are against this scenario; it must be one of those compared.",
     )
 
     def __init__(self, *args, consortium, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["scenarios"].queryset = consortium.scenarios.active().order_by("name")
+        self.fields["baseline"].queryset = consortium.scenarios.active().order_by("name")
+        self.fields["baseline"].label_from_instance = lambda scenario: scenario.name
         finished = set(
             SimulationRun.objects.filter(scenario__consortium=consortium, status=SimulationRun.Status.SUCCEEDED)
             .values_list("scenario_id", flat=True)
@@ -310,6 +319,16 @@ class CompareForm(forms.Form):
                 f"Pick between {MIN_COMPARED} and {MAX_COMPARED} scenarios; you picked {len(chosen)}."
             )
         return chosen
+
+    def clean(self):
+        cleaned = super().clean()
+        baseline, chosen = cleaned.get("baseline"), cleaned.get("scenarios")
+        if baseline is not None and chosen is not None and baseline not in chosen:
+            self.add_error(
+                "baseline",
+                f"“{baseline.name}” is not among the scenarios compared: tick it too, or choose one of those ticked.",
+            )
+        return cleaned
 
 
 MAX_GAME_UPLOAD = 1_000_000  # bytes; the engine's own text limit is the same in characters

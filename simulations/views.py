@@ -377,7 +377,7 @@ def _results_context(request, run: SimulationRun) -> dict:
         "rule_label": RULE_LABELS.get(rule, rule),
         "rule_tabs": [(r, RULE_LABELS.get(r, r)) for r in results.rules],
         "rows": rows,
-        "by_lab": [(name, [by_lab[name].get(r) for r in results.rules]) for name in lab_names],
+        "by_lab": [(name, [(RULE_LABELS.get(r, r), by_lab[name].get(r)) for r in results.rules]) for name in lab_names],
         "stability": [(r, RULE_LABELS.get(r, r), results.stability.get(r)) for r in results.rules],
         "years": sorted(results.years.items()),
         "charts": charts,
@@ -650,6 +650,11 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
         "rule_label": RULE_LABELS.get(comparison.rule, comparison.rule),
         "common_rules": [(r, RULE_LABELS.get(r, r)) for r in comparison.common_rules],
         "rows": comparison.rows,
+        # Each cell with its scenario's name, the label a stacked row shows on a phone.
+        "lines": [
+            (line, [(column.scenario.name, cell) for column, cell in zip(comparison.columns, line.cells, strict=True)])
+            for line in comparison.rows
+        ],
         "chart": chart,
     }
 
@@ -661,6 +666,15 @@ def _in_given_order(request, scenarios) -> list[Scenario]:
         if value.strip().isdigit():
             order.setdefault(int(value), position)
     return sorted(scenarios, key=lambda scenario: order.get(scenario.pk, len(order)))
+
+
+def _compared(request, form) -> list[Scenario]:
+    """The scenarios to compare, the chosen baseline first, else in the order the user listed them."""
+    chosen = _in_given_order(request, form.cleaned_data["scenarios"])
+    baseline = form.cleaned_data.get("baseline")
+    if baseline is not None:
+        chosen = [baseline] + [scenario for scenario in chosen if scenario.pk != baseline.pk]
+    return chosen
 
 
 def _compare_form(request, consortium):
@@ -676,7 +690,7 @@ def compare(request, slug: str):
     status = 200
     if form.is_bound:
         if form.is_valid():
-            chosen = _in_given_order(request, form.cleaned_data["scenarios"])
+            chosen = _compared(request, form)
             try:
                 context["comparison"] = _comparison(chosen, request.GET.get("rule") or None)
                 context["query"] = request.GET.urlencode()
@@ -700,7 +714,7 @@ def compare_csv(request, slug: str):
         return HttpResponse(
             "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>).", status=400, content_type="text/plain"
         )
-    chosen = _in_given_order(request, form.cleaned_data["scenarios"])
+    chosen = _compared(request, form)
     try:
         comparison = selectors.scenario_comparison_get(scenarios=chosen, rule=request.GET.get("rule") or None)
     except selectors.ComparisonError as error:

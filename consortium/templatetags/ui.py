@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
 # An en dash stands for a missing figure.
 MISSING = "\u2013"
+# Units whose singular a figure of exactly 1 takes ("1 year", not "1 years").
+SINGULAR_UNITS = {"years": "year", "months": "month", "days": "day", "members": "member"}
+
+
+def _unbroken(text: str) -> SafeString:
+    """A figure and its unit on one line: "2,788,000 GPU-h" never breaks at the space or the hyphen.
+
+    The text stays as typed (plain spaces and hyphens), so it copies, searches and reads aloud as itself.
+    """
+    return format_html('<span class="nowrap">{}</span>', text)
+
+
 # Amounts are US dollars throughout (consortium.models.CURRENCY_CHOICES); any other code is shown
 # as itself rather than given a symbol that would suggest a conversion.
 CURRENCY_SYMBOLS = {"USD": "$"}
@@ -60,7 +74,7 @@ def gpuh(value) -> str:
     if number is None:
         return MISSING
     sign = "-" if round(number) < 0 else ""
-    return f"{sign}{_grouped(number, 0)} GPU-h"
+    return _unbroken(f"{sign}{_grouped(number, 0)} GPU-h")
 
 
 @register.filter
@@ -83,7 +97,7 @@ def pct(value, places: int = 1) -> str:
     if number is None:
         return MISSING
     sign = "-" if round(number, int(places)) < 0 else ""
-    return f"{sign}{abs(number):.{int(places)}f} %"
+    return _unbroken(f"{sign}{abs(number):.{int(places)}f} %")
 
 
 @register.filter
@@ -104,6 +118,15 @@ def num(value, places: int = 0) -> str:
         places = 0
     sign = "-" if round(number, int(places)) < 0 else ""
     return f"{sign}{_grouped(number, int(places))}"
+
+
+@register.filter
+def unit_for(unit: str, value) -> str:
+    """A unit after its figure: singular for exactly 1 (`1 year`, `6 months`)."""
+    number = _number(value)
+    if number is not None and abs(number) == 1:
+        return SINGULAR_UNITS.get(unit, unit)
+    return unit
 
 
 @register.inclusion_tag("partials/field.html")

@@ -422,6 +422,8 @@ def test_totals_equal_the_live_entries_after_any_corrections(world, ops) -> None
                     gpu_hours_pledged=pledged,
                     gpu_hours_delivered=delivered,
                     price_per_gpu_hour=Decimal("2.00"),
+                    # Arbitrary amounts: any delivery above the pledge is confirmed.
+                    over_pledge_confirmed=True,
                 )
             )
             written += 1
@@ -429,6 +431,7 @@ def test_totals_equal_the_live_entries_after_any_corrections(world, ops) -> None
             original = live.pop(target % len(live))
             # An amendment must change something: the service refuses one that repeats the original.
             amended = {"gpu_hours_pledged": original.gpu_hours_pledged + 1, "gpu_hours_delivered": delivered}
+            amended["over_pledge_confirmed"] = True
             new = {} if kind == "reverse" else amended
             _, replacement = services.contribution_correct(
                 original=original, recorded_by=world.user_a, reason="fix", **new

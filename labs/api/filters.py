@@ -7,6 +7,7 @@ user may not see gives an empty list rather than revealing whether it exists.
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q
 
 from consortium.api.common import IdFilter, StrictFilterSet
 
@@ -26,10 +27,18 @@ class ContributionFilter(StrictFilterSet):
     consortium = IdFilter()
     start = django_filters.DateFilter(field_name="period_start", lookup_expr="gte", label="Period starts on or after")
     end = django_filters.DateFilter(field_name="period_start", lookup_expr="lte", label="Period starts on or before")
+    current = django_filters.BooleanFilter(
+        method="filter_current",
+        label="true: only entries that stand (neither corrected nor a reversal); false: only those that do not",
+    )
 
     class Meta:
         model = ComputeContribution
-        fields = ("lab", "consortium", "entry_type", "gpu_type", "start", "end")
+        fields = ("lab", "consortium", "entry_type", "gpu_type", "start", "end", "current")
+
+    def filter_current(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        superseded = Q(reversed_by__isnull=False) | Q(entry_type=ComputeContribution.EntryType.REVERSAL)
+        return queryset.exclude(superseded) if value else queryset.filter(superseded)
 
 
 class ArtifactFilter(StrictFilterSet):

@@ -137,6 +137,7 @@ class ContributionSerializer(serializers.ModelSerializer):
             "reversed_by",
             "replaced_by",
             "reason",
+            "over_pledge_confirmed",
             "recorded_by",
             "recorded_at",
         )
@@ -294,6 +295,7 @@ class ReuseSerializer(ModelCleanSerializer):
             "reusing_lab_name",
             "reused_on",
             "gpu_hours_saved",
+            "saving_exceeds_reason",
             "note",
             "created_at",
         )

@@ -290,3 +290,6 @@ class ReuseViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer: s.ReuseSerializer) -> None:
         serializer.instance = services.reuse_record(recorded_by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: s.ReuseSerializer) -> None:
+        serializer.instance = services.reuse_update(reuse=serializer.instance, **serializer.validated_data)

@@ -96,7 +96,7 @@ def record(world, lab, **fields):
         "period_start": datetime.date(2026, 1, 1),
         "period_end": datetime.date(2026, 3, 31),
         "gpu_type": "H100",
-        "gpu_hours_pledged": Decimal("1000"),
+        "gpu_hours_pledged": Decimal("10000"),
         "gpu_hours_delivered": Decimal("1000"),
         "price_per_gpu_hour": Decimal("2.40"),
     }

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from labs import services
 from labs.models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
@@ -171,3 +172,46 @@ def test_reuse_record_refuses_own_artifacts_impossible_dates_and_amounts(world, 
         services.reuse_record(**values)
     assert field in caught.value.message_dict
     assert not ArtifactReuse.objects.exists()
+
+
+TODAY = timezone.localdate()
+TOMORROW = TODAY + datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "pledged", "delivered", "confirmed", "refused"),
+    [
+        (TODAY, "100", "150", False, None),
+        (TODAY, "100", "150.01", False, "over_pledge_confirmed"),
+        (TODAY, "100", "150.01", True, None),
+        (TODAY, "0", "0", False, None),
+        (TODAY, "0", "0.01", False, "over_pledge_confirmed"),
+        (TOMORROW, "100", "0", False, None),
+        (TOMORROW, "100", "1", False, "gpu_hours_delivered"),
+        (TOMORROW, "100", "1", True, "gpu_hours_delivered"),
+        # Reversals carry negated amounts; the rule is not theirs to follow.
+        (TODAY, "-100", "-800", False, None),
+    ],
+)
+def test_contribution_plausibility_rule_by_rule(start, pledged, delivered, confirmed, refused) -> None:
+    check = services.contribution_check_plausible
+    values = {"period_start": start, "gpu_hours_pledged": Decimal(pledged), "gpu_hours_delivered": Decimal(delivered)}
+    if refused is None:
+        check(**values, over_pledge_confirmed=confirmed)
+    else:
+        with pytest.raises(ValidationError) as caught:
+            check(**values, over_pledge_confirmed=confirmed)
+        assert list(caught.value.message_dict) == [refused]
+
+
+@pytest.mark.parametrize(
+    ("released", "refused"),
+    [(TODAY, False), (TOMORROW, True), (datetime.date(2000, 1, 1), False), (datetime.date(1999, 12, 31), True)],
+)
+def test_artifact_release_dates_run_from_2000_to_today(released, refused) -> None:
+    if refused:
+        with pytest.raises(ValidationError) as caught:
+            services.artifact_check_release_date(released)
+        assert list(caught.value.message_dict) == ["release_date"]
+    else:
+        services.artifact_check_release_date(released)

@@ -142,7 +142,9 @@ class SavingsRowSerializer(serializers.Serializer):
     savings_pct_p90 = serializers.FloatField()
     prob_saving = serializers.FloatField(help_text="Probability (0 to 1) that the lab saves, over the draws.")
     delivered_value_usd = serializers.FloatField(help_text="Value of compute delivered in kind, US$.")
-    settlement_usd = serializers.FloatField(help_text="Allocated cost minus delivered value; > 0 owes, US$.")
+    settlement_usd = serializers.FloatField(
+        help_text="Allocated cost minus own direct costs minus delivered value (docs/model.md §7); > 0 owes, US$."
+    )
     savings_central_usd = serializers.FloatField(
         allow_null=True, help_text="Savings against the outside option at the scenario's own parameters, US$." + V2
     )

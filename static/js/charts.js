@@ -3,7 +3,13 @@
   "use strict";
   if (typeof Chart === "undefined") { return; }
 
-  var PALETTE = ["#2f4fcf", "#1a9e6a", "#e0792b", "#9b4dca", "#d0425c", "#1b8fb5", "#7a8b1a", "#5c6270"];
+  // 24 colours, one per member of a large consortium: every pair differs by at least 25 in CIELAB
+  // (Delta E 1976) and each has at least 3:1 contrast on white (tests/web/test_chart_palette.py).
+  var PALETTE = [
+    "#2f4fcf", "#1a9e6a", "#e0792b", "#9b4dca", "#d0425c", "#1b8fb5", "#7a8b1a", "#5c6270",
+    "#00aa00", "#ff44bb", "#885533", "#bb77aa", "#bb0000", "#6633ee", "#6688dd", "#ee44ff",
+    "#889977", "#991177", "#006600", "#116655", "#664488", "#884455", "#886600", "#bb8888"
+  ];
   var currencyEl = document.getElementById("chart-currency");
   var currency = (currencyEl && currencyEl.dataset.currency) || "USD";
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -38,7 +39,21 @@ def rows_of(response):
     ],
 )
 def test_numbers_carry_units_and_thousands_separators(filter_, value, arg, shown):
-    assert (filter_(value) if arg is None else filter_(value, arg)) == shown
+    text = str(filter_(value) if arg is None else filter_(value, arg))
+    assert re.sub(r"<[^>]+>", "", text) == shown
+
+
+@pytest.mark.parametrize(("filter_", "value"), [(ui.gpuh, 2788000), (ui.pct, 12.3), (ui.share, 0.8)])
+def test_a_figure_and_its_unit_never_break_across_lines(filter_, value):
+    assert str(filter_(value)).startswith('<span class="nowrap">')
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [(1, "years", "year"), (1.0, "months", "month"), (3, "years", "years"), (0, "months", "months"), (1, "x", "x")],
+)
+def test_units_after_a_figure_of_one_are_singular(value, unit, shown):
+    assert ui.unit_for(unit, value) == shown
 
 
 def test_landing_sends_signed_in_users_to_their_dashboard(world, client):
@@ -189,6 +204,7 @@ def test_lab_artifact_and_reuse_csvs(world, client):
             "source_lab": "Lab A",
             "artifact": "Corpus",
             "gpu_hours_saved": "1500.00",
+            "saving_exceeds_reason": "",
             "note": "",
         }
     ]

@@ -333,3 +333,26 @@ def test_a_locked_out_account_keeps_its_api_token_and_its_open_sessions(world, c
         client.post("/accounts/login/", {"username": "user_a", "password": "wrong"})
     assert client_as("token").get(f"/api/v1/labs/{world.lab_a.pk}/").status_code == 200
     assert signed_in.get(f"/api/v1/labs/{world.lab_a.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "shown"),
+    [
+        ("user_b", 200, {"Consortium C", "Consortium D"}),
+        ("user_a", 200, {"Consortium C"}),
+        ("coordinator", 200, {"Consortium C"}),
+        ("user_d", 200, {"Consortium D"}),
+        ("other_coordinator", 200, {"Consortium D"}),
+        ("staff", 200, {"Consortium C", "Consortium D"}),
+    ],
+)
+def test_a_lab_page_lists_only_the_consortia_the_viewer_may_see(world, client, role, status, shown):
+    """Lab B is in C and D: a viewer who reads it through one consortium learns nothing of the other."""
+    f.MembershipFactory(consortium=world.other_consortium, lab=world.lab_b)
+    client.force_login(getattr(world, role))
+    response = client.get(world.lab_b.get_absolute_url())
+    assert response.status_code == status
+    page = response.content.decode()
+    for consortium in (world.consortium, world.other_consortium):
+        listed = consortium.get_absolute_url() in page or consortium.name in page
+        assert listed == (consortium.name in shown), (role, consortium.name)

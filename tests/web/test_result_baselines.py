@@ -26,7 +26,8 @@ NOT_COMPUTED = '<span aria-hidden="true">—</span>'
 def page_of(client, url) -> str:
     response = client.get(url)
     assert response.status_code == 200, url
-    return html.unescape(response.content.decode())
+    # Figures are wrapped to keep them on one line (ui._unbroken); the prose is read without them.
+    return html.unescape(re.sub(r'<span class="nowrap">([^<]*)</span>', r"\1", response.content.decode()))
 
 
 def csv_of(client, url) -> list[dict[str, str]]:
