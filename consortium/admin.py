@@ -34,7 +34,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Consortium)
 class ConsortiumAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "currency", "created_at")
+    list_display = ("name", "slug", "currency", "listed", "created_at")
+    list_filter = ("listed",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("coordinators",)

@@ -1,12 +1,26 @@
 from django.urls import path
 
-from . import views
+from . import application_views, views
 
 app_name = "consortium"
 urlpatterns = [
+    path("", application_views.directory, name="directory"),
+    path(
+        "applications/<int:pk>/accept/",
+        application_views.application_answer,
+        {"accept": True},
+        name="application_accept",
+    ),
+    path(
+        "applications/<int:pk>/decline/",
+        application_views.application_answer,
+        {"accept": False},
+        name="application_decline",
+    ),
     path("invitations/<int:pk>/accept/", views.invitation_answer, {"accept": True}, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_answer, {"accept": False}, name="invitation_decline"),
     path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/apply/", application_views.application_new, name="apply"),
     path("<slug:slug>/members/change/", views.membership_change, name="membership_change"),
     path("<slug:slug>/contributions.csv", views.contributions_csv, name="contributions_csv"),
     path("<slug:slug>/artifacts.csv", views.artifacts_csv, name="artifacts_csv"),

@@ -19,8 +19,9 @@ from labs.selectors import contribution_totals
 from simulations.selectors import latest_runs_get, member_savings_get, visible_runs
 
 from . import access, services
+from .application_views import pending_applications
 from .forms import LEAVE, MembershipForm
-from .models import Consortium, Membership
+from .models import Application, Consortium, Membership
 
 
 def landing(request):
@@ -42,6 +43,9 @@ def dashboard(request):
             "savings": member_savings_get(user=user),
             "recent_runs": visible_runs(user=user).order_by("-created_at", "-id")[:6],
             "invitations": access.pending_invitations(user).select_related("consortium", "lab").order_by("joined_on"),
+            "applications": Application.objects.filter(lab__in=access.user_lab_ids(user)).select_related(
+                "consortium", "lab", "membership"
+            )[:10],
         },
     )
 
@@ -110,12 +114,14 @@ def consortium_detail(request, slug: str):
     latest = latest_runs_get(scenarios=scenario_list, succeeded=False)
     scenarios = [{"scenario": scenario, "latest": latest.get(scenario.pk)} for scenario in scenario_list]
     lab_ids = [membership.lab_id for membership in memberships]
+    is_coordinator = access.is_coordinator(user, consortium)
     return render(
         request,
         "consortium/detail.html",
         {
             "consortium": consortium,
-            "is_coordinator": access.is_coordinator(user, consortium),
+            "is_coordinator": is_coordinator,
+            "applications": list(pending_applications(consortium)) if is_coordinator else [],
             "members": [m for m in memberships if m.status == Membership.Status.MEMBER],
             "others": [m for m in memberships if m.status != Membership.Status.MEMBER],
             "my_lab_ids": access.user_lab_ids(user),

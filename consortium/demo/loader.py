@@ -123,6 +123,9 @@ class _Loader:
                 charter=spec["charter"],
                 currency=spec["currency"],
             )
+            # Listed in the directory, so a new lab can find it and apply to join.
+            consortium.listed = True
+            consortium.save(update_fields=["listed"])
             self.created["consortium"] += 1
         return consortium
 
