@@ -17,9 +17,10 @@ from .forms import SignUpForm
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    if request.user.is_authenticated:
-        return redirect("dashboard")
     token = request.POST.get("invitation") or request.GET.get("invitation") or ""
+    if request.user.is_authenticated:
+        # Already signed in: an invitation is accepted from its own page.
+        return redirect("labs:invitation", token=token) if token else redirect("dashboard")
     invitation = team.invitation_from_token(token) if token else None
     if invitation is not None and team.invitation_problem(invitation, None):
         invitation = None

@@ -165,3 +165,30 @@ def test_withdrawing_twice_is_refused(world, client_as):
     assert client.post(f"/api/v1/lab-invitations/{invitation.pk}/revoke/").json()["state"] == "revoked"
     again = client.post(f"/api/v1/lab-invitations/{invitation.pk}/revoke/")
     assert "revoked, not open" in _error(again, "non_field_errors")
+
+
+def test_a_coordinator_adding_a_lab_that_applied_answers_its_application(world, client_as):
+    """The application is the lab's consent: the lab gets the status asked for, not an invitation."""
+    application = Application.objects.create(consortium=world.consortium, lab=world.lab_d, note="x")
+    response = client_as("coordinator").post(
+        "/api/v1/memberships/",
+        {"consortium": world.consortium.pk, "lab": world.lab_d.pk, "status": "member"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["status"] == "member"
+    application.refresh_from_db()
+    assert (application.status, application.membership_id, application.decided_by) == (
+        "accepted",
+        response.json()["id"],
+        world.coordinator,
+    )
+
+
+def test_without_an_application_a_coordinator_still_only_invites(world, client_as):
+    response = client_as("coordinator").post(
+        "/api/v1/memberships/",
+        {"consortium": world.consortium.pk, "lab": world.lab_d.pk, "status": "member"},
+        format="json",
+    )
+    assert response.json()["status"] == "invited"

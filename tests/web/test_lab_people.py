@@ -291,3 +291,11 @@ def test_a_lab_member_sees_the_people_page_without_its_controls(world, client, l
     assert "user_a" in page
     assert reverse("labs:invite", args=[lab.slug]) not in page
     assert "Remove" not in page
+
+
+def test_a_signed_in_person_following_a_sign_up_link_is_sent_to_the_invitation(world, client, lab):
+    invitation = _invitation(lab, email=world.user_b.email)
+    client.force_login(world.user_b)
+    token = invitation_token(invitation)
+    response = client.get(reverse("signup"), {"invitation": token})
+    assert response["Location"] == reverse("labs:invitation", args=[token])
