@@ -113,3 +113,51 @@ def test_a_new_lab_signs_up_joins_the_demo_and_appears_in_a_run(page, screenshot
     assert run.member_results.filter(lab=lab).exists()
     page.get_by_role("link", name="View results").click()
     assert page.get_by_role("link", name="Savings report for Cedar Hollow Lab").count() >= 1
+
+
+@pytest.mark.parametrize("viewer", ["anonymous", "alice", "coord"])
+def test_the_new_pages_are_accessible_and_fit_a_phone(page, screenshot, viewer):
+    """One title, labelled inputs, readable contrast, and no sideways scrolling at 390 px on every new page."""
+    import datetime
+
+    from django.utils import timezone
+
+    from labs.models import LabInvitation
+    from labs.team import invitation_token
+    from tests.browser.seed import seed_world
+    from tests.browser.test_journeys import ACCESSIBILITY_PROBLEMS, LOW_CONTRAST
+
+    world = seed_world()
+    world.consortium.listed = True
+    world.consortium.save(update_fields=["listed"])
+    invitation = LabInvitation.objects.create(
+        lab=world.labs[0],
+        email="a.very.long.address.for.a.colleague@research-institute.example",
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    Application.objects.create(consortium=world.consortium, lab=world.outsider, note="Kernels and evals. " * 20)
+    link = f"/labs/invitations/{invitation_token(invitation)}/"
+    paths = {
+        "anonymous": ["/accounts/signup/", "/accounts/password_reset/", "/accounts/password_reset/done/", link],
+        "alice": [
+            "/accounts/password_change/",
+            "/labs/new/",
+            "/labs/aurora/people/",
+            "/consortia/",
+            "/consortia/open-frontier/apply/",
+            "/labs/aurora/",
+        ],
+        "coord": [world.consortium.get_absolute_url(), link],
+    }[viewer]
+    if viewer != "anonymous":
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(viewer)
+        page.get_by_label("Password").fill(world.password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/dashboard/")
+    for path in paths:
+        page.goto(path)
+        assert page.evaluate(ACCESSIBILITY_PROBLEMS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
+        name = "invitation" if path == link else path.strip("/").replace("/", "-")
+        screenshot(f"new-{viewer}-{name}", phone=True)
