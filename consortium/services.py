@@ -48,9 +48,11 @@ SCENARIO_MIN_LABS = 2
 
 
 @transaction.atomic
-def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD") -> Consortium:
-    """Found a consortium; its founder becomes its first coordinator."""
-    consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency)
+def consortium_create(
+    *, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD", listed: bool = False
+) -> Consortium:
+    """Found a consortium; its founder becomes its first coordinator. A listed one takes applications."""
+    consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency, listed=listed)
     consortium.full_clean()
     consortium.save()
     consortium.coordinators.add(created_by)

@@ -122,10 +122,9 @@ class _Loader:
                 name=spec["name"],
                 charter=spec["charter"],
                 currency=spec["currency"],
+                # In the directory, so a new lab can find it and apply to join.
+                listed=True,
             )
-            # Listed in the directory, so a new lab can find it and apply to join.
-            consortium.listed = True
-            consortium.save(update_fields=["listed"])
             self.created["consortium"] += 1
         return consortium
 

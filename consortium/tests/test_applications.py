@@ -192,3 +192,19 @@ def test_without_an_application_a_coordinator_still_only_invites(world, client_a
         format="json",
     )
     assert response.json()["status"] == "invited"
+
+
+def test_a_consortium_founded_listed_over_the_api_takes_applications(world, client_as):
+    founded = client_as("user_d").post(
+        "/api/v1/consortia/", {"name": "Consortium E", "slug": "e", "listed": True}, format="json"
+    )
+    assert founded.status_code == 201
+    assert founded.json()["listed"] is True
+    applied = client_as("user_b").post(
+        "/api/v1/applications/",
+        {"consortium": founded.json()["id"], "lab": world.lab_b.pk, "note": "Hi."},
+        format="json",
+    )
+    assert applied.status_code == 201
+    unlisted = client_as("user_d").patch(f"/api/v1/consortia/{founded.json()['id']}/", {"listed": False}, format="json")
+    assert unlisted.json()["listed"] is False
