@@ -93,6 +93,15 @@ class ConsortiumSerializer(ModelCleanSerializer):
         read_only_fields = ("created_at",)
 
 
+class DirectoryConsortiumSerializer(serializers.ModelSerializer):
+    """What the directory shows every signed-in user of a listed consortium."""
+
+    class Meta:
+        model = Consortium
+        fields = ("id", "name", "slug", "charter")
+        read_only_fields = fields
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     consortium_name = serializers.CharField(source="consortium.name", read_only=True)
     lab_name = serializers.CharField(source="lab.name", read_only=True)

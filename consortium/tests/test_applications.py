@@ -208,3 +208,11 @@ def test_a_consortium_founded_listed_over_the_api_takes_applications(world, clie
     assert applied.status_code == 201
     unlisted = client_as("user_d").patch(f"/api/v1/consortia/{founded.json()['id']}/", {"listed": False}, format="json")
     assert unlisted.json()["listed"] is False
+
+
+def test_the_directory_endpoint_lists_listed_consortia_to_everyone_signed_in(world, client_as, listed):
+    """A lab outside every consortium finds the id to apply to; unlisted ones stay out of it."""
+    response = client_as("user_b").get("/api/v1/consortia/directory/")
+    assert response.status_code == 200
+    assert [row["slug"] for row in response.json()["results"]] == ["d"]
+    assert set(response.json()["results"][0]) == {"id", "name", "slug", "charter"}

@@ -238,6 +238,7 @@ CASES = [
     # Consortia
     Case("consortia list", "get", lambda w: "/api/v1/consortia/", every(200)),
     Case("consortium C", "get", lambda w: f"/api/v1/consortia/{w.consortium.pk}/", SEE_C),
+    Case("consortium directory", "get", lambda w: "/api/v1/consortia/directory/", every(200)),
     Case(
         "found consortium",
         "post",
