@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
 from typing import Any
 
 from django.conf import settings
@@ -90,15 +91,23 @@ def lab_invitation_create(*, lab: Lab, email: str, role: str, invited_by: Any) -
     return invitation
 
 
-def lab_invitation_send(*, invitation: LabInvitation, accept_url: str) -> None:
-    """Email the invitation link (through Django's configured email backend)."""
+def lab_invitation_send(*, invitation: LabInvitation, accept_url: str) -> bool:
+    """Email the invitation link (through Django's configured email backend); False if the server refused.
+
+    The invitation stays valid when the mail server is down: the admin is shown the link to pass on.
+    """
     context = {"invitation": invitation, "accept_url": accept_url, "days": settings.LAB_INVITATION_DAYS}
-    send_mail(
-        subject=f"Join {invitation.lab.name} on the consortium planner",
-        message=render_to_string("labs/invitation_email.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
+    try:
+        send_mail(
+            subject=f"Join {invitation.lab.name} on the consortium planner",
+            message=render_to_string("labs/invitation_email.txt", context),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except (smtplib.SMTPException, OSError):
+        logger.exception("lab invitation: the email to %s could not be sent", invitation.email)
+        return False
+    return True
 
 
 def invitation_problem(invitation: LabInvitation, user: Any) -> str:

@@ -96,9 +96,15 @@ def lab_invite(request, slug: str):
             add_service_errors(form, error)
         else:
             url = request.build_absolute_uri(reverse("labs:invitation", args=[team.invitation_token(invitation)]))
-            team.lab_invitation_send(invitation=invitation, accept_url=url)
             until = f"{invitation.expires_at:%d %b %Y}"
-            messages.success(request, f"Invitation sent to {invitation.email}; the link works until {until}.")
+            if team.lab_invitation_send(invitation=invitation, accept_url=url):
+                messages.success(request, f"Invitation sent to {invitation.email}; the link works until {until}.")
+            else:
+                messages.warning(
+                    request,
+                    f"The invitation is ready but the email to {invitation.email} could not be sent; "
+                    f"pass on this link yourself (it works until {until}): {url}",
+                )
             return redirect("labs:people", slug=lab.slug)
     return _people_page(request, lab, invite_form=form, status=400)
 

@@ -112,6 +112,7 @@ def test_an_admin_invites_over_the_api_and_gets_the_link_once(world, client_as):
     invitation = LabInvitation.objects.get(pk=body["id"])
     assert body["accept_url"].endswith(f"/labs/invitations/{invitation_token(invitation)}/")
     assert body["state"] == "pending"
+    assert body["email_sent"] is True
     assert len(mail.outbox) == 1 and body["accept_url"] in mail.outbox[0].body
     listed = client_as("token").get(f"/api/v1/lab-invitations/{invitation.pk}/").json()
     assert "accept_url" not in listed
@@ -216,3 +217,16 @@ def test_the_directory_endpoint_lists_listed_consortia_to_everyone_signed_in(wor
     assert response.status_code == 200
     assert [row["slug"] for row in response.json()["results"]] == ["d"]
     assert set(response.json()["results"][0]) == {"id", "name", "slug", "charter"}
+
+
+def test_an_invitation_the_mail_server_refused_still_returns_its_link(world, client_as):
+    import smtplib
+    from unittest import mock
+
+    with mock.patch("labs.team.send_mail", side_effect=smtplib.SMTPServerDisconnected("down")):
+        response = client_as("user_a").post(
+            "/api/v1/lab-invitations/", {"lab": world.lab_a.pk, "email": "new@lab.example"}, format="json"
+        )
+    assert response.status_code == 201
+    assert response.json()["email_sent"] is False
+    assert "/labs/invitations/" in response.json()["accept_url"]

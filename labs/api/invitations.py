@@ -66,9 +66,12 @@ class LabInvitationSerializer(serializers.ModelSerializer):
 
 class LabInvitationCreatedSerializer(LabInvitationSerializer):
     accept_url = serializers.SerializerMethodField(help_text="The link emailed to the invited address.")
+    email_sent = serializers.BooleanField(
+        read_only=True, default=False, help_text="False when the mail server refused: pass the link on yourself."
+    )
 
     class Meta(LabInvitationSerializer.Meta):
-        fields = (*LabInvitationSerializer.Meta.fields, "accept_url")
+        fields = (*LabInvitationSerializer.Meta.fields, "accept_url", "email_sent")
         read_only_fields = fields
 
     def get_accept_url(self, invitation: LabInvitation) -> str:
@@ -142,7 +145,7 @@ class LabInvitationViewSet(
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from None
         created = LabInvitationCreatedSerializer(invitation, context=self.get_serializer_context()).data
-        team.lab_invitation_send(invitation=invitation, accept_url=created["accept_url"])
+        created["email_sent"] = team.lab_invitation_send(invitation=invitation, accept_url=created["accept_url"])
         return Response(created, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -299,3 +299,17 @@ def test_a_signed_in_person_following_a_sign_up_link_is_sent_to_the_invitation(w
     token = invitation_token(invitation)
     response = client.get(reverse("signup"), {"invitation": token})
     assert response["Location"] == reverse("labs:invitation", args=[token])
+
+
+def test_when_the_mail_server_refuses_the_admin_gets_the_link_to_pass_on(world, client, lab):
+    import smtplib
+    from unittest import mock
+
+    client.force_login(world.user_a)
+    with mock.patch("labs.team.send_mail", side_effect=smtplib.SMTPException("relay denied")):
+        page = invite(client, lab, email="far.away@lab.example")
+    invitation = LabInvitation.objects.get()
+    follow = client.get(page["Location"]).content.decode()
+    assert "could not be sent" in follow
+    assert reverse("labs:invitation", args=[invitation_token(invitation)]) in follow
+    assert invitation.state == LabInvitation.State.PENDING
