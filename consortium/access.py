@@ -8,6 +8,11 @@
   invitation spell (lab id and name) but none of the lab's data, and the invited lab's users see
   only the invitation itself (the consortium's name and charter, to decide), not its data.
   They answer it (accept or decline); nobody else does.
+- An application (a lab asking to join a listed consortium) is the same in the other direction:
+  the consortium's coordinators see it (lab name and note) and answer it; the lab's users see it
+  and its outcome; neither gives the consortium sight of the lab's data until accepted.
+- Listed consortia (the directory) show their name and charter to every signed-in user.
+- A lab's admins invite colleagues and manage the lab's users and roles; its other users see them.
 - Staff read everything; they change data through the admin.
 - A coordinator's lab picker (who may be invited or changed) holds `invitable_labs`: labs with any
   spell in the consortium (past ones and invitations included), the coordinator's own labs, and
@@ -20,9 +25,9 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from labs.models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from labs.models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
 
-from .models import Consortium, Membership, Scenario
+from .models import Application, Consortium, Membership, Scenario
 
 
 def user_lab_ids(user) -> set[int]:
@@ -64,6 +69,27 @@ def can_view_lab(user, lab: Lab) -> bool:
 def can_edit_lab(user, lab: Lab) -> bool:
     """Only the lab's own users change its profile and log its contributions, artifacts and reuse."""
     return user.is_authenticated and lab.pk in user_lab_ids(user)
+
+
+def is_lab_admin(user, lab: Lab) -> bool:
+    """Lab admins invite colleagues and change the lab's users and roles."""
+    return user.is_authenticated and lab.memberships.filter(user=user, role=LabMember.Role.ADMIN).exists()
+
+
+def directory_consortia() -> QuerySet[Consortium]:
+    """Consortia listed in the directory: any lab may apply to join them."""
+    return Consortium.objects.filter(listed=True)
+
+
+def visible_applications(user) -> QuerySet[Application]:
+    """Applications to the consortia a user coordinates, and those of the user's labs."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    if user.is_staff:
+        return Application.objects.all()
+    return Application.objects.filter(
+        Q(consortium__in=coordinated_consortia(user).values("pk")) | Q(lab__in=user_lab_ids(user))
+    )
 
 
 def is_coordinator(user, consortium: Consortium) -> bool:
@@ -127,9 +153,9 @@ def visible_scenarios(user) -> QuerySet[Scenario]:
 def invitable_labs(consortium: Consortium, user) -> QuerySet[Lab]:
     """Labs a coordinator of `consortium` may pick in its membership form and API.
 
-    Labs with any spell in the consortium (current, past or invited), the user's own labs, and
-    labs that chose to be listed in the directory; staff may pick any lab. Other sources (labs
-    that applied to the consortium) join here as further `Q` terms of `_invitable_terms`.
+    Labs with any spell in the consortium (current, past or invited), labs with a pending
+    application to it, the user's own labs, and labs that chose to be listed in the directory;
+    staff may pick any lab.
     """
     if not user.is_authenticated:
         return Lab.objects.none()
@@ -140,4 +166,5 @@ def invitable_labs(consortium: Consortium, user) -> QuerySet[Lab]:
 
 def _invitable_terms(consortium: Consortium, user) -> Q:
     with_spell = Membership.objects.filter(consortium=consortium).values("lab_id")
-    return Q(pk__in=with_spell) | Q(pk__in=user_lab_ids(user)) | Q(listed_in_directory=True)
+    applied = Application.objects.filter(consortium=consortium, status=Application.Status.PENDING).values("lab_id")
+    return Q(pk__in=with_spell) | Q(pk__in=applied) | Q(pk__in=user_lab_ids(user)) | Q(listed_in_directory=True)

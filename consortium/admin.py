@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import services
-from .models import Consortium, Membership, Scenario
+from .models import Application, Consortium, Membership, Scenario
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,7 +34,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Consortium)
 class ConsortiumAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "currency", "created_at")
+    list_display = ("name", "slug", "currency", "listed", "created_at")
+    list_filter = ("listed",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("coordinators",)
@@ -116,3 +117,19 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_filter = ("consortium", ("archived_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "consortium__name")
     filter_horizontal = ("labs",)
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    """Applications are answered by coordinators (consortium.applications); the admin shows them read-only."""
+
+    list_display = ("lab", "consortium", "status", "created_at", "decided_at")
+    list_filter = ("status", "consortium")
+    search_fields = ("lab__name", "consortium__name", "note")
+    list_select_related = ("lab", "consortium")
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

@@ -3,14 +3,28 @@ from django.urls import path
 import consortium.converters  # noqa: F401  (registers the "id" converter)
 from reports import views as report_views
 
-from . import coordinator_views, views
+from . import application_views, coordinator_views, views
 
 app_name = "consortium"
 urlpatterns = [
+    path("", application_views.directory, name="directory"),
     path("new/", coordinator_views.consortium_new, name="new"),
+    path(
+        "applications/<int:pk>/accept/",
+        application_views.application_answer,
+        {"accept": True},
+        name="application_accept",
+    ),
+    path(
+        "applications/<int:pk>/decline/",
+        application_views.application_answer,
+        {"accept": False},
+        name="application_decline",
+    ),
     path("invitations/<int:pk>/accept/", views.invitation_answer, {"accept": True}, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_answer, {"accept": False}, name="invitation_decline"),
     path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/apply/", application_views.application_new, name="apply"),
     path("<slug:slug>/charter/", coordinator_views.charter_edit, name="charter_edit"),
     path("<slug:slug>/coordinators/", coordinator_views.coordinators, name="coordinators"),
     path(

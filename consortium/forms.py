@@ -116,3 +116,27 @@ class CoordinatorAddForm(forms.Form):
         max_length=254,
         help_text="Of an existing account; they coordinate the consortium with you from now on.",
     )
+
+
+class ApplicationForm(forms.Form):
+    """A lab of the user's asks to join a listed consortium."""
+
+    lab = IdChoiceField(queryset=Lab.objects.none(), label="Lab", empty_label=None)
+    note = forms.CharField(
+        label="Note to the coordinators",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Why your lab wants to join and what it brings (compute, artifacts, research areas). "
+        "Up to 2,000 characters.",
+    )
+
+    def __init__(self, *args, labs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lab"].queryset = labs
+
+
+class ApplicationAcceptForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[(s.value, s.label) for s in (Membership.Status.CANDIDATE, Membership.Status.MEMBER)],
+        initial=Membership.Status.CANDIDATE,
+    )

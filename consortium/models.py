@@ -25,6 +25,12 @@ class Consortium(models.Model):
     charter = models.TextField(blank=True)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
     coordinators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="coordinated_consortia", blank=True)
+    listed = models.BooleanField(
+        "listed in the directory",
+        default=False,
+        help_text="Listed consortia appear in the directory at /consortia/ (name and charter) to every signed-in "
+        "user, and any lab may apply to join; unlisted ones are seen only by their members and coordinators.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -92,6 +98,57 @@ class Membership(models.Model):
     def clean(self) -> None:
         if self.left_on and self.joined_on and self.left_on < self.joined_on:
             raise ValidationError({"left_on": "The leaving date cannot be before the joining date."})
+
+
+class Application(models.Model):
+    """A lab's request to join a consortium, with a note for its coordinators.
+
+    This is the invitation flow in the other direction: the lab's users ask, the coordinators
+    answer. While pending it gives the consortium no sight of the lab's data; accepting opens a
+    membership spell (`membership`), declining closes the request. At most one is pending per
+    lab and consortium.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="applications")
+    lab = models.ForeignKey("labs.Lab", on_delete=models.CASCADE, related_name="consortium_applications")
+    note = models.TextField(
+        max_length=2000, help_text="Why the lab wants to join and what it brings; the coordinators read it."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    membership = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The spell the acceptance opened.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "lab"],
+                condition=models.Q(status="pending"),
+                name="application_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab} applies to {self.consortium} ({self.status})"
 
 
 def default_parameters() -> dict[str, object]:

@@ -8,8 +8,9 @@ Consent: a lab enters a consortium only if one of its own users says so. When th
 a lab that is not yet in the consortium is not a user of that lab, the service records an
 invitation (status "invited") whatever status was asked for; the lab's users accept it (it
 becomes a candidate spell) or decline it. A lab already in the consortium has consented, and its
-coordinators change its status freely. A consortium sends at most INVITATIONS_PER_DAY
-invitations in any 24 hours (InvitationLimitReached otherwise).
+coordinators change its status freely. A lab with a pending application has consented too: a
+coordinator adding it gives it the status asked for and answers the application. A consortium sends
+at most INVITATIONS_PER_DAY invitations in any 24 hours (InvitationLimitReached otherwise).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from simulations.engine.custom import check_custom_rules, custom_player_names, p
 from simulations.engine.errors import EngineError
 
 from . import access
-from .models import Consortium, Membership, Scenario, default_parameters, validate_weight_values
+from .models import Application, Consortium, Membership, Scenario, default_parameters, validate_weight_values
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ SCENARIO_MIN_LABS = 2
 
 
 # Paths under /consortia/ that are pages, not consortia: a consortium with such a slug could not be reached.
-RESERVED_SLUGS = frozenset({"new", "invitations"})
+RESERVED_SLUGS = frozenset({"new", "invitations", "applications"})
 
 
 def _check_slug(slug: str) -> None:
@@ -61,10 +62,12 @@ def _check_slug(slug: str) -> None:
 
 
 @transaction.atomic
-def consortium_create(*, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD") -> Consortium:
-    """Found a consortium; its founder becomes its first coordinator."""
+def consortium_create(
+    *, created_by: Any, name: str, slug: str, charter: str = "", currency: str = "USD", listed: bool = False
+) -> Consortium:
+    """Found a consortium; its founder becomes its first coordinator. A listed one takes applications."""
     _check_slug(slug)
-    consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency)
+    consortium = Consortium(name=name, slug=slug, charter=charter, currency=currency, listed=listed)
     consortium.full_clean()
     save_or_conflict(consortium, {"name": "A consortium with this name or short name was created at the same moment."})
     consortium.coordinators.add(created_by)
@@ -209,7 +212,13 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
     _check_not_future(on_date)
     current = _current_spell(consortium=consortium, lab=lab)
     joining = current is None or current.status == Membership.Status.INVITED
-    if joining and not _consents(by, lab):
+    # A lab that applied has asked to join: the coordinator's change answers its application.
+    application = (
+        Application.objects.filter(consortium=consortium, lab=lab, status=Application.Status.PENDING).first()
+        if current is None
+        else None
+    )
+    if joining and not _consents(by, lab) and application is None:
         # Nobody enters a consortium, and shows it its data, without its own users agreeing.
         status = Membership.Status.INVITED
     elif not joining and status == Membership.Status.INVITED:
@@ -239,6 +248,12 @@ def membership_change(*, consortium: Consortium, lab: Lab, status: str, on_date:
     spell = Membership(consortium=consortium, lab=lab, status=status, joined_on=on_date)
     spell.full_clean(validate_constraints=False)
     save_or_conflict(spell, {"lab": f"{lab} was changed in {consortium} at the same moment; try again."})
+    if application is not None and status != Membership.Status.INVITED:
+        application.status = Application.Status.ACCEPTED
+        application.decided_by = by if getattr(by, "pk", None) else None
+        application.decided_at = timezone.now()
+        application.membership = spell
+        application.save(update_fields=["status", "decided_by", "decided_at", "membership"])
     logger.info("membership: %s is %s of %s from %s (by %s)", lab, status, consortium, on_date, by)
     return spell
 

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "consortium",
+    "accounts",
     "labs",
     "simulations",
     "reports",
@@ -229,6 +230,20 @@ AXES_RESET_ON_SUCCESS = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "landing"
+
+# Email (password resets, lab invitations): the console backend prints messages to the web
+# process's output until an SMTP server is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Consortium planner <planner@localhost>")
+# How long a password-reset link and a lab invitation link stay valid.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=3600)
+LAB_INVITATION_DAYS = env_int("LAB_INVITATION_DAYS", 7, minimum=1)
 
 # Security: secure by default when DEBUG is off; SECURE_SSL_REDIRECT can be turned off behind a
 # proxy that already redirects.

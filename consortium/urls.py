@@ -25,6 +25,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("labs/", include("labs.urls")),
     path("consortia/", include("consortium.consortium_urls")),

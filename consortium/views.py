@@ -19,8 +19,9 @@ from labs.selectors import contribution_totals
 from simulations.selectors import latest_runs_get, member_savings_get, visible_runs
 
 from . import access, services
+from .application_views import pending_applications
 from .forms import LEAVE, MembershipForm
-from .models import Consortium, Membership
+from .models import Application, Consortium, Membership
 
 
 def landing(request):
@@ -70,6 +71,9 @@ def dashboard(request):
             .select_related("consortium", "lab")
             .prefetch_related("consortium__coordinators")
             .order_by("joined_on"),
+            "applications": Application.objects.filter(lab__in=access.user_lab_ids(user)).select_related(
+                "consortium", "lab", "membership"
+            )[:10],
         },
     )
 
@@ -139,12 +143,14 @@ def consortium_detail(request, slug: str):
     scenarios = [{"scenario": scenario, "latest": latest.get(scenario.pk)} for scenario in scenario_list]
     archived = consortium.scenarios.archived().order_by("-archived_at", "name")
     lab_ids = [membership.lab_id for membership in memberships]
+    is_coordinator = access.is_coordinator(user, consortium)
     return render(
         request,
         "consortium/detail.html",
         {
             "consortium": consortium,
-            "is_coordinator": access.is_coordinator(user, consortium),
+            "is_coordinator": is_coordinator,
+            "applications": list(pending_applications(consortium)) if is_coordinator else [],
             "members": [m for m in memberships if m.status == Membership.Status.MEMBER],
             "others": [m for m in memberships if m.status != Membership.Status.MEMBER],
             "my_lab_ids": access.user_lab_ids(user),

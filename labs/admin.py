@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from . import services
-from .models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
+from .models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabInvitation, LabMember
 
 
 class LabMemberInline(admin.TabularInline):
@@ -97,3 +97,17 @@ class ArtifactReuseAdmin(admin.ModelAdmin):
     list_display = ("artifact", "reusing_lab", "reused_on", "gpu_hours_saved")
     search_fields = ("artifact__title", "reusing_lab__name")
     list_select_related = ("artifact", "reusing_lab")
+
+
+@admin.register(LabInvitation)
+class LabInvitationAdmin(admin.ModelAdmin):
+    """Invitations are written by labs.team (the link is signed from the row's id); staff read and withdraw them."""
+
+    list_display = ("email", "lab", "role", "state", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "lab__name")
+    list_select_related = ("lab",)
+    readonly_fields = ("lab", "email", "role", "invited_by", "created_at", "accepted_at", "accepted_by")
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False

@@ -13,7 +13,7 @@ from consortium.forms import IdChoiceField
 from consortium.models import Consortium, Membership
 from simulations.engine.params import AREA_LABELS, AREAS
 
-from .models import Artifact, ArtifactReuse, ComputeContribution, Lab
+from .models import Artifact, ArtifactReuse, ComputeContribution, Lab, LabMember
 from .services import AMENDABLE_FIELDS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -265,3 +265,38 @@ class ReuseForm(forms.ModelForm):
         self.fields["artifact"].queryset = artifacts.exclude(lab=lab).select_related("lab")
         self.fields["artifact"].label_from_instance = lambda artifact: f"{artifact.title} ({artifact.lab.name})"
         self.fields["gpu_hours_saved"].widget.attrs.update({"min": "0", "step": "any"})
+
+
+class LabCreateForm(LabProfileForm):
+    """Register a lab: its profile plus the slug of its address (/labs/<slug>/), from the name when empty."""
+
+    slug = forms.SlugField(
+        label="Address",
+        max_length=60,
+        required=False,
+        help_text="The lab's page is /labs/<address>/: lowercase letters, digits and hyphens. Empty: from the name.",
+    )
+
+    class Meta(LabProfileForm.Meta):
+        fields = ["name", "slug", *LabProfileForm.Meta.fields[1:]]
+
+    def clean_slug(self) -> str:
+        from django.utils.text import slugify
+
+        slug = self.cleaned_data.get("slug") or slugify(self.data.get(self.add_prefix("name"), ""))[:60]
+        if not slug:
+            raise ValidationError("Give the lab an address (letters or digits), or a name to make one from.")
+        return slug
+
+    def service_values(self) -> dict:
+        values = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return values | {"area_weights": self.instance.area_weights}
+
+
+class LabInvitationForm(forms.Form):
+    email = forms.EmailField(label="Colleague's email", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=LabMember.Role.choices, initial=LabMember.Role.MEMBER)
+
+
+class LabRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=LabMember.Role.choices)

@@ -456,3 +456,52 @@ class ArtifactReuse(models.Model):
             raise ValidationError(
                 {"reused_on": f"The artifact was released on {self.artifact.release_date}; it cannot be reused before."}
             )
+
+
+class LabInvitation(models.Model):
+    """A lab admin's invitation of a colleague, by email, to become one of the lab's users.
+
+    The link carries a token signed with the site's key (labs.team.invitation_token); the row says
+    whether the invitation is still open: not accepted, not revoked and not past `expires_at`.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=LabMember.Role.choices, default=LabMember.Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["lab", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.lab} ({self.state})"
+
+    @property
+    def state(self) -> str:
+        from django.utils import timezone
+
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State.PENDING
+
+    def get_state_display(self) -> str:
+        return self.State(self.state).label

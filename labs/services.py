@@ -63,6 +63,7 @@ LAB_FIELDS = (
     "rd_share",
     "area_weights",
     "openness",
+    "listed_in_directory",
 )
 
 
@@ -172,12 +173,18 @@ def contribution_check_participant(*, lab: Lab, consortium: Consortium) -> None:
         )
 
 
+# Lab pages live at /labs/<slug>/; these slugs name other pages there.
+RESERVED_LAB_SLUGS = frozenset({"new", "invitations"})
+
+
 @transaction.atomic
 def lab_create(*, created_by: Any, **fields: Any) -> Lab:
     """Register a lab; its creator becomes the lab's admin."""
     unknown = sorted(set(fields) - set(LAB_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Unknown lab field."))
+    if fields.get("slug") in RESERVED_LAB_SLUGS:
+        raise ValidationError({"slug": f"“{fields['slug']}” names another page; choose another slug."})
     lab = Lab(**fields)
     lab.full_clean()
 

@@ -153,6 +153,9 @@ def lab_detail(request, slug: str):
             # In the engine's area order; a JSON column may hand the keys back in any order.
             "weights": [(AREA_LABELS[area], lab.area_weights.get(area, 0)) for area in AREAS],
             "members": lab.memberships.select_related("user"),
+            "applications": (
+                lab.consortium_applications.select_related("consortium", "membership")[:20] if can_edit else []
+            ),
         },
     )
 

@@ -15,10 +15,12 @@ from labs.models import Lab
 from simulations.engine import RULES, WEIGHT_BASES
 from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
-from ..access import invitable_labs, visible_consortia
+from ..access import directory_consortia, invitable_labs, user_lab_ids, visible_consortia
+from ..applications import ACCEPT_STATUSES
 from ..models import (
     MAX_ID,
     WEIGHT_VALUE_MAX,
+    Application,
     Consortium,
     Membership,
     Scenario,
@@ -149,8 +151,17 @@ class ConsortiumSerializer(ModelCleanSerializer):
 
     class Meta:
         model = Consortium
-        fields = ("id", "name", "slug", "charter", "currency", "coordinators", "created_at")
+        fields = ("id", "name", "slug", "charter", "currency", "listed", "coordinators", "created_at")
         read_only_fields = ("created_at",)
+
+
+class DirectoryConsortiumSerializer(serializers.ModelSerializer):
+    """What the directory shows every signed-in user of a listed consortium."""
+
+    class Meta:
+        model = Consortium
+        fields = ("id", "name", "slug", "charter")
+        read_only_fields = fields
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -288,3 +299,49 @@ class ScenarioUpdateSerializer(ScenarioSerializer):
     """A scenario stays in its consortium."""
 
     consortium = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    consortium_name = serializers.CharField(source="consortium.name", read_only=True)
+    lab_name = serializers.CharField(source="lab.name", read_only=True)
+    applied_by = serializers.CharField(source="applied_by.username", read_only=True, allow_null=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Application
+        fields = (
+            "id",
+            "consortium",
+            "consortium_name",
+            "lab",
+            "lab_name",
+            "note",
+            "status",
+            "applied_by",
+            "created_at",
+            "decided_by",
+            "decided_at",
+            "membership",
+        )
+        read_only_fields = fields
+        extra_kwargs = {"membership": {"help_text": "The membership spell the acceptance opened (null otherwise)."}}
+
+
+def _user_labs(user: Any):  # type: ignore[no-untyped-def]
+    return Lab.objects.filter(pk__in=user_lab_ids(user))
+
+
+class ApplicationCreateSerializer(serializers.Serializer):
+    consortium = serializers.PrimaryKeyRelatedField(
+        queryset=directory_consortia(), help_text="A consortium listed in the directory."
+    )
+    lab = VisibleRelatedField(_user_labs, help_text="One of the user's labs.")
+    note = serializers.CharField(max_length=2000, help_text="Why the lab wants to join; the coordinators read it.")
+
+
+class ApplicationAcceptSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[(s.value, s.label) for s in ACCEPT_STATUSES],
+        default=Membership.Status.CANDIDATE,
+        help_text="What the lab becomes from today (default candidate).",
+    )

@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import games, views
+from . import applications, games, views
 
 router = SimpleRouter()
 router.register("consortia", views.ConsortiumViewSet, basename="consortium")
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("scenarios", views.ScenarioViewSet, basename="scenario")
+router.register("applications", applications.ApplicationViewSet, basename="application")
 
 urlpatterns = [
     path("games/", games.CustomGameCreateView.as_view(), name="api-game-create"),

@@ -24,6 +24,7 @@ from .. import services
 from ..access import (
     can_answer_invitation,
     can_edit_lab,
+    directory_consortia,
     is_coordinator,
     visible_consortia,
     visible_memberships,
@@ -134,6 +135,16 @@ class ConsortiumViewSet(JsonOnlyMixin, viewsets.ModelViewSet):
     def destroy(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         # A consortium carries a ledger and membership history; removing one is a staff decision.
         raise exceptions.MethodNotAllowed(request.method)
+
+    @extend_schema(
+        summary="The directory: consortia listed as open to applications (name and charter only)",
+        responses={200: s.DirectoryConsortiumSerializer(many=True), **LIST},
+    )
+    @action(detail=False, methods=["get"], filterset_fields=(), ordering_fields=("name",))
+    def directory(self, request: Request) -> Response:
+        listed = self.filter_queryset(directory_consortia().order_by("name"))
+        page = self.paginate_queryset(listed)
+        return self.get_paginated_response(s.DirectoryConsortiumSerializer(page, many=True).data)
 
 
 @extend_schema_view(

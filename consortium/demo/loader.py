@@ -125,6 +125,8 @@ class _Loader:
                 name=spec["name"],
                 charter=spec["charter"],
                 currency=spec["currency"],
+                # In the directory, so a new lab can find it and apply to join.
+                listed=True,
             )
             self.created["consortium"] += 1
         return consortium

@@ -7,11 +7,14 @@ what it sees but may not change; 405 for what nobody may do over the API (ledger
 membership spells are never changed or deleted, labs and consortia never deleted).
 A refused write leaves the database exactly as it was.
 
-The matrix adds two objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
+The matrix adds objects to `ledger`: `invitation_a`, D's open invitation to lab A, which lab
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
 to nobody in D; `archived_scenario`, an archived scenario of C, still read by C's people and
-refused a new run (409) even to its coordinator; `custom_game`, a custom game of C; and
-`lab_listed` (Lab L), in no consortium but listed in the directory, which any coordinator may invite.
+refused a new run (409) even to its coordinator; `custom_game`, a custom game of C; `lab_listed`
+(Lab L), in no consortium but listed in the directory, which any coordinator may invite;
+`application_d`, lab D's pending application to C (D is listed in the directory), which C's
+coordinator answers; `lab_invitation_a`, user_a's (lab A's admin) invitation of a colleague to lab
+A; `lab_invitation_b_for_a`, lab B's invitation of user_a's email address.
 """
 
 from __future__ import annotations
@@ -92,6 +95,21 @@ def ledger(ledger):
     )
 
     ledger.lab_listed = f.LabFactory(name="Lab L", slug="lab-l", listed_in_directory=True)
+    from consortium.models import Application
+    from labs.models import LabInvitation
+
+    ledger.other_consortium.listed = True
+    ledger.other_consortium.save(update_fields=["listed"])
+    ledger.application_d = Application.objects.create(
+        consortium=ledger.consortium, lab=ledger.lab_d, note="We bring kernels."
+    )
+    in_a_week = timezone.now() + timezone.timedelta(days=7)
+    ledger.lab_invitation_a = LabInvitation.objects.create(
+        lab=ledger.lab_a, email="colleague@example.org", invited_by=ledger.user_a, expires_at=in_a_week
+    )
+    ledger.lab_invitation_b_for_a = LabInvitation.objects.create(
+        lab=ledger.lab_b, email=ledger.user_a.email, invited_by=ledger.user_b, expires_at=in_a_week
+    )
     return ledger
 
 
@@ -239,6 +257,7 @@ CASES = [
     # Consortia
     Case("consortia list", "get", lambda w: "/api/v1/consortia/", every(200)),
     Case("consortium C", "get", lambda w: f"/api/v1/consortia/{w.consortium.pk}/", SEE_C),
+    Case("consortium directory", "get", lambda w: "/api/v1/consortia/directory/", every(200)),
     Case(
         "found consortium",
         "post",
@@ -427,10 +446,76 @@ CASES = [
         lambda w: {"name": "Negotiated table", "game": GAME_TABLE, "rules": ["shapley"]},
     ),
     Case("custom game of C as a scenario", "get", lambda w: f"/api/v1/scenarios/{w.custom_game.pk}/", SEE_C),
+    # Applications to join a consortium
+    Case("applications list", "get", lambda w: "/api/v1/applications/", every(200)),
+    Case(
+        "application of lab D to C",
+        "get",
+        lambda w: f"/api/v1/applications/{w.application_d.pk}/",
+        every(404, coordinator=200, staff=200),
+    ),
+    Case(
+        "lab B applies to D",
+        "post",
+        lambda w: "/api/v1/applications/",
+        every(403, user_b=201, other_coordinator=400),
+        lambda w: {"consortium": w.other_consortium.pk, "lab": w.lab_b.pk, "note": "We bring an RL recipe."},
+        ("consortium.Application",),
+    ),
+    Case(
+        "accept application of lab D",
+        "post",
+        lambda w: f"/api/v1/applications/{w.application_d.pk}/accept/",
+        every(404, coordinator=200, staff=403),
+        lambda w: {"status": "candidate"},
+        ("consortium.Membership",),
+    ),
+    Case(
+        "decline application of lab D",
+        "post",
+        lambda w: f"/api/v1/applications/{w.application_d.pk}/decline/",
+        every(404, coordinator=200, staff=403),
+    ),
+    # Lab invitations
+    Case("lab invitations list", "get", lambda w: "/api/v1/lab-invitations/", every(200)),
+    Case(
+        "invitation to lab A",
+        "get",
+        lambda w: f"/api/v1/lab-invitations/{w.lab_invitation_a.pk}/",
+        every(404, user_a=200, token=200, staff=200),
+    ),
+    Case(
+        "invite a colleague to lab A",
+        "post",
+        lambda w: "/api/v1/lab-invitations/",
+        every(403, user_a=201, other_coordinator=400),
+        lambda w: {"lab": w.lab_a.pk, "email": "new.colleague@example.org", "role": "member"},
+        ("labs.LabInvitation",),
+    ),
+    Case(
+        "withdraw invitation to lab A",
+        "post",
+        lambda w: f"/api/v1/lab-invitations/{w.lab_invitation_a.pk}/revoke/",
+        every(404, user_a=200, token=403, staff=403),
+    ),
+    Case(
+        "accept lab B's invitation of user_a's email",
+        "post",
+        lambda w: "/api/v1/lab-invitations/accept/",
+        every(400, user_a=201),
+        lambda w: {"token": _token(w.lab_invitation_b_for_a)},
+        ("labs.LabMember",),
+    ),
     # Schema and interactive docs
     Case("OpenAPI schema", "get", lambda w: "/api/schema/", every(200)),
     Case("API docs", "get", lambda w: "/api/docs/", every(200)),
 ]
+
+
+def _token(invitation: Any) -> str:
+    from labs.team import invitation_token
+
+    return invitation_token(invitation)
 
 
 def _counts(models: tuple[str, ...]) -> dict[str, int]:

@@ -17,6 +17,21 @@ def test_every_model_is_registered() -> None:
     assert [m._meta.label for m in MODELS if m not in admin.site._registry] == []
 
 
+@pytest.fixture
+def ledger(ledger):
+    """The shared ledger plus one row of the models it does not fill: an application, a lab invitation."""
+    from django.utils import timezone
+
+    from consortium.models import Application
+    from labs.models import LabInvitation
+
+    Application.objects.create(consortium=ledger.consortium, lab=ledger.lab_d, note="We bring kernels.")
+    LabInvitation.objects.create(
+        lab=ledger.lab_a, email="colleague@lab.example", expires_at=timezone.now() + timezone.timedelta(days=7)
+    )
+    return ledger
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_changelist_and_first_object_render(model, ledger, client) -> None:
     """The list page and the first object's page answer 200 for a superuser (read-only for the ledger)."""

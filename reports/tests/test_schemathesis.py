@@ -56,6 +56,15 @@ LEDGER_WRITES = {
     ("POST", "/api/v1/memberships/"),
     ("POST", "/api/v1/memberships/{id}/change/"),
     ("POST", "/api/v1/memberships/{id}/end/"),
+    # An application names a listed consortium and one of the user's labs, once while pending; an
+    # answer needs a pending one. An invitation names a lab the user administers and an address not
+    # yet invited; a token must be one the site signed, for the signed-in user's address.
+    ("POST", "/api/v1/applications/"),
+    ("POST", "/api/v1/applications/{id}/accept/"),
+    ("POST", "/api/v1/applications/{id}/decline/"),
+    ("POST", "/api/v1/lab-invitations/"),
+    ("POST", "/api/v1/lab-invitations/{id}/revoke/"),
+    ("POST", "/api/v1/lab-invitations/accept/"),
     ("POST", "/api/v1/scenarios/"),
     ("PUT", "/api/v1/scenarios/{id}/"),
     ("PATCH", "/api/v1/scenarios/{id}/"),

@@ -356,3 +356,135 @@ def test_a_lab_page_lists_only_the_consortia_the_viewer_may_see(world, client, r
     for consortium in (world.consortium, world.other_consortium):
         listed = consortium.get_absolute_url() in page or consortium.name in page
         assert listed == (consortium.name in shown), (role, consortium.name)
+
+
+# Accounts, lab people and applications: every new page against every role, with the exact status.
+# The world adds: D listed in the directory; `application`, lab D's pending application to C;
+# `invitation`, lab A's open invitation of a colleague; a POST that succeeds redirects (302).
+WEB_ROLES = ("anonymous", "user_a", "token_user", "user_b", "coordinator", "other_coordinator", "user_d", "staff")
+
+
+def _people_world(world):
+    import datetime
+
+    from django.utils import timezone
+
+    from consortium.models import Application
+    from labs.models import LabInvitation
+
+    world.other_consortium.listed = True
+    world.other_consortium.save(update_fields=["listed"])
+    world.application = Application.objects.create(consortium=world.consortium, lab=world.lab_d, note="Kernels.")
+    world.invitation = LabInvitation.objects.create(
+        lab=world.lab_a, email="colleague@lab.example", expires_at=timezone.now() + datetime.timedelta(days=7)
+    )
+    world.member_a = world.lab_a.memberships.get(user=world.token_user)
+    return world
+
+
+def _login(client, world, role):
+    if role != "anonymous":
+        client.force_login(getattr(world, role))
+
+
+def statuses(default: int, **overrides: int) -> dict[str, int]:
+    """`default` for every signed-in role, a redirect to log in (302) for anonymous, except the overrides."""
+    return {role: 302 if role == "anonymous" else default for role in WEB_ROLES} | overrides
+
+
+LAB_A_PEOPLE_WRITE = statuses(403, user_a=302, other_coordinator=404, user_d=404)
+ANSWER_APPLICATION = statuses(404, coordinator=302, user_d=403, staff=403)
+PAGES = [
+    ("sign-up", "get", lambda w: reverse("signup"), statuses(302, anonymous=200)),
+    ("password change", "get", lambda w: reverse("password_change"), statuses(200)),
+    ("password change done", "get", lambda w: reverse("password_change_done"), statuses(200)),
+    ("password reset", "get", lambda w: reverse("password_reset"), statuses(200, anonymous=200)),
+    ("password reset done", "get", lambda w: reverse("password_reset_done"), statuses(200, anonymous=200)),
+    ("password reset complete", "get", lambda w: reverse("password_reset_complete"), statuses(200, anonymous=200)),
+    ("register a lab", "get", lambda w: reverse("labs:new"), statuses(200)),
+    (
+        "people of lab A",
+        "get",
+        lambda w: reverse("labs:people", args=["lab-a"]),
+        statuses(403, user_a=200, token_user=200, other_coordinator=404, user_d=404),
+    ),
+    ("invite to lab A", "post", lambda w: reverse("labs:invite", args=["lab-a"]), LAB_A_PEOPLE_WRITE),
+    (
+        "change a role in lab A",
+        "post",
+        lambda w: reverse("labs:member_role", args=["lab-a", w.member_a.pk]),
+        LAB_A_PEOPLE_WRITE,
+    ),
+    (
+        "remove a user of lab A",
+        "post",
+        lambda w: reverse("labs:member_remove", args=["lab-a", w.member_a.pk]),
+        LAB_A_PEOPLE_WRITE,
+    ),
+    (
+        "withdraw an invitation to lab A",
+        "post",
+        lambda w: reverse("labs:invitation_revoke", args=["lab-a", w.invitation.pk]),
+        LAB_A_PEOPLE_WRITE,
+    ),
+    ("consortium directory", "get", lambda w: reverse("consortium:directory"), statuses(200)),
+    ("apply to listed D", "get", lambda w: reverse("consortium:apply", args=["d"]), statuses(200)),
+    ("apply to unlisted C", "get", lambda w: reverse("consortium:apply", args=["c"]), statuses(404)),
+    (
+        "accept lab D's application to C",
+        "post",
+        lambda w: reverse("consortium:application_accept", args=[w.application.pk]),
+        ANSWER_APPLICATION,
+    ),
+    (
+        "decline lab D's application to C",
+        "post",
+        lambda w: reverse("consortium:application_decline", args=[w.application.pk]),
+        ANSWER_APPLICATION,
+    ),
+]
+POST_DATA = {"email": "new.colleague@lab.example", "role": "admin", "status": "candidate"}
+
+
+@pytest.mark.parametrize("role", WEB_ROLES)
+@pytest.mark.parametrize(("name", "method", "url", "expected"), PAGES, ids=[page[0] for page in PAGES])
+def test_new_pages_answer_each_role_exactly(world, client, role, name, method, url, expected):
+    """Each role gets exactly the stated status; a refused POST changes nothing."""
+    from consortium.models import Application, Membership
+    from labs.models import LabInvitation, LabMember
+
+    _people_world(world)
+    _login(client, world, role)
+
+    def counts():
+        return (
+            LabMember.objects.filter(role="admin").count(),
+            LabMember.objects.count(),
+            LabInvitation.objects.filter(revoked_at__isnull=True).count(),
+            Application.objects.filter(status="pending").count(),
+            Membership.objects.count(),
+        )
+
+    before = counts()
+    response = getattr(client, method)(url(world), POST_DATA if method == "post" else None)
+    assert response.status_code == expected[role], (name, role)
+    if response.status_code == 302 and role == "anonymous" and name != "sign-up":
+        assert response["Location"].startswith(reverse("login"))
+    if method == "post" and expected[role] != 302:
+        assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("anonymous", 200), ("user_b", 403), ("staff", 403), ("invited", 200)],
+)
+def test_an_invitation_link_answers_each_visitor(world, client, role, status):
+    """Anyone holding the link sees the invitation; a signed-in account with another email gets 403."""
+    from labs.team import invitation_token
+
+    _people_world(world)
+    if role == "invited":
+        client.force_login(f.UserFactory(username="colleague", email="colleague@lab.example"))
+    else:
+        _login(client, world, role)
+    assert client.get(reverse("labs:invitation", args=[invitation_token(world.invitation)])).status_code == status
