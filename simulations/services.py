@@ -34,7 +34,7 @@ from consortium.models import Consortium, Scenario
 from consortium.services import scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
-from simulations.engine.custom import CustomResult, check_custom_rules, run_custom
+from simulations.engine.custom import CustomResult, check_custom_rules, member_figures, run_custom
 from simulations.engine.errors import EngineError
 from simulations.engine.params import ALL_IN_UPLIFT, AREAS
 
@@ -445,48 +445,14 @@ def _year_rows(run: SimulationRun, result: engine.ScenarioResult) -> list[YearRe
 
 
 def _custom_store(run: SimulationRun, result: CustomResult) -> None:
-    """Store a custom game's figures in the result tables (inside run_finalize's transaction).
-
-    A given table has no uncertainty: the bands collapse to the value, P(saving) is 1 or 0, and
-    nothing is delivered in kind, so a member settles its whole allocated cost with the pool.
-    """
+    """Store a custom game's figures (engine.custom.member_figures) in the result tables, inside
+    run_finalize's transaction."""
     lab_ids = run.inputs.get("lab_ids", {})
-    tol = 1e-9 * max(1.0, result.grand_cost)
-    rows = []
-    for rule, rule_result in result.rules.items():
-        for member in rule_result.members:
-            note = ""
-            if member.count > 1:
-                note = (
-                    f"{member.name}: {member.count:,} players; each pays {member.allocated_cost / member.count:,.2f} "
-                    f"instead of {member.standalone_cost / member.count:,.2f} alone."
-                )
-            rows.append(
-                MemberResult(
-                    run=run,
-                    lab_id=lab_ids.get(member.name),
-                    lab_name=member.name,
-                    rule=rule,
-                    exact=rule_result.exact,
-                    standalone_cost=member.standalone_cost,
-                    allocated_cost=member.allocated_cost,
-                    savings=member.savings,
-                    savings_pct=member.savings_pct,
-                    savings_p10=member.savings,
-                    savings_p50=member.savings,
-                    savings_p90=member.savings,
-                    savings_pct_p10=member.savings_pct,
-                    savings_pct_p50=member.savings_pct,
-                    savings_pct_p90=member.savings_pct,
-                    prob_saving=1.0 if member.savings > tol else 0.0,
-                    delivered_value=0.0,
-                    settlement=member.allocated_cost,
-                    savings_central=member.savings,
-                    savings_pct_central=member.savings_pct,
-                    direct_cost=0.0,
-                    note=note,
-                )
-            )
+    rows = [
+        MemberResult(run=run, lab_id=lab_ids.get(figures["lab_name"]), rule=rule, **figures)
+        for rule in result.rules
+        for figures in member_figures(result, rule)
+    ]
     MemberResult.objects.bulk_create(rows, batch_size=2000)
     StabilityResult.objects.bulk_create(
         [StabilityResult(run=run, rule=rule, **rr.stability.to_dict()) for rule, rr in result.rules.items()]

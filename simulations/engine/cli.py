@@ -25,6 +25,7 @@ from .airport import (
     read_airport_csv,
     read_airport_json,
 )
+from .custom import airport_to_dict, results_json, run_custom, table_to_dict
 from .errors import EngineError
 from .games import ExplicitGame, read_csv_game, read_json_game
 from .rules import RULES, allocate, normalize_rule
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     alloc.add_argument("--json", action="store_true", help="print JSON instead of a table")
     alloc.add_argument("--stability", action="store_true", help="add the core check")
     alloc.add_argument("--seed", type=int, default=0, help="seed for sampled methods")
+    alloc.add_argument(
+        "--results",
+        action="store_true",
+        help="print, as JSON, every rule in --rule (comma-separated) the way the API's run results give them",
+    )
     return parser
 
 
@@ -142,7 +148,19 @@ def run_airport(game: AirportGame, rule: str, args: argparse.Namespace) -> dict[
     return out
 
 
+def run_results(args: argparse.Namespace) -> dict[str, Any]:
+    """The API's results for a custom game of these rules (engine.custom.results_json)."""
+    loaded = load_game(args.file, args.kind)
+    if isinstance(loaded, AirportGame):
+        kind, game = "airport", airport_to_dict(loaded)
+    else:
+        kind, game = "table", table_to_dict(loaded)
+    return results_json(run_custom(kind, game, [rule.strip() for rule in args.rule.split(",")]))
+
+
 def run_allocate(args: argparse.Namespace) -> dict[str, Any]:
+    if args.results:
+        return run_results(args)
     rule = normalize_rule(args.rule)
     loaded = load_game(args.file, args.kind)
     if isinstance(loaded, AirportGame):
@@ -213,5 +231,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(out, indent=2) if args.json else _table(out))
+    print(json.dumps(out, indent=2) if args.json or args.results else _table(out))
     return 0

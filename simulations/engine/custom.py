@@ -210,6 +210,64 @@ class CustomResult:
         )
 
 
+def member_figures(result: CustomResult, rule: str) -> list[dict[str, Any]]:
+    """Each member's figures under `rule`, named as the run results store and the API shows them.
+
+    A given table has no uncertainty: the bands collapse to the value, P(saving) is 1 or 0, and
+    nothing is delivered in kind, so a member settles its whole allocated cost with the pool. The
+    service stores exactly these (simulations.services) and the CLI prints them.
+    """
+    rr = result.rules[rule]
+    tol = 1e-9 * max(1.0, result.grand_cost)
+    out = []
+    for m in rr.members:
+        note = ""
+        if m.count > 1:
+            note = (
+                f"{m.name}: {m.count:,} players; each pays {m.allocated_cost / m.count:,.2f} "
+                f"instead of {m.standalone_cost / m.count:,.2f} alone."
+            )
+        out.append(
+            {
+                "lab_name": m.name,
+                "exact": rr.exact,
+                "standalone_cost": m.standalone_cost,
+                "allocated_cost": m.allocated_cost,
+                "savings": m.savings,
+                "savings_pct": m.savings_pct,
+                "savings_p10": m.savings,
+                "savings_p50": m.savings,
+                "savings_p90": m.savings,
+                "savings_pct_p10": m.savings_pct,
+                "savings_pct_p50": m.savings_pct,
+                "savings_pct_p90": m.savings_pct,
+                "prob_saving": 1.0 if m.savings > tol else 0.0,
+                "delivered_value": 0.0,
+                "settlement": m.allocated_cost,
+                "savings_central": m.savings,
+                "savings_pct_central": m.savings_pct,
+                "direct_cost": 0.0,
+                "note": note,
+            }
+        )
+    return out
+
+
+def results_json(result: CustomResult) -> dict[str, Any]:
+    """The results as `GET /api/v1/runs/{id}/results/` gives them for a custom game's run (its
+    `rules` block: each rule's members and core check), plus the game's totals."""
+    return {
+        "kind": result.kind,
+        "grand_cost": result.grand_cost,
+        "standalone_total": result.standalone_total,
+        "players": result.players,
+        "rules": [
+            {"rule": rule, "members": member_figures(result, rule), "stability": rr.stability.to_dict()}
+            for rule, rr in result.rules.items()
+        ],
+    }
+
+
 def _member(name: str, count: int, alone: float, allocated: float) -> CustomMember:
     savings = alone - allocated
     return CustomMember(name, count, alone, allocated, savings, savings / alone if alone > 0 else 0.0)

@@ -196,3 +196,36 @@ def test_a_duplicated_game_keeps_its_table(world, client):
     assert (copy.kind, copy.game, copy.player_labs) == (scenario.kind, scenario.game, scenario.player_labs)
     # The copy's edit page is the game's.
     assert client.get(response["Location"])["Location"] == reverse("simulations:custom_game_edit", args=[copy.pk])
+
+
+def test_the_cli_prints_the_results_the_api_gives(
+    world, client, client_as, fake_broker, django_capture_on_commit_callbacks, tmp_path, capsys
+):
+    """CLI parity: `allocate FILE --rule a,b --results` is the API's `rules` block for the same game."""
+    import json
+
+    from simulations.engine.cli import main
+
+    client.force_login(world.coordinator)
+    post_game(client, world, text=AIRPORT, kind="airport", rules=["shapley", "nucleolus", "ensc"])
+    scenario = Scenario.objects.get(name="Negotiated")
+    run = run_game(client, scenario, django_capture_on_commit_callbacks)
+    api = client_as("coordinator").get(f"/api/v1/runs/{run.pk}/results/").json()["rules"]
+
+    path = tmp_path / "runway.csv"
+    path.write_text(AIRPORT)
+    assert main(["allocate", str(path), "--rule", "shapley,nucleolus,ensc", "--results"]) == 0
+    cli = json.loads(capsys.readouterr().out)["rules"]
+    assert [item["rule"] for item in cli] == [item["rule"] for item in api]
+    for ours, theirs in zip(cli, api, strict=True):
+        by_name = {m["lab_name"]: m for m in theirs["members"]}
+        for member in ours["members"]:
+            for key, value in member.items():
+                expected = by_name[member["lab_name"]][key]
+                assert expected == (pytest.approx(value) if isinstance(value, float) else value), key
+        for key in ("in_core", "individually_rational", "max_excess", "least_core_epsilon", "exhaustive", "method"):
+            assert theirs["stability"][key] == (
+                pytest.approx(ours["stability"][key])
+                if isinstance(ours["stability"][key], float)
+                else ours["stability"][key]
+            ), key
