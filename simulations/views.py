@@ -430,12 +430,14 @@ def _custom_results_context(request, run: SimulationRun) -> dict:
         "standalone_total": sum(row.standalone_cost for row in rows),
         "player_count": sum(counts.get(row.lab_name, 1) for row in rows),
         "member_count": len(rows),
+        # An airport type's totals grow with its count; per player, the types compare.
         "charts": {
             "costs": {
                 "labels": [row.lab_name for row in rows[:24]],
-                "standalone_label": "Going alone",
-                "standalone": [round(row.standalone_cost, 2) for row in rows[:24]],
-                "allocated": [round(row.allocated_cost, 2) for row in rows[:24]],
+                "standalone_label": "Going alone" + (" (per player)" if counts else ""),
+                "allocated_label": "Allocated" + (" (per player)" if counts else ""),
+                "standalone": [round(row.standalone_cost / counts.get(row.lab_name, 1), 2) for row in rows[:24]],
+                "allocated": [round(row.allocated_cost / counts.get(row.lab_name, 1), 2) for row in rows[:24]],
             }
         },
         "many": len(rows) > 24,

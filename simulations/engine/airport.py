@@ -275,7 +275,7 @@ def airport_from_rows(rows: Sequence[Mapping[str, Any]], level_costs: Mapping[st
 
     A row's `level` names an entry of `level_costs` (the cost of the facility built to that
     level); a row may instead give its level's `cost` directly. Rows that name the same level must
-    agree on its cost. Errors name the row (1-based, as in the file).
+    agree on its cost. Errors name the row: its `_where` (a CSV's "line 7"), else "row N" (1-based).
     """
     levels_known: dict[str, float] = {}
     for name, value in (level_costs or {}).items():
@@ -287,15 +287,15 @@ def airport_from_rows(rows: Sequence[Mapping[str, Any]], level_costs: Mapping[st
     costs: list[float] = []
     counts: list[int] = []
     levels: list[str] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}
     for number, row in enumerate(rows, start=1):
-        where = f"row {number}"
+        where = str(row.get("_where") or f"row {number}")
         name = str(row.get("player") or row.get("name") or "").strip()
         if not name:
             raise InvalidGameError(f"{where}: the player name is empty")
         if name in seen:
-            raise InvalidGameError(f"{where}: player {name!r} is duplicated (first on row {seen[name]})")
-        seen[name] = number
+            raise InvalidGameError(f"{where}: player {name!r} is duplicated (first on {seen[name]})")
+        seen[name] = where
         level = str(row.get("level") or "").strip()
         given = row.get("cost")
         if given not in (None, ""):
@@ -353,17 +353,9 @@ def read_airport_csv(text: str) -> AirportGame:
                 level_costs[row["level"]] = row["cost"]
                 continue
             raise InvalidGameError(f"line {line}: the player name is empty")
-        row["_line"] = line
+        row["_where"] = f"line {line}"
         rows.append(row)
-    try:
-        return airport_from_rows(rows, level_costs)
-    except InvalidGameError as exc:
-        # Rows are numbered among players; name the file's line instead.
-        message = str(exc)
-        if message.startswith("row "):
-            number = int(message[4:].split(":")[0].split(" ")[0])
-            message = f"line {rows[number - 1]['_line']}" + message[len(f"row {number}") :]
-        raise InvalidGameError(message) from None
+    return airport_from_rows(rows, level_costs)
 
 
 def read_airport_json(data: Any) -> AirportGame:

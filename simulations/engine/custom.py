@@ -270,7 +270,8 @@ def results_json(result: CustomResult) -> dict[str, Any]:
 
 def _member(name: str, count: int, alone: float, allocated: float) -> CustomMember:
     savings = alone - allocated
-    return CustomMember(name, count, alone, allocated, savings, savings / alone if alone > 0 else 0.0)
+    # In percent, as the cost model's figures (the `pct` of the pages and the API's units).
+    return CustomMember(name, count, alone, allocated, savings, 100.0 * savings / alone if alone > 0 else 0.0)
 
 
 def _airport_stability(game: AirportGame, per_player: np.ndarray) -> Stability:

@@ -71,7 +71,7 @@
         labels: costs.labels,
         datasets: [
           { label: costs.standalone_label || "Going alone", data: costs.standalone, backgroundColor: "#c3c9d3" },
-          { label: "In the consortium", data: costs.allocated, backgroundColor: "#2f4fcf" }
+          { label: costs.allocated_label || "In the consortium", data: costs.allocated, backgroundColor: "#2f4fcf" }
         ]
       },
       options: {

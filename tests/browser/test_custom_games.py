@@ -30,7 +30,7 @@ def test_a_coordinator_uploads_an_airport_game_and_reads_the_split(page, log_in,
     # A bad table first: the error names the line and nothing is saved.
     page.get_by_label("Paste the game").fill("player,cost\nA,1\nA,2\n")
     page.get_by_role("button", name="Save game").click()
-    page.get_by_text("Line 3: player 'A' is duplicated (first on row 1).").wait_for()
+    page.get_by_text("Line 3: player 'A' is duplicated (first on line 2).").wait_for()
 
     path = tmp_path / "runway.csv"
     path.write_text(RUNWAY)

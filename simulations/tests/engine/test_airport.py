@@ -140,7 +140,7 @@ def test_reading_csv_with_a_level_table_and_counts():
         ("", "empty"),
         ("name,cost\na,1\n", "must name `player`"),
         ("player,cost,colour\na,1,red\n", "unknown column"),
-        ("player,cost\na,1\na,2\n", "line 3: player 'a' is duplicated (first on row 1)"),
+        ("player,cost\na,1\na,2\n", "line 3: player 'a' is duplicated (first on line 2)"),
         ("player,cost\na,-1\n", "line 2 (a): the cost is negative"),
         ("player,cost\na,lots\n", "line 2 (a): cost: 'lots' is not a number"),
         ("player,cost,count\na,1,0\n", "line 2 (a): count: a count must be a whole number"),

@@ -46,6 +46,8 @@ def test_an_airport_game_reports_types_with_their_totals():
     assert (a.name, a.count, a.standalone_cost) == ("A", 2, 16)
     # Three players: 8 split by three, the 10 more by D alone.
     assert a.allocated_cost == pytest.approx(2 * 8 / 3)
+    # Savings in percent of going alone, as the cost model reports them.
+    assert a.savings_pct == pytest.approx(100 * (16 - 16 / 3) / 16)
     assert d.allocated_cost == pytest.approx(8 / 3 + 10)
     assert shapley.stability.in_core and shapley.stability.least_core_epsilon == pytest.approx(-8 / 3)
     assert sum(m.allocated_cost for m in result.rules["least_core"].members) == pytest.approx(18)
