@@ -11,7 +11,8 @@ The matrix adds objects to `ledger`: `invitation_a`, D's open invitation to lab 
 A's users (user_a, token) answer, D's coordinator sees but may not answer, and which shows lab A
 to nobody in D; `archived_scenario`, an archived scenario of C, still read by C's people and
 refused a new run (409) even to its coordinator; `custom_game`, a custom game of C; `lab_listed`
-(Lab L), in no consortium but listed in the directory, which any coordinator may invite;
+(Lab L), in no consortium but listed in the directory, which any coordinator may invite; `lab_hidden`
+(Lab H), in D only, which C's coordinator may not pick;
 `application_d`, lab D's pending application to C (D is listed in the directory), which C's
 coordinator answers; `lab_invitation_a`, user_a's (lab A's admin) invitation of a colleague to lab
 A; `lab_invitation_b_for_a`, lab B's invitation of user_a's email address.
@@ -95,6 +96,9 @@ def ledger(ledger):
     )
 
     ledger.lab_listed = f.LabFactory(name="Lab L", slug="lab-l", listed_in_directory=True)
+    # In D only, never applied to C and not listed: hidden from C's coordinator.
+    ledger.lab_hidden = f.LabFactory(name="Lab H", slug="lab-h")
+    f.MembershipFactory(consortium=ledger.other_consortium, lab=ledger.lab_hidden)
     from consortium.models import Application
     from labs.models import LabInvitation
 
@@ -301,10 +305,23 @@ CASES = [
         ("consortium.Membership",),
     ),
     Case(
-        "hidden lab D joins C as candidate",
+        "hidden lab H joins C as candidate",
         "post",
         lambda w: "/api/v1/memberships/",
         every(403, coordinator=400, other_coordinator=400),
+        lambda w: {
+            "consortium": w.consortium.pk,
+            "lab": w.lab_hidden.pk,
+            "status": "candidate",
+            "joined_on": "2026-06-01",
+        },
+        ("consortium.Membership",),
+    ),
+    Case(
+        "lab D, which applied to C, joins C as candidate",
+        "post",
+        lambda w: "/api/v1/memberships/",
+        every(403, coordinator=201, other_coordinator=400),
         lambda w: {"consortium": w.consortium.pk, "lab": w.lab_d.pk, "status": "candidate", "joined_on": "2026-06-01"},
         ("consortium.Membership",),
     ),
