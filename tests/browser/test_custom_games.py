@@ -9,6 +9,7 @@ import pytest
 from simulations.tests.engine.test_airport import BIRMINGHAM
 from tests.browser.seed import seed_world
 
+from .conftest import DESKTOP, PHONE
 from .test_journeys import assert_painted
 
 pytestmark = pytest.mark.browser
@@ -56,6 +57,11 @@ def test_a_coordinator_uploads_an_airport_game_and_reads_the_split(page, log_in,
     assert "Fokker Friendship 27: 42 players; each pays 4.86 instead of 65,899.00 alone." in table.inner_text()
     assert "Boeing 707: 22 players; each pays 162.24 instead of 117,676.00 alone." in table.inner_text()
     assert page.get_by_text("Shapley value: stable (in the core)").is_visible()
+    # On a phone each type's figures stack under its name: the savings stay inside the viewport.
+    page.set_viewport_size(PHONE)
+    box = page.locator(".members-table td.savings").first.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    page.set_viewport_size(DESKTOP)
     screenshot("custom-game-results", phone=True)
     page.get_by_role("link", name="Nucleolus").first.click()
     assert page.get_by_text("Nucleolus: stable (in the core)").is_visible()
