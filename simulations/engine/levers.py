@@ -272,7 +272,10 @@ def _coalition_sentence(rule: str, method: str, members: tuple[str, ...], remove
     label = RULE_LABELS[rule]
     how = "every subset of the labs tried" if method == "exact" else "found greedily, so a larger one may exist"
     if not removed:
-        return f"All {n} labs together are stable: {label} is in the core at central parameters ({how})."
+        return (
+            f"All {n} labs together ({_names(members)}) are stable: {label} is in the core at central "
+            f"parameters ({how})."
+        )
     return (
         f"The largest stable group is {len(members)} of the {n} labs, without {_names(removed)}: "
         f"{label} is in the core at central parameters for {_names(members)} ({how})."

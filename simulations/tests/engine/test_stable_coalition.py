@@ -76,7 +76,9 @@ def test_greedy_drops_first_the_member_whose_removal_lowers_the_largest_excess_m
 
 def test_a_stable_consortium_keeps_every_lab_and_the_sentence_names_the_rest() -> None:
     whole = largest_stable_coalition(spec(5, 0))
-    assert whole.removed == () and whole.sentence.startswith("All 5 labs together are stable: Proportional")
+    assert whole.removed == () and whole.sentence.startswith(
+        "All 5 labs together (lab0, lab1, lab2, lab3 and lab4) are stable: Proportional"
+    )
     part = largest_stable_coalition(spec(5, 5))
     assert part.removed == ("lab2", "lab4")
     assert part.sentence.startswith("The largest stable group is 3 of the 5 labs, without lab2 and lab4:")

@@ -1,0 +1,169 @@
+"""Lever studies: who may start one, the cap they share with runs, the task, and what is stored."""
+
+from __future__ import annotations
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError
+
+from simulations import engine, levers, services, tasks
+from simulations.engine.levers import embargo_lever, largest_stable_coalition, overhead_lever
+from simulations.models import LeverStudy
+from tests import factories as f
+
+
+@pytest.fixture
+def study(world, fake_broker, settings):
+    settings.LEVER_STUDY_DRAWS = 30
+    return levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator, target=0.8)
+
+
+def test_coordinator_starts_a_queued_study_sent_to_the_workers_after_commit(world, fake_broker, settings):
+    settings.LEVER_STUDY_DRAWS = 30
+    with pytest.raises(ValidationError):  # nothing sent from a transaction that rolled back
+        from django.db import transaction
+
+        with transaction.atomic():
+            levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+            raise ValidationError("roll back")
+    assert fake_broker.sent == []
+    made = levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+    assert (made.status, made.rule, made.target, made.draws) == ("queued", world.scenario.rules[0], 0.9, 30)
+    assert [name for name, _ in fake_broker.sent] == []  # pytest-django's test transaction has not committed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_study_is_handed_to_the_broker(world, fake_broker):
+    made = levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+    assert fake_broker.sent == [("run_lever_study", (made.pk,))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_study_the_broker_cannot_take_fails_at_once_with_the_reason(world, fake_broker):
+    fake_broker.down = True
+    made = levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+    made.refresh_from_db()
+    assert made.status == "failed" and "task queue could not be reached" in made.error
+
+
+@pytest.mark.parametrize("who", ["user_a", "user_b", "other_coordinator", "staff"])
+def test_only_the_consortiums_coordinators_start_studies(world, fake_broker, who):
+    with pytest.raises(PermissionDenied):
+        levers.lever_study_create(scenario=world.scenario, started_by=getattr(world, who))
+    assert not LeverStudy.objects.exists()
+
+
+@pytest.mark.parametrize(("target", "ok"), [(0.5, True), (0.99, True), (0.49, False), (0.995, False), (1.0, False)])
+def test_target_probability_must_lie_between_half_and_ninety_nine_percent(world, fake_broker, target, ok):
+    if ok:
+        assert levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator, target=target)
+    else:
+        with pytest.raises(ValidationError, match=r"between 0\.5 and 0\.99"):
+            levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator, target=target)
+
+
+def test_a_scenario_with_one_lab_or_archived_starts_no_study(world, fake_broker):
+    single = f.ScenarioFactory(consortium=world.consortium, labs=[world.lab_a])
+    with pytest.raises(ValidationError, match="at least two labs"):
+        levers.lever_study_create(scenario=single, started_by=world.coordinator)
+    world.scenario.archived_at = world.scenario.created_at
+    world.scenario.save()
+    with pytest.raises(ValidationError, match="archived"):
+        levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+
+
+def test_studies_and_runs_share_the_consortiums_cap_on_active_work(world, fake_broker, settings):
+    settings.CONSORTIUM_MAX_ACTIVE_RUNS = 2
+    services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=10)
+    levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+    with pytest.raises(services.ActiveRunLimitError, match="1 runs and 1 lever studies"):
+        levers.lever_study_create(scenario=world.scenario, started_by=world.coordinator)
+    with pytest.raises(services.ActiveRunLimitError, match="1 runs and 1 lever studies"):
+        services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=10)
+
+
+def test_executed_study_stores_the_engines_findings_for_the_snapshot(study):
+    assert tasks.run_lever_study.run(study.pk) is None
+    study.refresh_from_db()
+    assert (study.status, study.progress, study.step, study.error) == ("succeeded", 1.0, "", "")
+    assert study.started_at <= study.finished_at
+    spec = engine.ScenarioSpec.from_dict(study.inputs["spec"])
+    embargo = embargo_lever(spec, rule=study.rule, target=0.8, draws=30)
+    overhead = overhead_lever(spec, rule=study.rule, target=0.8, draws=30)
+    coalition = largest_stable_coalition(spec, rule=study.rule)
+    assert study.results["embargo"]["value"] == embargo.value
+    assert study.results["embargo"]["prob_at_value"] == embargo.prob_at_value
+    assert study.results["overhead"]["value"] == overhead.value
+    assert study.results["coalition"]["members"] == list(coalition.members)
+    assert study.results["coalition"]["method"] == "exact"
+    assert study.sentences == [embargo.sentence, overhead.sentence, coalition.sentence]
+    assert "Lab A" in study.sentences[2] and "Lab B" in study.sentences[2]
+
+
+def test_a_finished_study_is_not_computed_again(study, monkeypatch):
+    tasks.run_lever_study.run(study.pk)
+    monkeypatch.setattr(levers, "embargo_lever", lambda *a, **k: pytest.fail("computed twice"))
+    assert levers.lever_study_execute(study_id=study.pk) is False
+
+
+def test_progress_and_findings_so_far_are_stored_after_each_step(study, monkeypatch):
+    seen = []
+    real = levers.largest_stable_coalition
+
+    def watching(spec, **kwargs):
+        fresh = LeverStudy.objects.get(pk=study.pk)
+        seen.append((fresh.status, fresh.progress, fresh.step, sorted(fresh.results)))
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(levers, "largest_stable_coalition", watching)
+    tasks.run_lever_study.run(study.pk)
+    assert seen == [("running", 0.9, "Searching the largest stable group of labs", ["embargo", "overhead"])]
+
+
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        (SoftTimeLimitExceeded(), "The lever study exceeded the time limit of 600 s."),
+        (RuntimeError("disk full"), "The lever study failed: RuntimeError: disk full"),
+    ],
+)
+def test_study_that_overruns_or_crashes_fails_with_a_reason(study, monkeypatch, settings, raised, message):
+    settings.SIMULATION_SOFT_TIME_LIMIT = 600
+
+    def explode(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(levers, "overhead_lever", explode)
+    tasks.run_lever_study.run(study.pk)
+    study.refresh_from_db()
+    assert study.status == "failed" and study.error.startswith(message)
+    assert study.results.keys() == {"embargo"} and study.finished_at is not None
+
+
+def test_transient_database_error_retries_the_study_and_the_retry_computes_it(study, monkeypatch, settings):
+    settings.SIMULATION_RETRY_MAX = 2
+    calls = []
+    real = levers.lever_study_execute
+
+    def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr(levers, "lever_study_execute", flaky)
+    retried = []
+
+    def retry(**kwargs):
+        retried.append(kwargs["countdown"])
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(tasks.run_lever_study, "retry", retry)
+    with pytest.raises(RuntimeError, match="retry"):
+        tasks.run_lever_study.run(study.pk)
+    study.refresh_from_db()
+    assert study.status in ("queued", "running") and len(retried) == 1
+    tasks.run_lever_study.run(study.pk)  # the retry's delivery
+    study.refresh_from_db()
+    assert study.status == "succeeded"
