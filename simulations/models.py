@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from simulations.engine.rules import RULE_LABELS
 from simulations.engine.scenario import HEADLINE_MEDIAN, STABILITY_ASSUMPTION
 
 # The two baselines of cost model v2, as pages name them.
@@ -347,6 +348,10 @@ class LeverStudy(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    @property
+    def rule_label(self) -> str:
+        return RULE_LABELS.get(self.rule, self.rule)
 
     @property
     def sentences(self) -> list[str]:
