@@ -167,3 +167,43 @@ def test_transient_database_error_retries_the_study_and_the_retry_computes_it(st
     tasks.run_lever_study.run(study.pk)  # the retry's delivery
     study.refresh_from_db()
     assert study.status == "succeeded"
+
+
+# API ------------------------------------------------------------------------------------------------
+
+
+def lever_url(scenario) -> str:
+    return f"/api/v1/scenarios/{scenario.pk}/levers/"
+
+
+@pytest.mark.parametrize("target", [0.3, 0.999, "many"])
+def test_api_refuses_a_target_out_of_range_with_the_field_named(world, client_as, fake_broker, target):
+    response = client_as("coordinator").post(lever_url(world.scenario), {"target": target}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "target" in error["fields"]
+    assert not LeverStudy.objects.exists()
+
+
+def test_api_start_answers_202_with_the_study_and_429_over_the_cap(world, client_as, fake_broker, settings):
+    settings.CONSORTIUM_MAX_ACTIVE_RUNS = 1
+    client = client_as("coordinator")
+    response = client.post(lever_url(world.scenario), {}, format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["target"], body["rule"], body["sentences"]) == ("queued", 0.9, "shapley", [])
+    assert response["Location"] == body["url"] and body["url"].endswith(f"/api/v1/levers/{body['id']}/")
+    refused = client.post(lever_url(world.scenario), {}, format="json")
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_active_runs"
+
+
+def test_api_reads_a_finished_study_with_its_findings(study, client_as):
+    tasks.run_lever_study.run(study.pk)
+    study.refresh_from_db()
+    body = client_as("user_b").get(f"/api/v1/levers/{study.pk}/").json()
+    assert (body["status"], body["progress"]) == ("succeeded", 1.0)
+    assert body["sentences"] == study.sentences
+    assert body["results"]["coalition"]["method"] == "exact"
+    assert body["results"]["embargo"]["value"] == study.results["embargo"]["value"]
+    listed = client_as("user_a").get(lever_url(study.scenario)).json()
+    assert [row["id"] for row in listed["results"]] == [study.pk]
