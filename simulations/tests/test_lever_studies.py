@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import psycopg.errors as pg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError
 
 from simulations import engine, levers, services, tasks
 from simulations.engine.levers import embargo_lever, largest_stable_coalition, overhead_lever
 from simulations.models import LeverStudy
 from tests import factories as f
+
+from . import test_tasks
+from .test_tasks import _database_error
+
+closed_connections = test_tasks.closed_connections  # the fixture, shared with the run tasks' tests
 
 
 @pytest.fixture
@@ -141,32 +146,40 @@ def test_study_that_overruns_or_crashes_fails_with_a_reason(study, monkeypatch, 
     assert study.results.keys() == {"embargo"} and study.finished_at is not None
 
 
-def test_transient_database_error_retries_the_study_and_the_retry_computes_it(study, monkeypatch, settings):
+def test_transient_database_error_mid_study_retries_it_on_a_fresh_connection_and_the_retry_finishes_it(
+    study, monkeypatch, closed_connections, settings
+):
     settings.SIMULATION_RETRY_MAX = 2
     calls = []
-    real = levers.lever_study_execute
+    real = levers.overhead_lever
 
-    def flaky(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 1:
-            raise OperationalError("database is locked")
-        return real(**kwargs)
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the study is running, its embargo already stored
+            raise _database_error(cause=pg.QueryCanceled("canceling statement due to statement timeout"))
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(levers, "lever_study_execute", flaky)
-    retried = []
-
-    def retry(**kwargs):
-        retried.append(kwargs["countdown"])
-        return RuntimeError("retry")
-
-    monkeypatch.setattr(tasks.run_lever_study, "retry", retry)
-    with pytest.raises(RuntimeError, match="retry"):
-        tasks.run_lever_study.run(study.pk)
+    monkeypatch.setattr(levers, "overhead_lever", flaky)
+    tasks.run_lever_study.apply(args=(study.pk,))
     study.refresh_from_db()
-    assert study.status in ("queued", "running") and len(retried) == 1
-    tasks.run_lever_study.run(study.pk)  # the retry's delivery
+    assert (study.status, len(calls), len(closed_connections)) == ("succeeded", 2, 1), study.error
+    assert len(study.sentences) == 3
+
+
+def test_a_study_fails_once_the_retry_budget_is_spent(study, monkeypatch, closed_connections, settings):
+    settings.SIMULATION_RETRY_MAX = 1
+
+    def broken(**kwargs):
+        raise _database_error(cause=pg.QueryCanceled("canceling statement due to statement timeout"))
+
+    monkeypatch.setattr(levers, "lever_study_execute", broken)
+    tasks.run_lever_study.apply(args=(study.pk,))
     study.refresh_from_db()
-    assert study.status == "succeeded"
+    assert study.status == "failed"
+    assert study.error == (
+        "The lever study failed (the database error persisted through 1 retries): "
+        "OperationalError: canceling statement due to statement timeout"
+    )
 
 
 # API ------------------------------------------------------------------------------------------------
