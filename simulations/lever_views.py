@@ -41,7 +41,7 @@ def lever_card_context(*, study: LeverStudy | None, scenario, is_coordinator: bo
         "study": study,
         "scenario": scenario,
         "is_coordinator": is_coordinator,
-        "lever_form": form or LeverStudyForm(),
+        "lever_form": form or LeverStudyForm(initial={"target": study.target} if study else None),
         "can_start": is_coordinator and not scenario.is_archived and (study is None or study.is_finished),
     }
 

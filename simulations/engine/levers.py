@@ -174,8 +174,11 @@ def _lever(
     else:
         sentence = f"With {what.format(value)}, {label} stays in the core in {at[0]:.0%} of {draws} draws"
         sentence += f" (± {at[1]:.0%})."
+        unit = "months" if parameter == "embargo_months" else "times"
         if beyond is not None:
-            sentence += f" At {beyond:.2f} it is {past[0]:.0%}, below the {target:.0%} asked for."
+            sentence += f" At {beyond:.2f} {unit} it is {past[0]:.0%}, below the {target:.0%} asked for."
+        else:
+            sentence += f" {value:.2f} {unit} is the end of the range searched, so the edge lies beyond it."
     return Lever(parameter, rule, target, value, at[0], at[1], beyond, past[0], past[1], draws, sentence)
 
 

@@ -14,9 +14,7 @@ from .test_workers import RUN_TIMEOUT, big_scenario
 pytestmark = pytest.mark.services
 
 
-def test_a_lever_study_goes_queued_running_succeeded_on_a_worker_with_progress_between(
-    world, start_worker, settings
-):
+def test_a_lever_study_goes_queued_running_succeeded_on_a_worker_with_progress_between(world, start_worker, settings):
     settings.LEVER_STUDY_DRAWS = 40
     scenario = big_scenario(world, 8, rules=("shapley", "proportional"))
     study = levers.lever_study_create(scenario=scenario, started_by=world.coordinator, target=0.8)
