@@ -80,3 +80,12 @@ def test_a_failed_study_shows_its_reason_and_the_form_again(world, client):
     client.force_login(world.coordinator)
     page = client.get(world.scenario.get_absolute_url()).content.decode()
     assert "RuntimeError: disk full" in page and "Find the levers again" in page
+
+
+def test_an_archived_scenario_offers_no_lever_search_and_says_why(world, client):
+    world.scenario.archived_at = world.scenario.created_at
+    world.scenario.save()
+    client.force_login(world.coordinator)
+    page = client.get(world.scenario.get_absolute_url()).content.decode()
+    assert "unarchive it to search for its levers" in page
+    assert reverse("simulations:lever_study_start", args=[world.scenario.pk]) not in page
