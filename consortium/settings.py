@@ -409,6 +409,8 @@ SCENARIO_MAX_LABS = env_int("SCENARIO_MAX_LABS", 100, minimum=2)
 CONSORTIUM_MAX_ACTIVE_RUNS = env_int("CONSORTIUM_MAX_ACTIVE_RUNS", 5, minimum=1)
 # Monte Carlo draws times the scenario's labs, per run; more answers 400.
 RUN_MAX_DRAW_LABS = env_int("RUN_MAX_DRAW_LABS", 500_000, minimum=2)
+# Monte Carlo draws each trial value of a lever study is checked over (a few seconds for 14 labs).
+LEVER_STUDY_DRAWS = env_int("LEVER_STUDY_DRAWS", 100, minimum=10)
 # Seconds a client is told to wait (Retry-After) when the database cannot be reached (503).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 30, minimum=1)
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import MemberResult, SimulationChunk, SimulationRun, StabilityResult
+from .models import LeverStudy, MemberResult, SimulationChunk, SimulationRun, StabilityResult
 
 
 class ChunkInline(admin.TabularInline):
@@ -44,3 +44,11 @@ class MemberResultAdmin(admin.ModelAdmin):
     list_filter = ["rule"]
     search_fields = ["lab_name"]
     readonly_fields = [field.name for field in MemberResult._meta.fields]
+
+
+@admin.register(LeverStudy)
+class LeverStudyAdmin(admin.ModelAdmin):
+    list_display = ["id", "scenario", "status", "rule", "target", "progress", "created_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["scenario__name", "scenario__consortium__name"]
+    readonly_fields = [field.name for field in LeverStudy._meta.fields]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from simulations.engine.rules import RULE_LABELS
 from simulations.engine.scenario import HEADLINE_MEDIAN, STABILITY_ASSUMPTION
 
 # The two baselines of cost model v2, as pages name them.
@@ -292,3 +293,67 @@ class YearResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lab_name} year {self.year} in run {self.run_id}"
+
+
+class LeverStudy(models.Model):
+    """A search for the design levers of a scenario's first rule, computed by one task.
+
+    `results` holds the engine's levers (embargo, overhead) and largest stable coalition as plain
+    JSON, each with its sentence; `step` says what the worker is doing while it runs.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    scenario = models.ForeignKey("consortium.Scenario", on_delete=models.CASCADE, related_name="lever_studies")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    rule = models.CharField(max_length=20, help_text="The rule whose stability the levers keep (the scenario's first).")
+    target = models.FloatField(help_text="Probability of staying in the core the levers must reach, 0.5 to 0.99.")
+    draws = models.PositiveIntegerField(help_text="Monte Carlo draws each trial value is checked over.")
+    inputs = models.JSONField(help_text="Snapshot of the scenario as used (engine ScenarioSpec).")
+    engine_version = models.CharField(max_length=20)
+    progress = models.FloatField(default=0.0, help_text="Share of the work done, 0 to 1.")
+    step = models.CharField(max_length=120, blank=True, help_text="What the worker is computing now.")
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "lever studies"
+
+    def __str__(self) -> str:
+        return f"Lever study {self.pk} of {self.scenario} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("simulations:lever_study_progress", kwargs={"pk": self.pk})
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def rule_label(self) -> str:
+        return RULE_LABELS.get(self.rule, self.rule)
+
+    @property
+    def sentences(self) -> list[str]:
+        """The findings in words, embargo, overhead and coalition in that order (empty until done)."""
+        return [self.results[key]["sentence"] for key in ("embargo", "overhead", "coalition") if key in self.results]

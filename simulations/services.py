@@ -38,7 +38,7 @@ from simulations.engine.custom import CustomResult, check_custom_rules, member_f
 from simulations.engine.errors import EngineError
 from simulations.engine.params import ALL_IN_UPLIFT, AREAS
 
-from .models import MemberResult, SimulationChunk, SimulationRun, StabilityResult, YearResult
+from .models import LeverStudy, MemberResult, SimulationChunk, SimulationRun, StabilityResult, YearResult
 
 logger = logging.getLogger(__name__)
 
@@ -201,10 +201,13 @@ def _check_active_runs(*, consortium) -> None:
     """
     Consortium.objects.select_for_update().filter(pk=consortium.pk).first()
     active = SimulationRun.objects.filter(scenario__consortium=consortium, status__in=ACTIVE).count()
+    # Lever studies (simulations.levers) take the same workers, so they count too.
+    studies = LeverStudy.objects.filter(scenario__consortium=consortium, status__in=LeverStudy.ACTIVE).count()
     most = settings.CONSORTIUM_MAX_ACTIVE_RUNS
-    if active >= most:
+    if active + studies >= most:
+        also = f" and {studies} lever studies" if studies else ""
         raise ActiveRunLimitError(
-            f"{consortium} already has {active} runs queued or running, the most it may have at once "
+            f"{consortium} already has {active} runs{also} queued or running, the most it may have at once "
             f"({most}, CONSORTIUM_MAX_ACTIVE_RUNS). Wait for one to finish or cancel one, then start this run."
         )
 

@@ -79,8 +79,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
-    """Retry `task` later on a fresh connection if `exc` is transient and retries are left, else fail the run."""
+def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str, fail=None) -> None:
+    """Retry `task` later on a fresh connection if `exc` is transient and retries are left, else fail the run
+    (or, with `fail`, call `fail(run_id, error)` instead)."""
     if is_transient_database_error(exc):
         # The broken (or aborted) connection must not be reused by the retry.
         connections.close_all()
@@ -100,7 +101,11 @@ def _retry_or_fail(task, *, run_id: int, exc: Exception, failure: str) -> None:
             raise task.retry(exc=exc, countdown=delay, max_retries=settings.SIMULATION_RETRY_MAX)
         failure = f"{failure} (the database error persisted through {retries} retries)"
     logger.exception("%s%r failed", task.name, tuple(task.request.args or ()))
-    services.run_fail(run_id=run_id, error=f"{failure}: {type(exc).__name__}: {_one_line(exc)}")
+    error = f"{failure}: {type(exc).__name__}: {_one_line(exc)}"
+    if fail is None:
+        services.run_fail(run_id=run_id, error=error)
+    else:
+        fail(run_id, error)
 
 
 @shared_task(bind=True, name="simulations.tasks.run_simulation", **TASK_OPTIONS)
@@ -174,3 +179,19 @@ def start_redispatcher(**kwargs) -> None:
 @worker_shutdown.connect
 def stop_redispatcher(**kwargs) -> None:
     _stop.set()
+
+
+@shared_task(bind=True, name="simulations.tasks.run_lever_study", **TASK_OPTIONS)
+def run_lever_study(self, study_id: int) -> None:
+    """Compute a queued lever study (embargo, overhead, largest stable coalition) and store it."""
+    from . import levers
+
+    def fail(pk: int, error: str) -> None:
+        levers.lever_study_fail(study_id=pk, error=error)
+
+    try:
+        levers.lever_study_execute(study_id=study_id)
+    except SoftTimeLimitExceeded:
+        fail(study_id, f"The lever study exceeded the time limit of {settings.SIMULATION_SOFT_TIME_LIMIT} s.")
+    except Exception as exc:
+        _retry_or_fail(self, run_id=study_id, exc=exc, failure="The lever study failed", fail=fail)

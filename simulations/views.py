@@ -207,7 +207,20 @@ def scenario_detail(request, pk: int):
             "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
             "labs": scenario.labs.order_by("name"),
             "warnings": selectors.scenario_warnings_get(scenario=scenario),
+            **_lever_card(request, scenario),
         },
+    )
+
+
+def _lever_card(request, scenario: Scenario) -> dict:
+    """The levers card's context (simulations.lever_views), which imports this module."""
+    from . import levers
+    from .lever_views import lever_card_context
+
+    return lever_card_context(
+        study=levers.lever_study_latest(scenario=scenario),
+        scenario=scenario,
+        is_coordinator=access.is_coordinator(request.user, scenario.consortium),
     )
 
 

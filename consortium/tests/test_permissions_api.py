@@ -114,6 +114,11 @@ def ledger(ledger):
     ledger.lab_invitation_b_for_a = LabInvitation.objects.create(
         lab=ledger.lab_b, email=ledger.user_a.email, invited_by=ledger.user_b, expires_at=in_a_week
     )
+    from simulations.models import LeverStudy
+
+    ledger.lever_study = LeverStudy.objects.create(
+        scenario=ledger.scenario, rule="shapley", target=0.9, draws=100, inputs={}, engine_version="2.1.0"
+    )
     return ledger
 
 
@@ -440,6 +445,24 @@ CASES = [
         every(403, coordinator=409, other_coordinator=404),
         watched=("simulations.SimulationRun",),
     ),
+    # Lever studies (simulations.api.levers)
+    Case("lever studies of C's scenario", "get", lambda w: f"/api/v1/scenarios/{w.scenario.pk}/levers/", SEE_C),
+    Case(
+        "start a lever study of C's scenario",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/levers/",
+        every(403, coordinator=202, other_coordinator=404),
+        lambda w: {"target": 0.8},
+        ("simulations.LeverStudy",),
+    ),
+    Case(
+        "start a lever study of the archived scenario",
+        "post",
+        lambda w: f"/api/v1/scenarios/{w.archived_scenario.pk}/levers/",
+        every(403, coordinator=409, other_coordinator=404),
+        watched=("simulations.LeverStudy",),
+    ),
+    Case("lever study of C", "get", lambda w: f"/api/v1/levers/{w.lever_study.pk}/", SEE_C),
     # Custom games
     Case(
         "create custom game in C",
@@ -572,6 +595,19 @@ def test_matrix_covers_every_route_and_method_of_the_ledger_resources() -> None:
     }
     covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
     assert routes <= covered, sorted(routes - covered)
+
+
+def test_matrix_covers_every_route_and_method_of_the_lever_studies() -> None:
+    from simulations.api.urls import urlpatterns
+
+    routes = {
+        (method, _normalise(str(pattern.pattern)))
+        for pattern in urlpatterns
+        if "lever" in pattern.name
+        for method in _methods(pattern.callback)
+    }
+    covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
+    assert len(routes) == 3 and routes <= covered, sorted(routes - covered)
 
 
 def _methods(callback: Any) -> list[str]:

@@ -15,6 +15,13 @@ Steps:
    draws, through `simulate_chunk`, so up to 20 members the check is exhaustive) until the value
    found holds with P >= target and a value one resolution step beyond it does not.
 The result names both values with their probabilities and standard errors, and a sentence.
+
+`largest_stable_coalition` finds the largest group of the scenario's labs that, forming the
+consortium on its own (the others not in the game), has the rule's allocation in the core at
+central parameters. Up to EXACT_COALITION_LABS labs every subset is tried, largest first (ties:
+the smallest largest excess); beyond, greedy removal drops, one at a time, the member whose
+removal most lowers the largest excess of the remaining group's allocation, until the check
+passes. The result says which of the two it used.
 """
 
 from __future__ import annotations
@@ -22,18 +29,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
 from .drawstability import MAX_DRAW_PLAYERS, proportion
 from .errors import InvalidParameterError
-from .model import build_game
+from .model import LabInput, build_game
 from .montecarlo import simulate_chunk
 from .params import PARAMETER_SPECS
 from .rules import RULE_LABELS, allocate
 from .scenario import ScenarioSpec
 from .stability import check_stability
 
+EXACT_COALITION_LABS = 10  # 2^10 subsets: about a second at central parameters
 EMBARGO_STEP = 0.25  # months
 OVERHEAD_STEP = 0.05  # multiple of the scenario's overhead
 MAX_OVERHEAD_MULTIPLE = 20.0
@@ -165,8 +174,11 @@ def _lever(
     else:
         sentence = f"With {what.format(value)}, {label} stays in the core in {at[0]:.0%} of {draws} draws"
         sentence += f" (± {at[1]:.0%})."
+        unit = "months" if parameter == "embargo_months" else "times"
         if beyond is not None:
-            sentence += f" At {beyond:.2f} it is {past[0]:.0%}, below the {target:.0%} asked for."
+            sentence += f" At {beyond:.2f} {unit} it is {past[0]:.0%}, below the {target:.0%} asked for."
+        else:
+            sentence += f" {value:.2f} {unit} is the end of the range searched, so the edge lies beyond it."
     return Lever(parameter, rule, target, value, at[0], at[1], beyond, past[0], past[1], draws, sentence)
 
 
@@ -182,4 +194,92 @@ def overhead_lever(spec: ScenarioSpec, *, rule: str | None = None, target: float
     together) at which `rule` is in the core in at least `target` of the draws."""
     return _search(
         spec, "coordination_overhead", rule or spec.rules[0], target, draws, 0.0, MAX_OVERHEAD_MULTIPLE, OVERHEAD_STEP
+    )
+
+
+@dataclass(frozen=True)
+class StableCoalition:
+    """The largest group found whose allocation by `rule` is in the core at central parameters.
+
+    `method` is "exact" (every subset tried) or "greedy" (members dropped one at a time: a lower
+    bound on the largest size). `removed` lists the labs left out, in the order greedy dropped
+    them (alphabetical for exact); `max_excess` is the group's largest coalition excess in $
+    (at most 0 within tolerance when in the core).
+    """
+
+    rule: str
+    method: str
+    members: tuple[str, ...]
+    removed: tuple[str, ...]
+    max_excess: float
+    sentence: str
+
+
+def _excess(labs: tuple[LabInput, ...], params, rule: str, seed: int) -> tuple[bool, float]:
+    game = build_game(labs, params)
+    weights = np.array([lab.weight for lab in labs])
+    x = allocate(game, rule, weights=weights, rng=np.random.default_rng([seed, 2**32 - 1, 0])).values
+    verdict = check_stability(game, x, least_core=False)
+    return verdict.in_core, verdict.max_excess
+
+
+def largest_stable_coalition(spec: ScenarioSpec, *, rule: str | None = None, exact_up_to: int = EXACT_COALITION_LABS):
+    """The largest subset of the scenario's labs stable under `rule` (default: the first); see the module docstring."""
+    rule = rule or spec.rules[0]
+    labs = spec.labs
+    if len(labs) > MAX_DRAW_PLAYERS:
+        raise InvalidParameterError(f"the coalition search checks cores exhaustively, up to {MAX_DRAW_PLAYERS} labs")
+    n = len(labs)
+    if n <= exact_up_to:
+        method = "exact"
+        best: tuple[tuple[int, ...], float] | None = None
+        for size in range(n, 0, -1):
+            for chosen in combinations(range(n), size):
+                stable, excess = _excess(tuple(labs[i] for i in chosen), spec.params, rule, spec.seed)
+                if stable and (best is None or excess < best[1]):
+                    best = (chosen, excess)
+            if best is not None:
+                break
+        assert best is not None  # a single lab pays its own cost: always in the core
+        keep = set(best[0])
+        members = tuple(labs[i].name for i in best[0])
+        removed = tuple(labs[i].name for i in range(n) if i not in keep)
+        max_excess = best[1]
+    else:
+        method = "greedy"
+        current = list(labs)
+        dropped: list[str] = []
+        stable, max_excess = _excess(tuple(current), spec.params, rule, spec.seed)
+        while not stable:
+            trials = []
+            for i in range(len(current)):
+                rest = tuple(current[:i] + current[i + 1 :])
+                trials.append((*_excess(rest, spec.params, rule, spec.seed), i))
+            # Lowest largest excess; a stable group first among equals; then player order.
+            stable, max_excess, i = min(trials, key=lambda t: (t[1], not t[0], t[2]))
+            dropped.append(current.pop(i).name)
+        members = tuple(lab.name for lab in current)
+        removed = tuple(dropped)
+    return StableCoalition(
+        rule, method, members, removed, float(max_excess), _coalition_sentence(rule, method, members, removed, n)
+    )
+
+
+def _names(names: tuple[str, ...]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _coalition_sentence(rule: str, method: str, members: tuple[str, ...], removed: tuple[str, ...], n: int) -> str:
+    label = RULE_LABELS[rule]
+    how = "every subset of the labs tried" if method == "exact" else "found greedily, so a larger one may exist"
+    if not removed:
+        return (
+            f"All {n} labs together ({_names(members)}) are stable: {label} is in the core at central "
+            f"parameters ({how})."
+        )
+    return (
+        f"The largest stable group is {len(members)} of the {n} labs, without {_names(removed)}: "
+        f"{label} is in the core at central parameters for {_names(members)} ({how})."
     )

@@ -102,6 +102,28 @@ def test_non_coordinators_cannot_start_a_run(world, client, role, status):
     assert not world.scenario.runs.exists()
 
 
+@pytest.mark.parametrize(("role", "status"), [("user_a", 403), ("other_coordinator", 404), ("staff", 403)])
+def test_non_coordinators_cannot_start_a_lever_study(world, client, role, status):
+    client.force_login(getattr(world, role))
+    response = client.post(reverse("simulations:lever_study_start", args=[world.scenario.pk]), {"target": "0.9"})
+    assert response.status_code == status
+    assert not world.scenario.lever_studies.exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("coordinator", 200), ("user_a", 200), ("user_b", 200), ("other_coordinator", 404)]
+)
+def test_a_lever_studys_progress_is_for_the_consortiums_people(world, client, role, status):
+    from simulations.models import LeverStudy
+
+    study = LeverStudy.objects.create(
+        scenario=world.scenario, rule="shapley", target=0.9, draws=100, inputs={}, engine_version="x"
+    )
+    client.force_login(getattr(world, role))
+    assert client.get(reverse("simulations:lever_study_progress", args=[study.pk])).status_code == status
+    assert client.get(reverse("simulations:lever_study_progress", args=[999999])).status_code == 404
+
+
 def test_run_button_and_edit_link_are_for_coordinators_only(world, client):
     url = world.scenario.get_absolute_url()
     client.force_login(world.user_a)
@@ -111,6 +133,9 @@ def test_run_button_and_edit_link_are_for_coordinators_only(world, client):
     run_url = reverse("simulations:run_start", args=[world.scenario.pk])
     assert run_url in coordinator_view
     assert run_url not in member_view
+    lever_url = reverse("simulations:lever_study_start", args=[world.scenario.pk])
+    assert lever_url in coordinator_view and "Find the levers" in coordinator_view
+    assert lever_url not in member_view and "No levers searched yet." in member_view
     assert reverse("simulations:scenario_edit", args=[world.scenario.pk]) not in member_view
 
 
@@ -179,10 +204,14 @@ def test_edit_pages_of_an_unseen_consortium_answer_404_like_a_missing_one(world,
             reverse("simulations:scenario_edit", args=[999999]),
         ),
         (reverse("simulations:run_start", args=[world.scenario.pk]), reverse("simulations:run_start", args=[999999])),
+        (
+            reverse("simulations:lever_study_start", args=[world.scenario.pk]),
+            reverse("simulations:lever_study_start", args=[999999]),
+        ),
         (reverse("simulations:run_cancel", args=[run.pk]), reverse("simulations:run_cancel", args=[999999])),
         (reverse("consortium:membership_change", args=["c"]), reverse("consortium:membership_change", args=["nope"])),
     ):
-        if method == "get" and url.endswith(("/run/", "/cancel/")):
+        if method == "get" and url.endswith(("/run/", "/cancel/", "/levers/")):
             continue
         assert getattr(client, method)(url).status_code == 404, url
         assert getattr(client, method)(missing).status_code == 404, missing

@@ -70,3 +70,9 @@ def test_an_unreachable_target_gives_no_value_and_says_so() -> None:
 def test_a_bad_target_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match="target probability"):
         embargo_lever(spec(), target=1.5)
+
+
+def test_a_lever_that_holds_over_the_whole_range_says_the_edge_lies_beyond_it() -> None:
+    lever = overhead_lever(spec(21), target=0.9, draws=DRAWS)
+    assert (lever.value, lever.beyond) == (20.0, None) and lever.prob_at_value >= 0.9
+    assert lever.sentence.endswith("20.00 times is the end of the range searched, so the edge lies beyond it.")
