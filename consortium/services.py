@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -496,6 +497,12 @@ def _lab_override_clean(lab: Lab, fields: Mapping[str, Any]) -> tuple[list[str],
             values[name] = Lab._meta.get_field(name).to_python(value)
         except ValidationError as error:
             errors.extend(f"{lab.name}, {label}: {message}" for message in error.messages)
+            continue
+        # to_python takes "nan" for a float and truncates 1.5 to an integer; the lab's form does neither.
+        if isinstance(values[name], float) and not math.isfinite(values[name]):
+            errors.append(f"{lab.name}, {label}: enter a finite number, got {value!r}.")
+        elif name == "final_run_gpu_hours" and isinstance(value, float) and not value.is_integer():
+            errors.append(f"{lab.name}, {label}: enter a whole number of GPU-hours, got {value!r}.")
     if errors:
         return errors, {}
     for name, value in lab_effective_inputs(probe, values).items():
