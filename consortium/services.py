@@ -472,37 +472,45 @@ def scenario_overrides_check(*, labs: Iterable[Lab], overrides: Any) -> dict[str
         if lab is None:
             errors.append(f"Lab {key} is not among this scenario's labs; only its own labs may have overrides.")
             continue
-        lab_errors, values = _lab_override_clean(lab, fields)
-        errors.extend(lab_errors)
-        if values and not lab_errors:
+        lab_errors, values = lab_overrides_clean(lab, fields)
+        for name, messages in lab_errors.items():
+            label = LAB_OVERRIDE_FIELDS.get(name, name)
+            errors.extend(f"{lab.name}, {label}: {message}" for message in messages)
+        if values:
             cleaned[key] = values
     if errors:
         raise ValidationError({"overrides": errors})
     return cleaned
 
 
-def _lab_override_clean(lab: Lab, fields: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """One lab's overrides through the lab's own field checks and Lab.clean, on a copy of the lab."""
+def lab_overrides_clean(lab: Lab, fields: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """One lab's overrides through the lab's own field checks and Lab.clean, on a copy of the lab.
+
+    Returns ({field: [messages]}, {}) when any is refused, else ({}, the overrides' stored form).
+    The scenario form puts the messages beside its inputs; scenario_overrides_check names the lab.
+    """
     probe = Lab(**{field.attname: getattr(lab, field.attname) for field in Lab._meta.concrete_fields})
     # No pk: Lab.clean's ledger check guards the lab's own factor, which an override leaves alone.
     probe.pk = None
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     for name, value in fields.items():
-        label = LAB_OVERRIDE_FIELDS[name]
         if isinstance(value, bool) or (value is None and name != "throughput_factor"):
-            errors.append(f"{lab.name}, {label}: enter a value of the lab's field, got {value!r}.")
+            errors.setdefault(name, []).append(f"enter a value of the lab's field, got {value!r}.")
             continue
+        if name == "price_per_gpu_hour" and isinstance(value, float):
+            # As written, not as stored in binary: 2.1 is 2.1, not 2.1000000000000000888.
+            value = str(value)
         try:
             values[name] = Lab._meta.get_field(name).to_python(value)
         except ValidationError as error:
-            errors.extend(f"{lab.name}, {label}: {message}" for message in error.messages)
+            errors.setdefault(name, []).extend(error.messages)
             continue
         # to_python takes "nan" for a float and truncates 1.5 to an integer; the lab's form does neither.
         if isinstance(values[name], float) and not math.isfinite(values[name]):
-            errors.append(f"{lab.name}, {label}: enter a finite number, got {value!r}.")
+            errors.setdefault(name, []).append(f"enter a finite number, got {value!r}.")
         elif name == "final_run_gpu_hours" and isinstance(value, float) and not value.is_integer():
-            errors.append(f"{lab.name}, {label}: enter a whole number of GPU-hours, got {value!r}.")
+            errors.setdefault(name, []).append(f"enter a whole number of GPU-hours, got {value!r}.")
     if errors:
         return errors, {}
     for name, value in lab_effective_inputs(probe, values).items():
@@ -512,11 +520,8 @@ def _lab_override_clean(lab: Lab, fields: Mapping[str, Any]) -> tuple[list[str],
         probe.clean_fields(exclude=exclude)
         probe.clean()
     except ValidationError as error:
-        for name, messages in error.message_dict.items():
-            label = LAB_OVERRIDE_FIELDS.get(name, name)
-            errors.extend(f"{lab.name}, {label}: {message}" for message in messages)
-        return errors, {}
-    return [], {name: _override_stored(value) for name, value in values.items()}
+        return error.message_dict, {}
+    return {}, {name: _override_stored(value) for name, value in values.items()}
 
 
 def _override_stored(value: Any) -> Any:

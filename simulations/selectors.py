@@ -9,8 +9,9 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from consortium import access
-from consortium.models import Membership, Scenario
+from consortium.models import LAB_OVERRIDE_FIELDS, Membership, Scenario
 from simulations import engine, services
+from simulations.engine.params import AREA_LABELS, AREAS
 
 from .models import MemberResult, SimulationRun, StabilityResult, YearResult
 
@@ -361,3 +362,56 @@ def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object
             flat.update({prefix + name: value for name, value in figures.items()})
         rows.append(flat)
     return rows
+
+
+# Overrides of lab inputs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    """One overridden lab input as pages show it: the lab's own value beside the one the scenario uses."""
+
+    lab_name: str
+    field: str
+    label: str
+    lab_value: str
+    value: str
+
+
+def _override_text(name: str, value) -> str:
+    if name == "final_run_gpu_hours":
+        return f"{int(value):,} GPU-h"
+    if name == "price_per_gpu_hour":
+        return f"US${float(value):,.2f}/GPU-h"
+    if name == "throughput_factor":
+        return "datasheet factor" if value is None else f"{float(value):g} H100-eq./GPU-h"
+    if name == "area_weights":
+        return ", ".join(f"{AREA_LABELS[area]} {float(value.get(area, 0)):g}" for area in AREAS)
+    if name == "gpu_type":
+        return "Other" if value == "other" else str(value)
+    return f"{float(value):g}"
+
+
+def override_rows_get(*, snapshot: dict) -> list[OverrideRow]:
+    """Rows of an overrides snapshot {lab name: {field: {"lab": own, "scenario": used}}} (a run's
+    `inputs["overrides"]`, or services.scenario_overrides_snapshot for a scenario as it stands), by
+    lab then in the order of LAB_OVERRIDE_FIELDS."""
+    order = list(LAB_OVERRIDE_FIELDS)
+    return [
+        OverrideRow(
+            lab_name=lab_name,
+            field=name,
+            label=LAB_OVERRIDE_FIELDS[name][:1].upper() + LAB_OVERRIDE_FIELDS[name][1:],
+            lab_value=_override_text(name, pair["lab"]),
+            value=_override_text(name, pair["scenario"]),
+        )
+        for lab_name, fields in sorted((snapshot or {}).items())
+        for name, pair in sorted(fields.items(), key=lambda item: order.index(item[0]))
+    ]
+
+
+def scenario_override_rows_get(*, scenario: Scenario) -> list[OverrideRow]:
+    """The scenario's overrides beside its labs' current values."""
+    if not scenario.overrides:
+        return []
+    return override_rows_get(snapshot=services.scenario_overrides_snapshot(scenario=scenario))

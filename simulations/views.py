@@ -193,6 +193,7 @@ def scenario_detail(request, pk: int):
     latest = selectors.latest_run_get(scenario=scenario)
     specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
     values = scenario.effective_parameters()
+    override_rows = selectors.scenario_override_rows_get(scenario=scenario)
     return render(
         request,
         "simulations/scenario_detail.html",
@@ -207,6 +208,8 @@ def scenario_detail(request, pk: int):
             "rule_labels": [RULE_LABELS.get(rule, rule) for rule in scenario.rules],
             "labs": scenario.labs.order_by("name"),
             "warnings": selectors.scenario_warnings_get(scenario=scenario),
+            "override_rows": override_rows,
+            "overridden_labs": {row.lab_name for row in override_rows},
         },
     )
 
@@ -332,6 +335,7 @@ def _transfers(rows) -> list:
 
 def _results_context(request, run: SimulationRun) -> dict:
     results = selectors.run_results_get(run=run)
+    override_rows = selectors.override_rows_get(snapshot=run.inputs.get("overrides", {}))
     rule = _chosen_rule(request, results)
     rows = results.members[rule]
     lab_names = [row.lab_name for row in rows]
@@ -382,6 +386,8 @@ def _results_context(request, run: SimulationRun) -> dict:
         "years": sorted(results.years.items()),
         "charts": charts,
         "transfers": _transfers(rows),
+        "override_rows": override_rows,
+        "overridden_labs": {row.lab_name for row in override_rows},
     }
 
 
@@ -491,6 +497,11 @@ def member_report(request, pk: int, lab_id: int):
             "stability": stability,
             "risks": risks,
             "years": results.years.get(lab_name, []),
+            "override_rows": [
+                row
+                for row in selectors.override_rows_get(snapshot=run.inputs.get("overrides", {}))
+                if row.lab_name == lab_name
+            ],
         },
     )
 

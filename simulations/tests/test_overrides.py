@@ -165,6 +165,12 @@ def test_a_lab_with_no_overrides_left_is_dropped(world):
     assert world.scenario.overrides == {str(world.lab_b.pk): {"openness": 0.3}}
 
 
+def test_a_price_given_as_a_float_is_read_as_written(world):
+    set_overrides(world, lab_a={"price_per_gpu_hour": 2.1}, lab_b={"price_per_gpu_hour": 0.3})
+    assert world.scenario.overrides[str(world.lab_a.pk)] == {"price_per_gpu_hour": 2.1}
+    assert world.scenario.overrides[str(world.lab_b.pk)] == {"price_per_gpu_hour": 0.3}
+
+
 def test_the_price_override_keeps_cents(world):
     set_overrides(world, lab_a={"price_per_gpu_hour": Decimal("2.05")})
     assert world.scenario.overrides[str(world.lab_a.pk)]["price_per_gpu_hour"] == 2.05
