@@ -174,3 +174,19 @@ def test_a_price_given_as_a_float_is_read_as_written(world):
 def test_the_price_override_keeps_cents(world):
     set_overrides(world, lab_a={"price_per_gpu_hour": Decimal("2.05")})
     assert world.scenario.overrides[str(world.lab_a.pk)]["price_per_gpu_hour"] == 2.05
+
+
+def test_a_runs_resource_says_which_inputs_were_overridden(world, client_as, fake_broker):
+    client = client_as("coordinator")
+    key = str(world.lab_a.pk)
+    assert (
+        client.patch(
+            f"/api/v1/scenarios/{world.scenario.pk}/", {"overrides": {key: {"openness": 0.4}}}, format="json"
+        ).status_code
+        == 200
+    )
+    started = client.post(f"/api/v1/scenarios/{world.scenario.pk}/runs/", {"draws": 20}, format="json")
+    assert started.status_code in (201, 202), started.content
+
+    body = client_as("user_b").get(started.json()["url"]).json()
+    assert body["overrides"] == {"Lab A": {"openness": {"lab": world.lab_a.openness, "scenario": 0.4}}}
