@@ -364,6 +364,205 @@ def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object
     return rows
 
 
+# Explaining a comparison: what differs and how much of each member's change it makes ----------------
+
+LAB_INPUT_LABELS = {
+    "final_run_gpu_hours": "final run (GPU-hours per year)",
+    "rd_share": "R&D share",
+    "price_per_gpu_hour": "price per GPU-hour, all-in (US$)",
+    "gpu_type": "GPU type",
+    "area_weights": "research-area weights",
+    "openness": "openness",
+    "weight": "weight in the weighted rule",
+}
+
+
+@dataclass
+class AttributionStep:
+    """One difference between the baseline and a scenario, as pages, the CSV and the API show it.
+
+    `key` names it in the CSV (`lab_added.Lab C`, `parameter.replication`, `lab_input.Lab B.rd_share`);
+    `overridden` says the lab input was an override in either run."""
+
+    key: str
+    kind: str
+    lab: str | None
+    field: str | None
+    label: str
+    old: object
+    new: object
+    overridden: bool = False
+
+    @property
+    def old_text(self) -> str:
+        return (
+            "not a member"
+            if self.kind == "lab_added"
+            else "a member"
+            if self.kind == "lab_removed"
+            else _text(self.old)
+        )
+
+    @property
+    def new_text(self) -> str:
+        return (
+            "a member"
+            if self.kind == "lab_added"
+            else "not a member"
+            if self.kind == "lab_removed"
+            else _text(self.new)
+        )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+@dataclass
+class MemberWaterfall:
+    """A member's savings at central parameters in the baseline (`start`) and the scenario (`end`),
+    and the change each step made (`bars`, one per step, summing to `total`)."""
+
+    lab_name: str
+    start: float
+    end: float
+    total: float
+    bars: list[float]
+
+    @property
+    def steps(self) -> list[tuple[int, float, float, float]]:
+        """(index, change, running total before, after) per step, for the waterfall."""
+        out, running = [], self.start
+        for index, bar in enumerate(self.bars):
+            out.append((index, bar, running, running + bar))
+            running += bar
+        return out
+
+
+@dataclass
+class ColumnAttribution:
+    """Why a scenario's savings differ from the baseline's; `error` says why it could not be computed."""
+
+    column: ComparisonColumn
+    rule: str
+    steps: list[AttributionStep] = field(default_factory=list)
+    members: list[MemberWaterfall] = field(default_factory=list)
+    error: str = ""
+
+    def member(self, lab_name: str) -> MemberWaterfall | None:
+        return next((member for member in self.members if member.lab_name == lab_name), None)
+
+
+def _step_of(difference, overrides: set[tuple[str, str]]) -> AttributionStep:
+    kind, lab, name = difference.kind, difference.lab, difference.field
+    if kind == "parameter":
+        spec = engine.PARAMETER_SPECS[name]
+        label = spec.label + (f" ({spec.unit})" if spec.unit else "")
+        key = f"parameter.{name}"
+    elif kind == "lab_input":
+        label = f"{lab}: {LAB_INPUT_LABELS.get(name, name)}"
+        key = f"lab_input.{lab}.{name}"
+    else:
+        label = f"{lab} {'joins' if kind == 'lab_added' else 'leaves'}"
+        key = f"{kind}.{lab}"
+    return AttributionStep(
+        key=key,
+        kind=kind,
+        lab=lab,
+        field=name,
+        label=label,
+        old=difference.old,
+        new=difference.new,
+        overridden=kind == "lab_input"
+        and ((lab, name) in overrides or (name == "gpu_type" and (lab, "throughput_factor") in overrides)),
+    )
+
+
+def comparison_attribution_get(comparison: ScenarioComparison) -> list[ColumnAttribution]:
+    """For every scenario after the baseline: the differences of its run's inputs from the
+    baseline run's, and each member's change in savings at central parameters attributed to them one
+    at a time, in engine.attribution's fixed order (docs/model.md, "Explaining a comparison").
+
+    Computed from the runs' snapshots, so it explains the runs compared even after the scenarios
+    changed. The bars of each member sum to its total change at central parameters, which can
+    differ from the difference of the headline figures (medians of the draws).
+    """
+    from simulations.engine.attribution import attribute
+
+    base = comparison.columns[0].run
+    found = []
+    for column in comparison.columns[1:]:
+        result = ColumnAttribution(column=column, rule=comparison.rule)
+        found.append(result)
+        if "custom" in base.inputs or "custom" in column.run.inputs:
+            result.error = "Custom games have no cost-model inputs to compare; only their results are compared."
+            continue
+        try:
+            old = engine.ScenarioSpec.from_dict(base.inputs["spec"])
+            new = engine.ScenarioSpec.from_dict(column.run.inputs["spec"])
+            attribution = attribute(old, new, comparison.rule)
+        except (engine.EngineError, KeyError, TypeError) as exc:
+            result.error = f"The runs' inputs cannot be compared step by step: {exc}."
+            continue
+        overrides = {
+            (lab, name) for run in (base, column.run) for lab, fields in run.overrides.items() for name in fields
+        }
+        result.steps = [_step_of(difference, overrides) for difference in attribution.differences]
+        result.members = [
+            MemberWaterfall(
+                lab_name=name,
+                start=attribution.start[name],
+                end=attribution.end[name],
+                total=attribution.total(name),
+                bars=list(attribution.bars[name]),
+            )
+            for name in attribution.members
+        ]
+    return found
+
+
+def attribution_figures(result: ColumnAttribution) -> dict[str, object]:
+    """One scenario's attribution as the API's comparison report gives it (money in US$, unrounded so
+    that each member's `bars_usd` add up to its `change_usd`)."""
+    return {
+        "scenario": result.column.scenario.pk,
+        "run": result.column.run.pk,
+        "rule": result.rule,
+        "error": result.error or None,
+        "differences": [
+            {
+                "key": step.key,
+                "kind": step.kind,
+                "lab": step.lab,
+                "field": step.field,
+                "label": step.label,
+                "old": step.old,
+                "new": step.new,
+                "overridden": step.overridden,
+            }
+            for step in result.steps
+        ],
+        "members": [
+            {
+                "lab_name": member.lab_name,
+                "savings_central_baseline_usd": member.start,
+                "savings_central_usd": member.end,
+                "change_usd": member.total,
+                "bars_usd": list(member.bars),
+            }
+            for member in result.members
+        ],
+    }
+
+
 # Overrides of lab inputs ---------------------------------------------------------------------------
 
 

@@ -640,6 +640,18 @@ def run_csv(request, pk: int, table: str):
 # Comparison ---------------------------------------------------------------------------------------
 
 
+def _waterfall_charts(explained: list) -> dict:
+    """The waterfalls' chart data, keyed by canvas id: each step a floating bar from the running
+    total before it to the one after, first and last bars the savings in the baseline and the scenario."""
+    charts = {}
+    for index, result in enumerate(explained):
+        for member_index, member in enumerate(result.members):
+            labels = ["Baseline", *[step.label for step in result.steps], result.column.scenario.name]
+            bars = [[0, member.start], *[[before, after] for _, _, before, after in member.steps], [0, member.end]]
+            charts[f"waterfall-{index}-{member_index}"] = {"member": member.lab_name, "labels": labels, "bars": bars}
+    return charts
+
+
 def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
     """The page's view of selectors.scenario_comparison_get: the table, the rule tabs and the chart."""
     comparison = selectors.scenario_comparison_get(scenarios=scenarios, rule=rule)
@@ -657,7 +669,10 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
             for index, column in enumerate(comparison.columns)
         ],
     }
+    explained = selectors.comparison_attribution_get(comparison)
     return {
+        "explained": explained,
+        "waterfalls": _waterfall_charts(explained),
         "columns": comparison.columns,
         "rule": comparison.rule,
         "rule_label": RULE_LABELS.get(comparison.rule, comparison.rule),
