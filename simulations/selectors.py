@@ -344,15 +344,16 @@ def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, b
     }
 
 
-def comparison_csv_columns(comparison: ScenarioComparison) -> list[str]:
+def comparison_csv_columns(comparison: ScenarioComparison, explained: list | None = None) -> list[str]:
     columns = ["lab", "lab_name"]
     for column in comparison.columns:
         columns += [f"scenario_{column.scenario.pk}_{figure}" for figure in COMPARISON_FIGURES]
-    return columns
+    return columns + attribution_csv_columns(explained or [])
 
 
-def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object]]:
-    """One flat row per lab: the CSV of the compare page and of the API report alike."""
+def comparison_csv_rows(comparison: ScenarioComparison, explained: list | None = None) -> list[dict[str, object]]:
+    """One flat row per lab: the CSV of the compare page and of the API report alike, with the
+    attribution's columns when `explained` (comparison_attribution_get) is given."""
     rows = []
     for line in comparison.rows:
         flat: dict[str, object] = {"lab": line.lab, "lab_name": line.lab_name}
@@ -360,6 +361,7 @@ def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object
             figures = comparison_cell_figures(column, cell, baseline=index == 0)
             prefix = f"scenario_{figures.pop('scenario')}_"
             flat.update({prefix + name: value for name, value in figures.items()})
+        flat.update(attribution_csv_values(explained or [], line.lab, line.lab_name))
         rows.append(flat)
     return rows
 
@@ -429,13 +431,15 @@ def _text(value: object) -> str:
 @dataclass
 class MemberWaterfall:
     """A member's savings at central parameters in the baseline (`start`) and the scenario (`end`),
-    and the change each step made (`bars`, one per step, summing to `total`)."""
+    and the change each step made (`bars`, one per step, summing to `total`). `lab` is its lab id
+    (None for a lab deleted since)."""
 
     lab_name: str
     start: float
     end: float
     total: float
     bars: list[float]
+    lab: int | None = None
 
     @property
     def steps(self) -> list[tuple[int, float, float, float]]:
@@ -457,8 +461,16 @@ class ColumnAttribution:
     members: list[MemberWaterfall] = field(default_factory=list)
     error: str = ""
 
-    def member(self, lab_name: str) -> MemberWaterfall | None:
-        return next((member for member in self.members if member.lab_name == lab_name), None)
+    def member(self, lab_name: str, lab: int | None = None) -> MemberWaterfall | None:
+        """The member by lab id if given (a lab renamed since the runs), else by name."""
+        if lab is not None:
+            found = next((member for member in self.members if member.lab == lab), None)
+            if found is not None:
+                return found
+        return next(
+            (member for member in self.members if member.lab_name == lab_name and (lab is None or member.lab is None)),
+            None,
+        )
 
 
 def _step_of(difference, overrides: set[tuple[str, str]]) -> AttributionStep:
@@ -516,6 +528,7 @@ def comparison_attribution_get(comparison: ScenarioComparison) -> list[ColumnAtt
             (lab, name) for run in (base, column.run) for lab, fields in run.overrides.items() for name in fields
         }
         result.steps = [_step_of(difference, overrides) for difference in attribution.differences]
+        lab_ids = {**base.inputs.get("lab_ids", {}), **column.run.inputs.get("lab_ids", {})}
         result.members = [
             MemberWaterfall(
                 lab_name=name,
@@ -523,10 +536,47 @@ def comparison_attribution_get(comparison: ScenarioComparison) -> list[ColumnAtt
                 end=attribution.end[name],
                 total=attribution.total(name),
                 bars=list(attribution.bars[name]),
+                lab=lab_ids.get(name),
             )
             for name in attribution.members
         ]
     return found
+
+
+def attribution_cell(result: ColumnAttribution, lab: int | None, lab_name: str) -> dict[str, object]:
+    """One lab's attribution in one scenario, for the comparison's JSON rows and CSV:
+    `savings_central_change_usd` (its total change at central parameters) and `attribution_usd`
+    {difference key: change}; nulls where it could not be computed."""
+    member = result.member(lab_name, lab) if not result.error else None
+    if member is None:
+        return {"savings_central_change_usd": None, "attribution_usd": None}
+    return {
+        "savings_central_change_usd": member.total,
+        "attribution_usd": {step.key: bar for step, bar in zip(result.steps, member.bars, strict=True)},
+    }
+
+
+def attribution_csv_columns(explained: list[ColumnAttribution]) -> list[str]:
+    """The CSV's attribution columns: per scenario after the baseline, its total change at central
+    parameters, then `scenario_<id>_due_to[<difference key>]_usd` per difference in order."""
+    columns = []
+    for result in explained:
+        prefix = f"scenario_{result.column.scenario.pk}_"
+        columns.append(prefix + "savings_central_change_usd")
+        columns += [f"{prefix}due_to[{step.key}]_usd" for step in result.steps]
+    return columns
+
+
+def attribution_csv_values(explained: list[ColumnAttribution], lab: int | None, lab_name: str) -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for result in explained:
+        prefix = f"scenario_{result.column.scenario.pk}_"
+        cell = attribution_cell(result, lab, lab_name)
+        flat[prefix + "savings_central_change_usd"] = cell["savings_central_change_usd"]
+        bars = cell["attribution_usd"] or {}
+        for step in result.steps:
+            flat[f"{prefix}due_to[{step.key}]_usd"] = bars.get(step.key)
+    return flat
 
 
 def attribution_figures(result: ColumnAttribution) -> dict[str, object]:

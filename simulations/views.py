@@ -748,6 +748,7 @@ def compare_csv(request, slug: str):
     except selectors.ComparisonError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain")
     # The same columns as the API's comparison report (docs/api.md).
-    columns = selectors.comparison_csv_columns(comparison)
-    rows = [[row[name] for name in columns] for row in selectors.comparison_csv_rows(comparison)]
+    explained = selectors.comparison_attribution_get(comparison)
+    columns = selectors.comparison_csv_columns(comparison, explained)
+    rows = [[row[name] for name in columns] for row in selectors.comparison_csv_rows(comparison, explained)]
     return csv_response(f"{consortium.slug}-comparison-{comparison.rule}.csv", columns, rows)

@@ -84,3 +84,37 @@ def test_compare_page_explains_identical_inputs(world, fake_broker, client):
         reverse("simulations:compare", args=["c"]) + f"?scenarios={world.scenario.pk}&scenarios={copy.pk}"
     ).content.decode()
     assert "The two runs have the same inputs" in page
+
+
+def test_the_comparison_csv_and_the_api_report_carry_the_attribution(world, pair, client, client_as):
+    from tests.web.test_result_baselines import csv_of
+
+    base, other = pair
+    client.force_login(world.user_b)
+    query = f"scenarios={base.pk}&scenarios={other.pk}&rule=shapley"
+    rows = {
+        row["lab_name"]: row for row in csv_of(client, reverse("simulations:compare_csv", args=["c"]) + "?" + query)
+    }
+    prefix = f"scenario_{other.pk}_"
+    keys = ["lab_added.Lab C", "parameter.replication", "lab_input.Lab B.openness"]
+    for row in rows.values():
+        bars = [float(row[f"{prefix}due_to[{key}]_usd"]) for key in keys]
+        assert sum(bars) == pytest.approx(float(row[prefix + "savings_central_change_usd"]), abs=1e-3)
+
+    body = (
+        client_as("user_b")
+        .get("/api/v1/consortia/c/reports/comparison/", {"scenarios": f"{base.pk},{other.pk}", "rule": "shapley"})
+        .json()
+    )
+    (explained,) = body["explained"]
+    assert [d["key"] for d in explained["differences"]] == keys
+    assert explained["differences"][2]["overridden"] is True
+    for member in explained["members"]:
+        assert sum(member["bars_usd"]) == pytest.approx(member["change_usd"], abs=1e-6)
+    lab_b = next(row for row in body["results"] if row["lab_name"] == "Lab B")["scenarios"]
+    assert lab_b[0]["attribution_usd"] is None
+    assert list(lab_b[1]["attribution_usd"]) == keys
+    assert sum(lab_b[1]["attribution_usd"].values()) == pytest.approx(lab_b[1]["savings_central_change_usd"])
+    assert float(rows["Lab B"][f"{prefix}due_to[lab_input.Lab B.openness]_usd"]) == pytest.approx(
+        lab_b[1]["attribution_usd"]["lab_input.Lab B.openness"]
+    )
