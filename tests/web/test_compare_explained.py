@@ -46,7 +46,7 @@ def test_the_attribution_lists_the_differences_and_each_members_bars_sum_to_its_
     ]
     rows = {row.lab_name: row for row in other.runs.get().member_results.filter(rule="shapley")}
     for member in result.members:
-        assert sum(member.bars) == pytest.approx(member.total, abs=1e-6)
+        assert sum(member.bars) == pytest.approx(member.total, rel=1e-9, abs=1e-6)
         assert member.end == pytest.approx(rows[member.lab_name].savings_central)
     assert result.member("Lab C").start == 0.0
 
@@ -110,7 +110,7 @@ def test_the_comparison_csv_and_the_api_report_carry_the_attribution(world, pair
     assert [d["key"] for d in explained["differences"]] == keys
     assert explained["differences"][2]["overridden"] is True
     for member in explained["members"]:
-        assert sum(member["bars_usd"]) == pytest.approx(member["change_usd"], abs=1e-6)
+        assert sum(member["bars_usd"]) == pytest.approx(member["change_usd"], rel=1e-9, abs=1e-6)
     lab_b = next(row for row in body["results"] if row["lab_name"] == "Lab B")["scenarios"]
     assert lab_b[0]["attribution_usd"] is None
     assert list(lab_b[1]["attribution_usd"]) == keys
