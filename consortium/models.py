@@ -216,6 +216,40 @@ def validate_weight_values(value: object) -> None:
             raise ValidationError(f"The weight of lab {key} must be a number between -1e15 and 1e15.")
 
 
+# A scenario may override these inputs of its labs for its own runs (consortium.services
+# scenario_overrides_check applies the lab's own validation to each value).
+LAB_OVERRIDE_FIELDS = {
+    "final_run_gpu_hours": "final run (GPU-hours per year)",
+    "rd_share": "R&D share",
+    "price_per_gpu_hour": "price per GPU-hour (US$)",
+    "gpu_type": "GPU type",
+    "throughput_factor": "throughput factor",
+    "area_weights": "research-area weights",
+    "openness": "openness",
+}
+
+
+def validate_overrides(value: object) -> None:
+    """Overrides are {lab id: {lab field: value}} over LAB_OVERRIDE_FIELDS.
+
+    The values and which labs may have overrides (the scenario's own) are checked by
+    consortium.services.scenario_overrides_check.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError("Enter the overrides as an object {lab id: {field: value}}.")
+    for key, fields in value.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 19 and int(key) <= MAX_ID):
+            raise ValidationError(f"Overrides are keyed by lab id; {str(key)[:40]!r} is not a lab id.")
+        if not isinstance(fields, dict):
+            raise ValidationError(f"The overrides of lab {key} must be an object {{field: value}}.")
+        unknown = sorted(str(name)[:40] for name in set(fields) - set(LAB_OVERRIDE_FIELDS))
+        if unknown:
+            raise ValidationError(
+                f"Lab {key}: {', '.join(unknown)} cannot be overridden; the fields that can are "
+                f"{', '.join(LAB_OVERRIDE_FIELDS)}."
+            )
+
+
 def validate_weight_cap(value: float) -> None:
     if not 0 < value <= 1:
         raise ValidationError("The cap is the largest share of the joint costs one member pays: above 0, at most 1.")
@@ -262,6 +296,14 @@ class Scenario(models.Model):
         validators=[validate_weight_values],
         help_text="{lab id: number}: percentages summing to 100 for fixed shares, each lab's number for a "
         "scale; empty for compute delivered, which the ledger gives.",
+    )
+    overrides = models.JSONField(
+        "overrides of lab inputs",
+        default=dict,
+        blank=True,
+        validators=[validate_overrides],
+        help_text="{lab id: {field: value}}: lab inputs this scenario's runs use instead of the lab's own "
+        "(the lab itself is unchanged).",
     )
     weight_cap = models.FloatField(
         "cap on a member's share",

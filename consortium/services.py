@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,7 +34,16 @@ from simulations.engine.custom import check_custom_rules, custom_player_names, p
 from simulations.engine.errors import EngineError
 
 from . import access
-from .models import Application, Consortium, Membership, Scenario, default_parameters, validate_weight_values
+from .models import (
+    LAB_OVERRIDE_FIELDS,
+    Application,
+    Consortium,
+    Membership,
+    Scenario,
+    default_parameters,
+    validate_overrides,
+    validate_weight_values,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +56,7 @@ SCENARIO_FIELDS = (
     "weight_basis",
     "weight_values",
     "weight_cap",
+    "overrides",
     "draws",
     "seed",
 )
@@ -427,6 +439,100 @@ def scenario_weights_check(
     return {lab.pk: float(weight) for lab, weight in zip(labs, weights, strict=True)}
 
 
+def lab_effective_inputs(lab: Lab, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The inputs of LAB_OVERRIDE_FIELDS a scenario's runs use for `lab`: its overrides, else the lab's own.
+
+    Overriding the GPU type without a throughput factor uses the new type's datasheet factor, not
+    the lab's own factor (that one belongs to the lab's own type).
+    """
+    overrides = overrides or {}
+    values = {name: overrides[name] if name in overrides else getattr(lab, name) for name in LAB_OVERRIDE_FIELDS}
+    if "gpu_type" in overrides and "throughput_factor" not in overrides:
+        values["throughput_factor"] = None
+    return values
+
+
+def scenario_overrides_check(*, labs: Iterable[Lab], overrides: Any) -> dict[str, dict[str, Any]]:
+    """Check a scenario's overrides {lab id: {field: value}} and return them in their stored form.
+
+    Only the scenario's own labs may have overrides, only LAB_OVERRIDE_FIELDS, and each value must
+    pass the same validation as the lab's own field (the model field's checks and Lab.clean on the
+    lab with the overrides applied). A lab with no overrides left is dropped. Raises a
+    ValidationError on `overrides` naming the lab and the field; nothing is changed.
+    """
+    try:
+        validate_overrides(overrides)
+    except ValidationError as error:
+        raise ValidationError({"overrides": error.messages}) from None
+    by_id = {str(lab.pk): lab for lab in labs}
+    errors: list[str] = []
+    cleaned: dict[str, dict[str, Any]] = {}
+    for key, fields in overrides.items():
+        lab = by_id.get(key)
+        if lab is None:
+            errors.append(f"Lab {key} is not among this scenario's labs; only its own labs may have overrides.")
+            continue
+        lab_errors, values = lab_overrides_clean(lab, fields)
+        for name, messages in lab_errors.items():
+            label = LAB_OVERRIDE_FIELDS.get(name, name)
+            errors.extend(f"{lab.name}, {label}: {message}" for message in messages)
+        if values:
+            cleaned[key] = values
+    if errors:
+        raise ValidationError({"overrides": errors})
+    return cleaned
+
+
+def lab_overrides_clean(lab: Lab, fields: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """One lab's overrides through the lab's own field checks and Lab.clean, on a copy of the lab.
+
+    Returns ({field: [messages]}, {}) when any is refused, else ({}, the overrides' stored form).
+    The scenario form puts the messages beside its inputs; scenario_overrides_check names the lab.
+    """
+    probe = Lab(**{field.attname: getattr(lab, field.attname) for field in Lab._meta.concrete_fields})
+    # No pk: Lab.clean's ledger check guards the lab's own factor, which an override leaves alone.
+    probe.pk = None
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, bool) or (value is None and name != "throughput_factor"):
+            errors.setdefault(name, []).append(f"enter a value of the lab's field, got {value!r}.")
+            continue
+        if name == "price_per_gpu_hour" and isinstance(value, float):
+            # As written, not as stored in binary: 2.1 is 2.1, not 2.1000000000000000888.
+            value = str(value)
+        try:
+            values[name] = Lab._meta.get_field(name).to_python(value)
+        except ValidationError as error:
+            errors.setdefault(name, []).extend(error.messages)
+            continue
+        # to_python takes "nan" for a float and truncates 1.5 to an integer; the lab's form does neither.
+        if isinstance(values[name], float) and not math.isfinite(values[name]):
+            errors.setdefault(name, []).append(f"enter a finite number, got {value!r}.")
+        elif name == "final_run_gpu_hours" and isinstance(value, float) and not value.is_integer():
+            errors.setdefault(name, []).append(f"enter a whole number of GPU-hours, got {value!r}.")
+    if errors:
+        return errors, {}
+    for name, value in lab_effective_inputs(probe, values).items():
+        setattr(probe, name, value)
+    exclude = [field.name for field in Lab._meta.fields if field.name not in values]
+    try:
+        probe.clean_fields(exclude=exclude)
+        probe.clean()
+    except ValidationError as error:
+        return error.message_dict, {}
+    return {}, {name: _override_stored(value) for name, value in values.items()}
+
+
+def _override_stored(value: Any) -> Any:
+    """An override's JSON form: Decimals (the price) as numbers."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: float(item) for key, item in value.items()}
+    return value
+
+
 def _check_unique_name(*, scenario: Scenario) -> None:
     taken = Scenario.objects.filter(consortium=scenario.consortium, name=scenario.name).exclude(pk=scenario.pk)
     if taken.exists():
@@ -435,7 +541,20 @@ def _check_unique_name(*, scenario: Scenario) -> None:
 
 def _save_scenario(scenario: Scenario, labs: list[Lab] | None) -> Scenario:
     _check_unique_name(scenario=scenario)
-    scenario.full_clean(validate_constraints=False)
+    # Overrides first: they come in loosely typed (a Decimal price) and leave in their JSON form.
+    errors: dict[str, list[str]] = {}
+    try:
+        scenario.overrides = scenario_overrides_check(
+            labs=labs if labs is not None else scenario.labs.all(), overrides=scenario.overrides
+        )
+    except ValidationError as error:
+        errors = error.message_dict
+    try:
+        scenario.full_clean(validate_constraints=False, exclude=["overrides"] if errors else None)
+    except ValidationError as error:
+        errors = {**error.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
     scenario_weights_check(
         consortium=scenario.consortium,
         labs=labs if labs is not None else scenario.labs.all(),
@@ -462,6 +581,7 @@ def scenario_create(
     weight_basis: str = "delivered",
     weight_values: dict[str, float] | None = None,
     weight_cap: float | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
     draws: int = 1000,
     seed: int = 2026,
     description: str = "",
@@ -469,7 +589,8 @@ def scenario_create(
     """Create a scenario; parameters not given take their defaults and are stored explicitly.
 
     The weighted rule's weights (`weight_basis`, `weight_values` {lab id: number}, `weight_cap`)
-    are checked by scenario_weights_check when the rule is chosen.
+    are checked by scenario_weights_check when the rule is chosen; `overrides` {lab id: {field:
+    value}} by scenario_overrides_check.
     """
     labs = scenario_labs_check(consortium=consortium, labs=labs)
     scenario = Scenario(
@@ -480,6 +601,7 @@ def scenario_create(
         weight_basis=weight_basis,
         weight_values={} if weight_values is None else weight_values,
         weight_cap=weight_cap,
+        overrides={} if overrides is None else overrides,
         draws=draws,
         seed=seed,
     )

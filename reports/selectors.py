@@ -26,6 +26,11 @@ from simulations.selectors import (
     COMPARISON_FIGURES,
     MEMBER_FIGURE_COLUMNS,
     ComparisonError,
+    attribution_cell,
+    attribution_csv_columns,
+    attribution_csv_values,
+    attribution_figures,
+    comparison_attribution_get,
     comparison_cell_figures,
     latest_run_get,
     member_figures,
@@ -328,6 +333,11 @@ class ComparisonReport:
     rule: str
     scenarios: list[dict[str, Any]]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # simulations.selectors.attribution_figures per scenario after the baseline.
+    explained: list[dict[str, Any]] = field(default_factory=list)
+    attribution_columns: list[str] = field(default_factory=list)
+    # Per row, its attribution columns for the CSV (attribution_csv_columns).
+    csv_extra: list[dict[str, Any]] = field(default_factory=list)
 
 
 def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) -> ComparisonReport:
@@ -353,18 +363,37 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
         }
         for column in comparison.columns
     ]
+    explained = comparison_attribution_get(comparison)
+    by_scenario = {result.column.scenario.pk: result for result in explained}
+
+    def cell_of(index: int, column, cell, line) -> dict[str, Any]:
+        figures = comparison_cell_figures(column, cell, baseline=index == 0)
+        result = by_scenario.get(column.scenario.pk) if index else None
+        if result is None:
+            figures.update({"savings_central_change_usd": None, "attribution_usd": None})
+        else:
+            figures.update(attribution_cell(result, line.lab, line.lab_name))
+        return figures
+
     rows = [
         {
             "lab": line.lab,
             "lab_name": line.lab_name,
             "scenarios": [
-                comparison_cell_figures(column, cell, baseline=index == 0)
+                cell_of(index, column, cell, line)
                 for index, (column, cell) in enumerate(zip(comparison.columns, line.cells, strict=True))
             ],
         }
         for line in comparison.rows
     ]
-    return ComparisonReport(comparison.rule, scenarios, rows)
+    return ComparisonReport(
+        comparison.rule,
+        scenarios,
+        rows,
+        explained=[attribution_figures(result) for result in explained],
+        attribution_columns=attribution_csv_columns(explained),
+        csv_extra=[attribution_csv_values(explained, line.lab, line.lab_name) for line in comparison.rows],
+    )
 
 
 def comparison_csv_columns(report: ComparisonReport) -> list[str]:
@@ -372,14 +401,16 @@ def comparison_csv_columns(report: ComparisonReport) -> list[str]:
     columns = ["lab", "lab_name"]
     for info in report.scenarios:
         columns += [f"scenario_{info['scenario']}_{figure}" for figure in COMPARISON_FIGURES]
-    return columns
+    return columns + report.attribution_columns
 
 
-def comparison_csv_row(row: dict[str, Any]) -> dict[str, Any]:
+def comparison_csv_row(row: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     flat = {"lab": row["lab"], "lab_name": row["lab_name"]}
+    skip = {"scenario", "savings_central_change_usd", "attribution_usd"}
     for cell in row["scenarios"]:
         prefix = f"scenario_{cell['scenario']}_"
-        flat.update({prefix + key: value for key, value in cell.items() if key != "scenario"})
+        flat.update({prefix + key: value for key, value in cell.items() if key not in skip})
+    flat.update(extra or {})
     return flat
 
 

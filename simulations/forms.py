@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from consortium.forms import IdChoiceField, IdMultipleChoiceField
-from consortium.models import Membership, Scenario, validate_weight_cap
-from consortium.services import scenario_weights_check
-from labs.models import Lab
+from consortium.models import LAB_OVERRIDE_FIELDS, Membership, Scenario, validate_weight_cap
+from consortium.services import lab_overrides_clean, scenario_weights_check
+from labs.models import GPU_CHOICES, Lab
 from simulations.engine import RULE_LABELS, RULES
 from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
 
@@ -80,6 +80,30 @@ class ParameterRow:
         return errors
 
 
+class OverrideGroup:
+    """One lab's override inputs in the editor: blank inputs keep the lab's own value."""
+
+    def __init__(self, form: ScenarioForm, lab: Lab):
+        self.lab = lab
+        prefix = f"o_{lab.pk}_"
+        self.fields = [form[f"{prefix}{name}"] for name in SIMPLE_OVERRIDES]
+        self.area_fields = [form[f"{prefix}area_{area}"] for area in AREAS]
+        self.area_error = form.override_area_errors.get(lab.pk, [])
+
+    @property
+    def count(self) -> int:
+        given = [bound for bound in self.fields if bound.value() not in (None, "")]
+        return len(given) + any(bound.value() not in (None, "") for bound in self.area_fields)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.area_error) or any(bound.errors for bound in [*self.fields, *self.area_fields])
+
+
+# The override inputs with one form field each (the research-area weights take one per area).
+SIMPLE_OVERRIDES = [name for name in LAB_OVERRIDE_FIELDS if name != "area_weights"]
+
+
 class ScenarioForm(forms.ModelForm):
     rules = forms.MultipleChoiceField(
         label="Cost-sharing rules",
@@ -91,6 +115,8 @@ class ScenarioForm(forms.ModelForm):
     # Built in clean() from one input per lab; not an input itself, it carries the weights' errors.
     weight_values = forms.JSONField(required=False, disabled=True, widget=forms.HiddenInput)
     weighted_label = RULE_LABELS["weighted"]
+    # Built in clean() from the per-lab override inputs; carries the errors that name no single input.
+    overrides = forms.JSONField(required=False, disabled=True, widget=forms.HiddenInput)
 
     class Meta:
         model = Scenario
@@ -137,6 +163,10 @@ class ScenarioForm(forms.ModelForm):
             )
             # Needed under the weighted rule with shares or a scale; not "(optional)".
             self.fields[f"w_{lab.pk}"].conditionally_required = True
+        self.override_area_errors: dict[int, list[str]] = {}
+        stored = self.instance.overrides if self.instance.pk else {}
+        for lab in self.weight_labs:
+            self._add_override_fields(lab, stored.get(str(lab.pk), {}))
         self.fields["rules"].initial = (
             list(self.instance.rules) if self.instance.pk else ["shapley", "nucleolus", "proportional"]
         )
@@ -147,6 +177,95 @@ class ScenarioForm(forms.ModelForm):
         )
         for name, spec in PARAMETER_SPECS.items():
             self._add_parameter_fields(spec, values.get(name, spec.default))
+
+    def _add_override_fields(self, lab: Lab, given: dict) -> None:
+        """Inputs for each of the lab's overridable fields, blank unless the scenario overrides it.
+
+        The placeholder shows the lab's own value, which a blank input keeps.
+        """
+        prefix = f"o_{lab.pk}_"
+        own = {
+            "final_run_gpu_hours": lab.final_run_gpu_hours,
+            "rd_share": lab.rd_share,
+            "price_per_gpu_hour": lab.price_per_gpu_hour,
+            "throughput_factor": lab.throughput_factor,
+            "openness": lab.openness,
+        }
+
+        def number(label, name, field_class=forms.FloatField, **kwargs):
+            placeholder = "datasheet" if own[name] is None else _plain(_tidy(own[name]))
+            self.fields[f"{prefix}{name}"] = field_class(
+                label=format_html('{}<span class="sr-only"> of {}</span>', label, lab.name),
+                required=False,
+                initial=_tidy(given.get(name)),
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": placeholder.replace(",", "")}),
+                **kwargs,
+            )
+
+        number("Final run (GPU-hours/year)", "final_run_gpu_hours", forms.IntegerField)
+        number("R&D share", "rd_share")
+        number("Price (US$/GPU-hour)", "price_per_gpu_hour", forms.DecimalField)
+        self.fields[f"{prefix}gpu_type"] = forms.ChoiceField(
+            label=format_html('GPU type<span class="sr-only"> of {}</span>', lab.name),
+            required=False,
+            choices=[("", f"Lab's own ({lab.gpu_type})"), *GPU_CHOICES],
+            initial=given.get("gpu_type", ""),
+        )
+        number("Throughput factor (H100-eq./GPU-hour)", "throughput_factor")
+        number("Openness (0 to 1)", "openness")
+        areas = given.get("area_weights") or {}
+        for area in AREAS:
+            self.fields[f"{prefix}area_{area}"] = forms.FloatField(
+                label=format_html('{}<span class="sr-only"> weight of {}</span>', AREA_LABELS[area], lab.name),
+                required=False,
+                initial=_tidy(areas.get(area)),
+                widget=forms.NumberInput(
+                    attrs={"step": "any", "min": "0", "max": "1", "placeholder": _plain(lab.area_weights.get(area))}
+                ),
+            )
+
+    @property
+    def override_groups(self) -> list[OverrideGroup]:
+        return [OverrideGroup(self, lab) for lab in self.weight_labs]
+
+    def _clean_overrides(self, cleaned: dict) -> None:
+        """Collect each lab's filled-in override inputs and check them with the lab's own validation."""
+        chosen = {lab.pk for lab in cleaned.get("labs") or []}
+        self.overrides_value: dict[str, dict] = {}
+        for lab in self.weight_labs:
+            prefix = f"o_{lab.pk}_"
+            fields = {
+                name: cleaned[f"{prefix}{name}"]
+                for name in SIMPLE_OVERRIDES
+                if cleaned.get(f"{prefix}{name}") not in (None, "")
+            }
+            areas = {area: cleaned.get(f"{prefix}area_{area}") for area in AREAS}
+            if any(value is not None for value in areas.values()):
+                if any(value is None for value in areas.values()):
+                    self.override_area_errors[lab.pk] = [
+                        "Give a weight for every research area (they sum to 1), or leave them all blank."
+                    ]
+                    self.add_error(None, f"{lab.name}: give every research-area weight or none.")
+                    continue
+                fields["area_weights"] = areas
+            if not fields or any(f"{prefix}{name}" in self.errors for name in fields):
+                continue
+            if lab.pk not in chosen and "labs" not in self.errors:
+                self.add_error(
+                    "overrides",
+                    f"{lab.name} is not in this scenario but has overrides: tick it above or clear its overrides.",
+                )
+                continue
+            errors, values = lab_overrides_clean(lab, fields)
+            for name, messages in errors.items():
+                if name == "area_weights":
+                    self.override_area_errors[lab.pk] = messages
+                    self.add_error(None, f"{lab.name}, research-area weights: {' '.join(messages)}")
+                else:
+                    self.add_error(f"{prefix}{name}", messages)
+            if values:
+                self.overrides_value[str(lab.pk)] = values
+        cleaned["overrides"] = self.overrides_value
 
     def _add_parameter_fields(self, spec, value) -> None:
         key = f"p_{spec.name}"
@@ -251,6 +370,7 @@ class ScenarioForm(forms.ModelForm):
                 parameters[name] = value
         self.parameters = parameters
         self._clean_weights(cleaned)
+        self._clean_overrides(cleaned)
         return cleaned
 
     def _check_range(self, spec, value, key) -> None:
@@ -278,6 +398,7 @@ class ScenarioForm(forms.ModelForm):
             "weight_basis": self.cleaned_data["weight_basis"],
             "weight_values": self.weight_values,
             "weight_cap": self.cleaned_data.get("weight_cap"),
+            "overrides": self.overrides_value,
             "draws": self.cleaned_data["draws"],
             "seed": self.cleaned_data["seed"],
         }

@@ -130,6 +130,14 @@ class SimulationRun(models.Model):
         return self.cost_model is not None and self.cost_model < 2
 
     @property
+    def overrides(self) -> dict:
+        """The scenario's overrides the run used: {lab name: {field: {"lab": own, "scenario": used}}}.
+
+        Empty for runs without overrides and for runs made before scenarios had them.
+        """
+        return (self.inputs or {}).get("overrides") or {}
+
+    @property
     def headline_is_median(self) -> bool:
         return self.headline == HEADLINE_MEDIAN
 

@@ -9,8 +9,9 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from consortium import access
-from consortium.models import Membership, Scenario
+from consortium.models import LAB_OVERRIDE_FIELDS, Membership, Scenario
 from simulations import engine, services
+from simulations.engine.params import AREA_LABELS, AREAS
 
 from .models import MemberResult, SimulationRun, StabilityResult, YearResult
 
@@ -343,15 +344,16 @@ def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, b
     }
 
 
-def comparison_csv_columns(comparison: ScenarioComparison) -> list[str]:
+def comparison_csv_columns(comparison: ScenarioComparison, explained: list | None = None) -> list[str]:
     columns = ["lab", "lab_name"]
     for column in comparison.columns:
         columns += [f"scenario_{column.scenario.pk}_{figure}" for figure in COMPARISON_FIGURES]
-    return columns
+    return columns + attribution_csv_columns(explained or [])
 
 
-def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object]]:
-    """One flat row per lab: the CSV of the compare page and of the API report alike."""
+def comparison_csv_rows(comparison: ScenarioComparison, explained: list | None = None) -> list[dict[str, object]]:
+    """One flat row per lab: the CSV of the compare page and of the API report alike, with the
+    attribution's columns when `explained` (comparison_attribution_get) is given."""
     rows = []
     for line in comparison.rows:
         flat: dict[str, object] = {"lab": line.lab, "lab_name": line.lab_name}
@@ -359,5 +361,306 @@ def comparison_csv_rows(comparison: ScenarioComparison) -> list[dict[str, object
             figures = comparison_cell_figures(column, cell, baseline=index == 0)
             prefix = f"scenario_{figures.pop('scenario')}_"
             flat.update({prefix + name: value for name, value in figures.items()})
+        flat.update(attribution_csv_values(explained or [], line.lab, line.lab_name))
         rows.append(flat)
     return rows
+
+
+# Explaining a comparison: what differs and how much of each member's change it makes ----------------
+
+LAB_INPUT_LABELS = {
+    "final_run_gpu_hours": "final run (GPU-hours per year)",
+    "rd_share": "R&D share",
+    "price_per_gpu_hour": "price per GPU-hour, all-in (US$)",
+    "gpu_type": "GPU type",
+    "area_weights": "research-area weights",
+    "openness": "openness",
+    "weight": "weight in the weighted rule",
+}
+
+
+@dataclass
+class AttributionStep:
+    """One difference between the baseline and a scenario, as pages, the CSV and the API show it.
+
+    `key` names it in the CSV (`lab_added.Lab C`, `parameter.replication`, `lab_input.Lab B.rd_share`);
+    `overridden` says the lab input was an override in either run."""
+
+    key: str
+    kind: str
+    lab: str | None
+    field: str | None
+    label: str
+    old: object
+    new: object
+    overridden: bool = False
+
+    @property
+    def old_text(self) -> str:
+        return (
+            "not a member"
+            if self.kind == "lab_added"
+            else "a member"
+            if self.kind == "lab_removed"
+            else _text(self.old)
+        )
+
+    @property
+    def new_text(self) -> str:
+        return (
+            "a member"
+            if self.kind == "lab_added"
+            else "not a member"
+            if self.kind == "lab_removed"
+            else _text(self.new)
+        )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+@dataclass
+class MemberWaterfall:
+    """A member's savings at central parameters in the baseline (`start`) and the scenario (`end`),
+    and the change each step made (`bars`, one per step, summing to `total`). `lab` is its lab id
+    (None for a lab deleted since)."""
+
+    lab_name: str
+    start: float
+    end: float
+    total: float
+    bars: list[float]
+    lab: int | None = None
+
+    @property
+    def steps(self) -> list[tuple[int, float, float, float]]:
+        """(index, change, running total before, after) per step, for the waterfall."""
+        out, running = [], self.start
+        for index, bar in enumerate(self.bars):
+            out.append((index, bar, running, running + bar))
+            running += bar
+        return out
+
+
+@dataclass
+class ColumnAttribution:
+    """Why a scenario's savings differ from the baseline's; `error` says why it could not be computed."""
+
+    column: ComparisonColumn
+    rule: str
+    steps: list[AttributionStep] = field(default_factory=list)
+    members: list[MemberWaterfall] = field(default_factory=list)
+    error: str = ""
+
+    def member(self, lab_name: str, lab: int | None = None) -> MemberWaterfall | None:
+        """The member by lab id if given (a lab renamed since the runs), else by name."""
+        if lab is not None:
+            found = next((member for member in self.members if member.lab == lab), None)
+            if found is not None:
+                return found
+        return next(
+            (member for member in self.members if member.lab_name == lab_name and (lab is None or member.lab is None)),
+            None,
+        )
+
+
+def _step_of(difference, overrides: set[tuple[str, str]]) -> AttributionStep:
+    kind, lab, name = difference.kind, difference.lab, difference.field
+    if kind == "parameter":
+        spec = engine.PARAMETER_SPECS[name]
+        label = spec.label + (f" ({spec.unit})" if spec.unit else "")
+        key = f"parameter.{name}"
+    elif kind == "lab_input":
+        label = f"{lab}: {LAB_INPUT_LABELS.get(name, name)}"
+        key = f"lab_input.{lab}.{name}"
+    else:
+        label = f"{lab} {'joins' if kind == 'lab_added' else 'leaves'}"
+        key = f"{kind}.{lab}"
+    return AttributionStep(
+        key=key,
+        kind=kind,
+        lab=lab,
+        field=name,
+        label=label,
+        old=difference.old,
+        new=difference.new,
+        overridden=kind == "lab_input"
+        and ((lab, name) in overrides or (name == "gpu_type" and (lab, "throughput_factor") in overrides)),
+    )
+
+
+def comparison_attribution_get(comparison: ScenarioComparison) -> list[ColumnAttribution]:
+    """For every scenario after the baseline: the differences of its run's inputs from the
+    baseline run's, and each member's change in savings at central parameters attributed to them one
+    at a time, in engine.attribution's fixed order (docs/model.md, "Explaining a comparison").
+
+    Computed from the runs' snapshots, so it explains the runs compared even after the scenarios
+    changed. The bars of each member sum to its total change at central parameters, which can
+    differ from the difference of the headline figures (medians of the draws).
+    """
+    from simulations.engine.attribution import attribute
+
+    base = comparison.columns[0].run
+    found = []
+    for column in comparison.columns[1:]:
+        result = ColumnAttribution(column=column, rule=comparison.rule)
+        found.append(result)
+        if "custom" in base.inputs or "custom" in column.run.inputs:
+            result.error = "Custom games have no cost-model inputs to compare; only their results are compared."
+            continue
+        try:
+            old = engine.ScenarioSpec.from_dict(base.inputs["spec"])
+            new = engine.ScenarioSpec.from_dict(column.run.inputs["spec"])
+            attribution = attribute(old, new, comparison.rule)
+        except (engine.EngineError, KeyError, TypeError) as exc:
+            result.error = f"The runs' inputs cannot be compared step by step: {exc}."
+            continue
+        overrides = {
+            (lab, name) for run in (base, column.run) for lab, fields in run.overrides.items() for name in fields
+        }
+        result.steps = [_step_of(difference, overrides) for difference in attribution.differences]
+        lab_ids = {**base.inputs.get("lab_ids", {}), **column.run.inputs.get("lab_ids", {})}
+        result.members = [
+            MemberWaterfall(
+                lab_name=name,
+                start=attribution.start[name],
+                end=attribution.end[name],
+                total=attribution.total(name),
+                bars=list(attribution.bars[name]),
+                lab=lab_ids.get(name),
+            )
+            for name in attribution.members
+        ]
+    return found
+
+
+def attribution_cell(result: ColumnAttribution, lab: int | None, lab_name: str) -> dict[str, object]:
+    """One lab's attribution in one scenario, for the comparison's JSON rows and CSV:
+    `savings_central_change_usd` (its total change at central parameters) and `attribution_usd`
+    {difference key: change}; nulls where it could not be computed."""
+    member = result.member(lab_name, lab) if not result.error else None
+    if member is None:
+        return {"savings_central_change_usd": None, "attribution_usd": None}
+    return {
+        "savings_central_change_usd": member.total,
+        "attribution_usd": {step.key: bar for step, bar in zip(result.steps, member.bars, strict=True)},
+    }
+
+
+def attribution_csv_columns(explained: list[ColumnAttribution]) -> list[str]:
+    """The CSV's attribution columns: per scenario after the baseline, its total change at central
+    parameters, then `scenario_<id>_due_to[<difference key>]_usd` per difference in order."""
+    columns = []
+    for result in explained:
+        prefix = f"scenario_{result.column.scenario.pk}_"
+        columns.append(prefix + "savings_central_change_usd")
+        columns += [f"{prefix}due_to[{step.key}]_usd" for step in result.steps]
+    return columns
+
+
+def attribution_csv_values(explained: list[ColumnAttribution], lab: int | None, lab_name: str) -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for result in explained:
+        prefix = f"scenario_{result.column.scenario.pk}_"
+        cell = attribution_cell(result, lab, lab_name)
+        flat[prefix + "savings_central_change_usd"] = cell["savings_central_change_usd"]
+        bars = cell["attribution_usd"] or {}
+        for step in result.steps:
+            flat[f"{prefix}due_to[{step.key}]_usd"] = bars.get(step.key)
+    return flat
+
+
+def attribution_figures(result: ColumnAttribution) -> dict[str, object]:
+    """One scenario's attribution as the API's comparison report gives it (money in US$, unrounded so
+    that each member's `bars_usd` add up to its `change_usd`)."""
+    return {
+        "scenario": result.column.scenario.pk,
+        "run": result.column.run.pk,
+        "rule": result.rule,
+        "error": result.error or None,
+        "differences": [
+            {
+                "key": step.key,
+                "kind": step.kind,
+                "lab": step.lab,
+                "field": step.field,
+                "label": step.label,
+                "old": step.old,
+                "new": step.new,
+                "overridden": step.overridden,
+            }
+            for step in result.steps
+        ],
+        "members": [
+            {
+                "lab_name": member.lab_name,
+                "savings_central_baseline_usd": member.start,
+                "savings_central_usd": member.end,
+                "change_usd": member.total,
+                "bars_usd": list(member.bars),
+            }
+            for member in result.members
+        ],
+    }
+
+
+# Overrides of lab inputs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    """One overridden lab input as pages show it: the lab's own value beside the one the scenario uses."""
+
+    lab_name: str
+    field: str
+    label: str
+    lab_value: str
+    value: str
+
+
+def _override_text(name: str, value) -> str:
+    if name == "final_run_gpu_hours":
+        return f"{int(value):,} GPU-h"
+    if name == "price_per_gpu_hour":
+        return f"US${float(value):,.2f}/GPU-h"
+    if name == "throughput_factor":
+        return "datasheet factor" if value is None else f"{float(value):g} H100-eq./GPU-h"
+    if name == "area_weights":
+        return ", ".join(f"{AREA_LABELS[area]} {float(value.get(area, 0)):g}" for area in AREAS)
+    if name == "gpu_type":
+        return "Other" if value == "other" else str(value)
+    return f"{float(value):g}"
+
+
+def override_rows_get(*, snapshot: dict) -> list[OverrideRow]:
+    """Rows of an overrides snapshot {lab name: {field: {"lab": own, "scenario": used}}} (a run's
+    `inputs["overrides"]`, or services.scenario_overrides_snapshot for a scenario as it stands), by
+    lab then in the order of LAB_OVERRIDE_FIELDS."""
+    order = list(LAB_OVERRIDE_FIELDS)
+    return [
+        OverrideRow(
+            lab_name=lab_name,
+            field=name,
+            label=LAB_OVERRIDE_FIELDS[name][:1].upper() + LAB_OVERRIDE_FIELDS[name][1:],
+            lab_value=_override_text(name, pair["lab"]),
+            value=_override_text(name, pair["scenario"]),
+        )
+        for lab_name, fields in sorted((snapshot or {}).items())
+        for name, pair in sorted(fields.items(), key=lambda item: order.index(item[0]))
+    ]
+
+
+def scenario_override_rows_get(*, scenario: Scenario) -> list[OverrideRow]:
+    """The scenario's overrides beside its labs' current values."""
+    if not scenario.overrides:
+        return []
+    return override_rows_get(snapshot=services.scenario_overrides_snapshot(scenario=scenario))

@@ -22,6 +22,8 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,7 +33,7 @@ from django.utils import timezone
 
 from consortium import access
 from consortium.models import Consortium, Scenario
-from consortium.services import scenario_labs_check, scenario_weights_check
+from consortium.services import lab_effective_inputs, scenario_labs_check, scenario_weights_check
 from labs.selectors import contribution_totals
 from simulations import engine
 from simulations.engine.custom import CustomResult, check_custom_rules, member_figures, run_custom
@@ -65,7 +67,8 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
     share from consortium.services.scenario_weights_check, which raises a ValidationError naming
     the scenario's field when the weights cannot be computed; for basis "delivered" the shares
     follow the H100-equivalent GPU-hours each lab delivered to this consortium. Labs are ordered
-    by name so the same scenario always gives the same player order.
+    by name so the same scenario always gives the same player order. The scenario's overrides
+    replace the lab's own inputs (consortium.services.lab_effective_inputs); the labs are unchanged.
     """
     labs = list(scenario.labs.order_by("name"))
     delivered = _ledger_deliveries(consortium=scenario.consortium)
@@ -82,20 +85,22 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
             for lab_id, row in delivered.items()
         },
     )
+    effective = {lab.pk: lab_effective_inputs(lab, scenario.overrides.get(str(lab.pk))) for lab in labs}
     lab_inputs = tuple(
         engine.LabInput(
             name=lab.name,
-            final_run_gpu_hours=float(lab.final_run_gpu_hours),
-            rd_share=float(lab.rd_share),
-            price_per_gpu_hour=float(lab.price_per_gpu_hour) * ALL_IN_UPLIFT,
-            area_weights=tuple(float(lab.area_weights[area]) for area in AREAS),
-            openness=float(lab.openness),
+            final_run_gpu_hours=float(values["final_run_gpu_hours"]),
+            rd_share=float(values["rd_share"]),
+            price_per_gpu_hour=float(values["price_per_gpu_hour"]) * ALL_IN_UPLIFT,
+            area_weights=tuple(float(values["area_weights"][area]) for area in AREAS),
+            openness=float(values["openness"]),
             weight=weights.get(lab.pk, 1.0),
             delivered_value=delivered_value.get(lab.pk, 0.0),
-            gpu_type=lab.gpu_type,
-            throughput_factor=lab.throughput_factor,
+            gpu_type=values["gpu_type"],
+            throughput_factor=values["throughput_factor"],
         )
         for lab in labs
+        for values in [effective[lab.pk]]
     )
     return engine.ScenarioSpec(
         labs=lab_inputs,
@@ -104,6 +109,25 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
         draws=scenario.draws if draws is None else draws,
         seed=scenario.seed if seed is None else seed,
     )
+
+
+def scenario_overrides_snapshot(*, scenario) -> dict[str, dict[str, dict[str, Any]]]:
+    """What a run records of the scenario's overrides: {lab name: {field: {"lab": own, "scenario": used}}}.
+
+    The spec beside it holds the values used; this says which of them are overrides and what the
+    lab's own value was when the run started.
+    """
+    snapshot = {}
+    for lab in scenario.labs.filter(pk__in=[int(key) for key in scenario.overrides]).order_by("name"):
+        fields = scenario.overrides[str(lab.pk)]
+        snapshot[lab.name] = {
+            name: {"lab": _json_value(getattr(lab, name)), "scenario": value} for name, value in fields.items()
+        }
+    return snapshot
+
+
+def _json_value(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
 
 
 @transaction.atomic
@@ -144,7 +168,11 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
     lab_ids = dict(scenario.labs.values_list("name", "pk"))
     run = SimulationRun.objects.create(
         scenario=scenario,
-        inputs={"spec": spec.to_dict(), "lab_ids": lab_ids},
+        inputs={
+            "spec": spec.to_dict(),
+            "lab_ids": lab_ids,
+            "overrides": scenario_overrides_snapshot(scenario=scenario),
+        },
         seed=spec.seed,
         draws=spec.draws,
         engine_version=engine.ENGINE_VERSION,

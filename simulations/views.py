@@ -193,6 +193,7 @@ def scenario_detail(request, pk: int):
     latest = selectors.latest_run_get(scenario=scenario)
     specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
     values = scenario.effective_parameters()
+    override_rows = selectors.scenario_override_rows_get(scenario=scenario)
     return render(
         request,
         "simulations/scenario_detail.html",
@@ -208,6 +209,8 @@ def scenario_detail(request, pk: int):
             "labs": scenario.labs.order_by("name"),
             "warnings": selectors.scenario_warnings_get(scenario=scenario),
             **_lever_card(request, scenario),
+            "override_rows": override_rows,
+            "overridden_labs": {row.lab_name for row in override_rows},
         },
     )
 
@@ -345,6 +348,7 @@ def _transfers(rows) -> list:
 
 def _results_context(request, run: SimulationRun) -> dict:
     results = selectors.run_results_get(run=run)
+    override_rows = selectors.override_rows_get(snapshot=run.inputs.get("overrides", {}))
     rule = _chosen_rule(request, results)
     rows = results.members[rule]
     lab_names = [row.lab_name for row in rows]
@@ -395,6 +399,8 @@ def _results_context(request, run: SimulationRun) -> dict:
         "years": sorted(results.years.items()),
         "charts": charts,
         "transfers": _transfers(rows),
+        "override_rows": override_rows,
+        "overridden_labs": {row.lab_name for row in override_rows},
     }
 
 
@@ -504,6 +510,11 @@ def member_report(request, pk: int, lab_id: int):
             "stability": stability,
             "risks": risks,
             "years": results.years.get(lab_name, []),
+            "override_rows": [
+                row
+                for row in selectors.override_rows_get(snapshot=run.inputs.get("overrides", {}))
+                if row.lab_name == lab_name
+            ],
         },
     )
 
@@ -642,6 +653,18 @@ def run_csv(request, pk: int, table: str):
 # Comparison ---------------------------------------------------------------------------------------
 
 
+def _waterfall_charts(explained: list) -> dict:
+    """The waterfalls' chart data, keyed by canvas id: each step a floating bar from the running
+    total before it to the one after, first and last bars the savings in the baseline and the scenario."""
+    charts = {}
+    for index, result in enumerate(explained):
+        for member_index, member in enumerate(result.members):
+            labels = ["Baseline", *[step.label for step in result.steps], result.column.scenario.name]
+            bars = [[0, member.start], *[[before, after] for _, _, before, after in member.steps], [0, member.end]]
+            charts[f"waterfall-{index}-{member_index}"] = {"member": member.lab_name, "labels": labels, "bars": bars}
+    return charts
+
+
 def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
     """The page's view of selectors.scenario_comparison_get: the table, the rule tabs and the chart."""
     comparison = selectors.scenario_comparison_get(scenarios=scenarios, rule=rule)
@@ -659,7 +682,10 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
             for index, column in enumerate(comparison.columns)
         ],
     }
+    explained = selectors.comparison_attribution_get(comparison)
     return {
+        "explained": explained,
+        "waterfalls": _waterfall_charts(explained),
         "columns": comparison.columns,
         "rule": comparison.rule,
         "rule_label": RULE_LABELS.get(comparison.rule, comparison.rule),
@@ -735,6 +761,7 @@ def compare_csv(request, slug: str):
     except selectors.ComparisonError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain")
     # The same columns as the API's comparison report (docs/api.md).
-    columns = selectors.comparison_csv_columns(comparison)
-    rows = [[row[name] for name in columns] for row in selectors.comparison_csv_rows(comparison)]
+    explained = selectors.comparison_attribution_get(comparison)
+    columns = selectors.comparison_csv_columns(comparison, explained)
+    rows = [[row[name] for name in columns] for row in selectors.comparison_csv_rows(comparison, explained)]
     return csv_response(f"{consortium.slug}-comparison-{comparison.rule}.csv", columns, rows)

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labs.api.serializers import VisibleRelatedField
-from labs.models import Lab
+from labs.models import GPU_CHOICES, RD_SHARE_MAX, THROUGHPUT_FACTOR_MAX, THROUGHPUT_FACTOR_MIN, Lab
 from simulations.engine import RULES, WEIGHT_BASES
 from simulations.engine.params import AREAS, PARAMETER_SPECS, ParamSpec
 
@@ -24,6 +24,7 @@ from ..models import (
     Consortium,
     Membership,
     Scenario,
+    validate_overrides,
     validate_parameters,
     validate_rules,
     validate_weight_values,
@@ -144,6 +145,51 @@ class WeightValuesField(serializers.JSONField):
     pass
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": settings.SCENARIO_MAX_LABS,
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "final_run_gpu_hours": {"type": "integer", "minimum": 1, "maximum": 10**10},
+                "rd_share": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": RD_SHARE_MAX},
+                "price_per_gpu_hour": {"type": "number", "minimum": 0.01, "maximum": 100, "multipleOf": 0.01},
+                "gpu_type": {"type": "string", "enum": [name for name, _ in GPU_CHOICES]},
+                "throughput_factor": {
+                    "type": "number",
+                    "nullable": True,
+                    "minimum": THROUGHPUT_FACTOR_MIN,
+                    "maximum": THROUGHPUT_FACTOR_MAX,
+                },
+                "area_weights": {
+                    "type": "object",
+                    "description": "Every research area with a weight in [0, 1]; the weights sum to 1.",
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+                "openness": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "description": "Lab inputs this scenario's runs use instead of the lab's own, keyed by lab id (as a string) "
+        "of the scenario's labs: {lab id: {field: value}}. Each value is checked as the lab's own field is. "
+        "Overriding `gpu_type` without `throughput_factor` uses the new type's datasheet factor. The labs "
+        "themselves are unchanged; a run's `inputs.overrides` records which values were overridden.",
+    }
+)
+class OverridesField(serializers.JSONField):
+    pass
+
+
+def validate_override_count(value: object) -> None:
+    """No more labs with overrides than a scenario can have labs (checked before they are looked up)."""
+    if isinstance(value, dict) and len(value) > settings.SCENARIO_MAX_LABS:
+        raise serializers.ValidationError(
+            f"Give overrides for at most {settings.SCENARIO_MAX_LABS} labs, the scenario's own "
+            f"(SCENARIO_MAX_LABS); {len(value)} were given."
+        )
+
+
 class ConsortiumSerializer(ModelCleanSerializer):
     coordinators = serializers.SlugRelatedField(
         slug_field="username", many=True, read_only=True, help_text="Usernames of the coordinators."
@@ -250,6 +296,7 @@ class ScenarioSerializer(serializers.ModelSerializer):
         "`weight_values` and `weight_cap`, when `weighted` is among the rules.",
     )
     weight_values = WeightValuesField(required=False, validators=[validate_weight_count, validate_weight_values])
+    overrides = OverridesField(required=False, validators=[validate_override_count, validate_overrides])
     weight_cap = serializers.FloatField(
         required=False,
         allow_null=True,

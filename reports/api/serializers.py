@@ -216,6 +216,17 @@ class ComparisonCellSerializer(serializers.Serializer):
         allow_null=True, help_text="Savings against a world without the consortium (median), US$."
     )
     savings_vs_no_consortium_pct = serializers.FloatField(allow_null=True)
+    savings_central_change_usd = serializers.FloatField(
+        allow_null=True,
+        help_text="Scenarios after the baseline: the lab's change in savings at central parameters, US$ (null for "
+        "the baseline, or where the runs' inputs cannot be compared step by step).",
+    )
+    attribution_usd = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="Scenarios after the baseline: {difference key: change in the lab's savings that difference made, "
+        "US$}, in the order of `explained[].differences`; the values add up to `savings_central_change_usd`.",
+    )
 
 
 class ComparisonRowSerializer(serializers.Serializer):
@@ -230,12 +241,52 @@ class ComparedScenarioSerializer(RunMetaSerializer):
     run = serializers.IntegerField()
 
 
+class AttributionDifferenceSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text="`lab_added.<lab>`, `lab_removed.<lab>`, `parameter.<name>` or "
+        "`lab_input.<lab>.<field>`; names the CSV's `due_to[<key>]` column."
+    )
+    kind = serializers.ChoiceField(choices=["lab_added", "lab_removed", "parameter", "lab_input"])
+    lab = serializers.CharField(allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    label = serializers.CharField()
+    old = serializers.JSONField(
+        allow_null=True, help_text="The baseline run's value (null for a lab joining or leaving)."
+    )
+    new = serializers.JSONField(allow_null=True, help_text="The other run's value.")
+    overridden = serializers.BooleanField(help_text="The lab input was a scenario override in either run.")
+
+
+class AttributionMemberSerializer(serializers.Serializer):
+    lab_name = serializers.CharField()
+    savings_central_baseline_usd = serializers.FloatField(help_text="0 where the lab is not in the baseline.")
+    savings_central_usd = serializers.FloatField(help_text="0 where the lab is not in this scenario.")
+    change_usd = serializers.FloatField()
+    bars_usd = serializers.ListField(
+        child=serializers.FloatField(), help_text="One per difference, in order; they add up to `change_usd`."
+    )
+
+
+class ExplainedScenarioSerializer(serializers.Serializer):
+    scenario = serializers.IntegerField()
+    run = serializers.IntegerField()
+    rule = serializers.CharField()
+    error = serializers.CharField(allow_null=True, help_text="Why no attribution could be computed (custom games).")
+    differences = AttributionDifferenceSerializer(many=True)
+    members = AttributionMemberSerializer(many=True)
+
+
 class ComparisonReportSerializer(PageSerializer):
     consortium = serializers.SlugField()
     rule = serializers.CharField()
     baseline = serializers.IntegerField(help_text="The scenario differences are taken from.")
     scenarios = ComparedScenarioSerializer(many=True)
     currency = serializers.CharField()
+    explained = ExplainedScenarioSerializer(
+        many=True,
+        help_text="Per scenario after the baseline: what differs between its run's inputs and the baseline run's, and "
+        "each member's change in savings at central parameters attributed one at a time (docs/model.md).",
+    )
     results = ComparisonRowSerializer(many=True)
 
 

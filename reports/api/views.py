@@ -300,9 +300,13 @@ class ComparisonReportView(ReportView):
             "baseline": report.scenarios[0]["scenario"],
             "scenarios": report.scenarios,
             "currency": selectors.CURRENCY,
+            "explained": report.explained,
         }
         if self.wants_csv:
-            rows = [selectors.comparison_csv_row(row) for row in report.rows]
+            rows = [
+                selectors.comparison_csv_row(row, extra)
+                for row, extra in zip(report.rows, report.csv_extra, strict=True)
+            ]
             ids = "-".join(str(info["scenario"]) for info in report.scenarios)
             filename = f"comparison-{consortium.slug}-{ids}-{report.rule}.csv"
             return self.page(meta, rows, selectors.comparison_csv_columns(report), filename)

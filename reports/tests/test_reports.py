@@ -238,6 +238,8 @@ def test_comparison_lines_up_savings_with_differences_from_the_baseline(world, c
         "no_consortium_cost_usd": None,
         "savings_vs_no_consortium_usd": None,
         "savings_vs_no_consortium_pct": None,
+        "savings_central_change_usd": None,
+        "attribution_usd": None,
     }
     assert by_lab["Lab C"][1]["savings_usd"] is not None and by_lab["Lab C"][1]["savings_diff_usd"] is None
 
@@ -262,7 +264,14 @@ def test_comparison_as_csv_has_one_column_block_per_scenario(world, client_as, m
         "savings_vs_no_consortium_usd",
         "savings_vs_no_consortium_pct",
     )
-    assert list(rows[0]) == ["lab", "lab_name", *(first + c for c in block), *(second + c for c in block)]
+    # Then the attribution's columns (none computable for these hand-made runs without lab inputs).
+    assert list(rows[0]) == [
+        "lab",
+        "lab_name",
+        *(first + c for c in block),
+        *(second + c for c in block),
+        second + "savings_central_change_usd",
+    ]
     assert float(rows[0][second + "savings_diff_usd"]) == -10.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from simulations.models import MemberResult, SimulationRun, StabilityResult, YearResult
@@ -13,6 +14,23 @@ class RunStartSerializer(serializers.Serializer):
 
     draws = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"lab": {}, "scenario": {}},
+                "required": ["lab", "scenario"],
+            },
+        },
+    }
+)
+class RunOverridesField(serializers.JSONField):
+    pass
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -42,6 +60,12 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="Share (0 to 1) of the consortium's published work an outsider can use; null for engine 1.0.0.",
     )
 
+    overrides = RunOverridesField(
+        read_only=True,
+        help_text="Lab inputs the scenario overrode for this run: {lab name: {field: {`lab`: the lab's own value "
+        "when the run started, `scenario`: the value the run used}}}; `{}` without overrides.",
+    )
+
     class Meta:
         model = SimulationRun
         fields = [
@@ -59,6 +83,7 @@ class RunSerializer(serializers.ModelSerializer):
             "headline",
             "warnings",
             "outsider_share",
+            "overrides",
             "error",
             "notice",
             "created_by",

@@ -185,4 +185,41 @@
       }
     });
   }
+
+  // Waterfalls of the compare page: one floating bar per step, from the savings before it to after
+  // it; the first and last bars are the savings in the baseline and in the other scenario.
+  var waterfalls = data("data-waterfalls");
+  if (waterfalls) {
+    Object.keys(waterfalls).forEach(function (id) {
+      var w = waterfalls[id];
+      var last = w.bars.length - 1;
+      draw(id, {
+        type: "bar",
+        data: {
+          labels: w.labels,
+          datasets: [{
+            label: w.member,
+            data: w.bars,
+            backgroundColor: w.bars.map(function (b, i) {
+              if (i === 0 || i === last) { return "#5c6270"; }
+              return b[1] >= b[0] ? "#1a9e6a" : "#d0425c";
+            })
+          }]
+        },
+        options: {
+          indexAxis: "y",
+          plugins: {
+            legend: { display: false },
+            tooltip: { callbacks: { label: function (c) {
+              var b = w.bars[c.dataIndex];
+              if (c.dataIndex === 0 || c.dataIndex === last) { return "Savings: " + moneyFull(b[1]); }
+              var change = b[1] - b[0];
+              return (change >= 0 ? "+" : "") + moneyFull(change) + " (to " + moneyFull(b[1]) + ")";
+            } } }
+          },
+          scales: { x: { ticks: { callback: moneyShort }, title: { display: true, text: "Savings at central parameters" } } }
+        }
+      });
+    });
+  }
 })();
