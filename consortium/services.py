@@ -711,6 +711,7 @@ def custom_game_update(
     scenario.full_clean(validate_constraints=False)
     save_or_conflict(scenario, {"name": f"{scenario.consortium} already has a scenario named {name!r}."})
     scenario.labs.set(matched.values())
+    return scenario
 
 
 # A copy's name: "Copy of <name>", then "Copy of <name> (2)" and so on while a name is taken.

@@ -61,26 +61,45 @@ def _visible_run(request, pk: int) -> SimulationRun:
 # Scenario editor ----------------------------------------------------------------------------------
 
 
+def _form_page(request, *, form, template: str, context: dict, save, add_errors, success):
+    """GET shows the form. A valid POST calls `save(form)` (a service) and redirects to what it
+    returns, with `success(saved)` as the message; bad input, or a service's ValidationError put on
+    the form by `add_errors`, shows the page again with status 400 and nothing saved."""
+    context = {**context, "form": form}
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                saved = save(form)
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(request, success(saved))
+                return redirect(saved)
+        return render(request, template, context, status=400)
+    return render(request, template, context)
+
+
+def _require_coordinator(request, consortium: Consortium) -> None:
+    if not access.is_coordinator(request.user, consortium):
+        raise PermissionDenied("Only the consortium's coordinators create scenarios.")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def scenario_new(request, slug: str):
     consortium = _visible_consortium(request, slug)
-    if not access.is_coordinator(request.user, consortium):
-        raise PermissionDenied("Only the consortium's coordinators create scenarios.")
-    form = ScenarioForm(request.POST or None, consortium=consortium)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                scenario = consortium_services.scenario_create(
-                    consortium=consortium, created_by=request.user, **form.service_values()
-                )
-            except ValidationError as error:
-                _add_scenario_errors(form, error)
-            else:
-                messages.success(request, f"Scenario “{scenario.name}” saved. Run it to see each member's savings.")
-                return redirect(scenario)
-        return render(request, "simulations/scenario_form.html", {"consortium": consortium, "form": form}, status=400)
-    return render(request, "simulations/scenario_form.html", {"consortium": consortium, "form": form})
+    _require_coordinator(request, consortium)
+    return _form_page(
+        request,
+        form=ScenarioForm(request.POST or None, consortium=consortium),
+        template="simulations/scenario_form.html",
+        context={"consortium": consortium},
+        save=lambda form: consortium_services.scenario_create(
+            consortium=consortium, created_by=request.user, **form.service_values()
+        ),
+        add_errors=_add_scenario_errors,
+        success=lambda scenario: f"Scenario “{scenario.name}” saved. Run it to see each member's savings.",
+    )
 
 
 @login_required
@@ -89,19 +108,15 @@ def scenario_edit(request, pk: int):
     scenario = _coordinated_scenario(request, pk)
     if scenario.is_custom:
         return redirect("simulations:custom_game_edit", pk=scenario.pk)
-    form = ScenarioForm(request.POST or None, instance=scenario, consortium=scenario.consortium)
-    context = {"consortium": scenario.consortium, "form": form, "scenario": scenario}
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                consortium_services.scenario_update(scenario=scenario, **form.service_values())
-            except ValidationError as error:
-                _add_scenario_errors(form, error)
-            else:
-                messages.success(request, "Scenario saved. Earlier runs keep the inputs they used.")
-                return redirect(scenario)
-        return render(request, "simulations/scenario_form.html", context, status=400)
-    return render(request, "simulations/scenario_form.html", context)
+    return _form_page(
+        request,
+        form=ScenarioForm(request.POST or None, instance=scenario, consortium=scenario.consortium),
+        template="simulations/scenario_form.html",
+        context={"consortium": scenario.consortium, "scenario": scenario},
+        save=lambda form: consortium_services.scenario_update(scenario=scenario, **form.service_values()),
+        add_errors=_add_scenario_errors,
+        success=lambda _: "Scenario saved. Earlier runs keep the inputs they used.",
+    )
 
 
 @login_required
@@ -109,30 +124,29 @@ def scenario_edit(request, pk: int):
 def custom_game_new(request, slug: str):
     """Bring your own game: a table of coalition costs or an airport game, split by the chosen rules."""
     consortium = _visible_consortium(request, slug)
-    if not access.is_coordinator(request.user, consortium):
-        raise PermissionDenied("Only the consortium's coordinators create scenarios.")
-    form = CustomGameForm(request.POST or None, request.FILES or None)
-    context = {"consortium": consortium, "form": form}
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                scenario = consortium_services.custom_game_create(
-                    consortium=consortium,
-                    created_by=request.user,
-                    name=data["name"],
-                    description=data["description"],
-                    kind=data["kind"],
-                    text=data["game_text"],
-                    rules=data["rules"],
-                )
-            except ValidationError as error:
-                _add_game_errors(form, error)
-            else:
-                messages.success(request, f"Game “{scenario.name}” saved. Run it to split its cost.")
-                return redirect(scenario)
-        return render(request, "simulations/custom_game_form.html", context, status=400)
-    return render(request, "simulations/custom_game_form.html", context)
+    _require_coordinator(request, consortium)
+
+    def save(form):
+        data = form.cleaned_data
+        return consortium_services.custom_game_create(
+            consortium=consortium,
+            created_by=request.user,
+            name=data["name"],
+            description=data["description"],
+            kind=data["kind"],
+            text=data["game_text"],
+            rules=data["rules"],
+        )
+
+    return _form_page(
+        request,
+        form=CustomGameForm(request.POST or None, request.FILES or None),
+        template="simulations/custom_game_form.html",
+        context={"consortium": consortium},
+        save=save,
+        add_errors=_add_game_errors,
+        success=lambda scenario: f"Game “{scenario.name}” saved. Run it to split its cost.",
+    )
 
 
 @login_required
@@ -141,26 +155,26 @@ def custom_game_edit(request, pk: int):
     scenario = _coordinated_scenario(request, pk)
     if not scenario.is_custom:
         return redirect("simulations:scenario_edit", pk=scenario.pk)
-    form = CustomGameForm(request.POST or None, request.FILES or None, scenario=scenario)
-    context = {"consortium": scenario.consortium, "form": form, "scenario": scenario}
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                consortium_services.custom_game_update(
-                    scenario=scenario,
-                    name=data["name"],
-                    description=data["description"],
-                    text=data["game_text"],
-                    rules=data["rules"],
-                )
-            except ValidationError as error:
-                _add_game_errors(form, error)
-            else:
-                messages.success(request, "Game saved. Earlier runs keep the table they used.")
-                return redirect(scenario)
-        return render(request, "simulations/custom_game_form.html", context, status=400)
-    return render(request, "simulations/custom_game_form.html", context)
+
+    def save(form):
+        data = form.cleaned_data
+        return consortium_services.custom_game_update(
+            scenario=scenario,
+            name=data["name"],
+            description=data["description"],
+            text=data["game_text"],
+            rules=data["rules"],
+        )
+
+    return _form_page(
+        request,
+        form=CustomGameForm(request.POST or None, request.FILES or None, scenario=scenario),
+        template="simulations/custom_game_form.html",
+        context={"consortium": scenario.consortium, "scenario": scenario},
+        save=save,
+        add_errors=_add_game_errors,
+        success=lambda _: "Game saved. Earlier runs keep the table they used.",
+    )
 
 
 def _add_game_errors(form: CustomGameForm, error: ValidationError) -> None:
