@@ -656,8 +656,9 @@ def custom_game_check(
     except EngineError as exc:
         raise ValidationError({"rules": _capital(str(exc))}) from None
     current = Membership.objects.current().filter(consortium=consortium).values("lab_id")
-    labs = {lab.name.casefold(): lab.pk for lab in Lab.objects.filter(pk__in=current)}
-    labs.update({lab.slug: lab.pk for lab in Lab.objects.filter(pk__in=current)})
+    labs: dict[str, int] = {}
+    for pk, name, slug in Lab.objects.filter(pk__in=current).values_list("pk", "name", "slug"):
+        labs[name.casefold()] = labs[slug] = pk
     matched: dict[str, int] = {}
     for player in custom_player_names(kind, game):
         lab_id = labs.get(player.casefold()) or labs.get(player)

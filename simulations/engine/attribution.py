@@ -97,18 +97,22 @@ def _plain(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _apply(labs: dict[str, LabInput], params: Params, step: Difference, other: ScenarioSpec):
+def _apply(
+    labs: dict[str, LabInput], params: Params, step: Difference, other: ScenarioSpec
+) -> tuple[dict[str, LabInput], Params]:
+    if step.kind == "parameter":
+        assert step.field is not None  # a parameter step names its parameter
+        return labs, dataclasses.replace(params, **{step.field: getattr(other.params, step.field)})
+    assert step.lab is not None  # every other step names its lab
+    name = step.lab
     if step.kind == "lab_added":
-        labs = {**labs, step.lab: next(lab for lab in other.labs if lab.name == step.lab)}
-    elif step.kind == "lab_removed":
-        labs = {name: lab for name, lab in labs.items() if name != step.lab}
-    elif step.kind == "parameter":
-        params = dataclasses.replace(params, **{step.field: getattr(other.params, step.field)})
-    else:
-        new = next(lab for lab in other.labs if lab.name == step.lab)
-        names = ("gpu_type", "throughput_factor") if step.field == "gpu_type" else (step.field,)
-        labs = {**labs, step.lab: dataclasses.replace(labs[step.lab], **{name: getattr(new, name) for name in names})}
-    return labs, params
+        return {**labs, name: next(lab for lab in other.labs if lab.name == name)}, params
+    if step.kind == "lab_removed":
+        return {key: lab for key, lab in labs.items() if key != name}, params
+    assert step.field is not None
+    new = next(lab for lab in other.labs if lab.name == name)
+    fields = ("gpu_type", "throughput_factor") if step.field == "gpu_type" else (step.field,)
+    return {**labs, name: dataclasses.replace(labs[name], **{f: getattr(new, f) for f in fields})}, params
 
 
 def attribute(base: ScenarioSpec, other: ScenarioSpec, rule: str) -> Attribution:

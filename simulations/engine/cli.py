@@ -17,15 +17,11 @@ from typing import Any
 import numpy as np
 
 from .airport import (
-    AIRPORT_RULES,
-    MAX_AIRPORT_EXPLICIT,
     AirportGame,
-    airport_allocation,
-    airport_max_excess,
     read_airport_csv,
     read_airport_json,
 )
-from .custom import airport_to_dict, results_json, run_custom, table_to_dict
+from .custom import airport_rule, airport_stability, airport_to_dict, results_json, run_custom, table_to_dict
 from .errors import EngineError
 from .games import ExplicitGame, read_csv_game, read_json_game
 from .rules import RULES, allocate, normalize_rule
@@ -102,18 +98,7 @@ def load_game(path: str, kind: str = "auto") -> ExplicitGame | AirportGame:
 
 def run_airport(game: AirportGame, rule: str, args: argparse.Namespace) -> dict[str, Any]:
     """The airport game's allocation per type: per player, for all its players, and the savings."""
-    if rule in AIRPORT_RULES:
-        per_player, how = airport_allocation(game, rule)
-        exact = True
-    elif game.n_players <= MAX_AIRPORT_EXPLICIT:
-        expanded = allocate(game.to_explicit(), rule, weights=None, seed=args.seed)
-        sums = np.add.reduceat(expanded.values, np.concatenate(([0], np.cumsum(game.counts)[:-1])))
-        per_player, how, exact = sums / game.counts, expanded.method, expanded.exact
-    else:
-        raise EngineError(
-            f"the {rule} rule needs the explicit table of an airport game (at most {MAX_AIRPORT_EXPLICIT} players); "
-            f"this one has {game.n_players:,}; closed forms exist for: {', '.join(AIRPORT_RULES)}"
-        )
+    per_player, how, exact = airport_rule(game, rule, seed=args.seed)
     out: dict[str, Any] = {
         "kind": "airport",
         "rule": rule,
@@ -135,16 +120,7 @@ def run_airport(game: AirportGame, rule: str, args: argparse.Namespace) -> dict[
         ],
     }
     if args.stability:
-        excess, level = airport_max_excess(game, per_player)
-        tol = 1e-9 * max(1.0, game.grand_cost())
-        out["stability"] = {
-            "in_core": bool(excess <= tol),
-            "individually_rational": bool((per_player <= game.costs + tol).all()),
-            "max_excess": excess,
-            "blocking_top_type": level if excess > tol else None,
-            "exhaustive": True,
-            "method": "closed form: the worst coalition topped at each type (airport games are concave)",
-        }
+        out["stability"] = airport_stability(game, per_player).to_dict()
     return out
 
 

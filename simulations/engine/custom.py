@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._bits import FloatArray
 from .airport import (
     AIRPORT_RULES,
     MAX_AIRPORT_EXPLICIT,
@@ -274,7 +275,26 @@ def _member(name: str, count: int, alone: float, allocated: float) -> CustomMemb
     return CustomMember(name, count, alone, allocated, savings, 100.0 * savings / alone if alone > 0 else 0.0)
 
 
-def _airport_stability(game: AirportGame, per_player: np.ndarray) -> Stability:
+def airport_rule(game: AirportGame, rule: str, seed: int = 0) -> tuple[FloatArray, str, bool]:
+    """Per-player cost of each type under `rule`, how it was computed, and whether it is exact.
+
+    AIRPORT_RULES in closed form at any size; the other rules on the explicit table (at most
+    MAX_AIRPORT_EXPLICIT players), each type's players averaged (they are symmetric).
+    """
+    if rule in AIRPORT_RULES:
+        per_player, how = airport_allocation(game, rule)
+        return per_player, how, True
+    if game.n_players > MAX_AIRPORT_EXPLICIT:
+        raise TooLargeError(
+            f"the {rule} rule needs the explicit table of an airport game (at most {MAX_AIRPORT_EXPLICIT} players); "
+            f"this one has {game.n_players:,}; closed forms exist for: {', '.join(AIRPORT_RULES)}"
+        )
+    expanded = allocate(game.to_explicit(), rule, seed=seed)
+    starts = np.concatenate(([0], np.cumsum(game.counts)[:-1]))
+    return np.add.reduceat(expanded.values, starts) / game.counts, expanded.method, expanded.exact
+
+
+def airport_stability(game: AirportGame, per_player: np.ndarray) -> Stability:
     tol = 1e-9 * max(1.0, game.grand_cost())
     excess, top = airport_max_excess(game, per_player)
     blocking = None
@@ -307,20 +327,13 @@ def run_custom(kind: str, game_data: dict[str, Any], rules: Sequence[str]) -> Cu
     out: dict[str, CustomRuleResult] = {}
     if isinstance(game, AirportGame):
         for rule in names:
-            if rule in AIRPORT_RULES:
-                per_player, how = airport_allocation(game, rule)
-                exact = True
-            else:
-                expanded = allocate(game.to_explicit(), rule, seed=0)
-                starts = np.concatenate(([0], np.cumsum(game.counts)[:-1]))
-                per_player = np.add.reduceat(expanded.values, starts) / game.counts
-                how, exact = expanded.method, expanded.exact
+            per_player, how, exact = airport_rule(game, rule)
             members = tuple(
                 _member(name, int(count), float(cost * count), float(pay * count))
                 for name, count, cost, pay in zip(game.types, game.counts, game.costs, per_player, strict=True)
             )
             out[rule] = CustomRuleResult(
-                rule, RULE_LABELS[rule], exact, how, members, _airport_stability(game, per_player)
+                rule, RULE_LABELS[rule], exact, how, members, airport_stability(game, per_player)
             )
         standalone_total = float((game.costs * game.counts).sum())
         return CustomResult(kind, game.grand_cost(), standalone_total, game.n_players, out)
