@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
-from .._bits import FloatArray, masks_to_bool, popcount, subset_sums
+from .._bits import FloatArray, masks_to_bool, subset_sums
 from ..errors import EngineError
 from ..games import ExplicitGame
 from . import _highs
@@ -66,7 +66,6 @@ class _Problem:
         self.eq_rows: list[FloatArray] = [np.ones(n)]
         self.eq_vals: list[float] = [float(self.c[self.full])]
         self.q = np.ones((n, 1)) / np.sqrt(n)
-        self.proj2 = subset_sums(self.q[:, 0]) ** 2
         self.lp_solves = 0
         self.basis: list[int] = []  # masks of the fixed coalitions, in the order they were fixed
         self._lp: _highs.IncrementalLP | None = None
@@ -215,9 +214,6 @@ class _Problem:
                 continue
             unit = residual / norm
             self.q = np.hstack([self.q, unit[:, None]])
-            projection = subset_sums(unit, self._buf)
-            np.multiply(projection, projection, out=projection)
-            self.proj2 += projection
             self.eq_rows.append(chi)
             self.eq_vals.append(float(self.c[mask]) + stage.eps)
             self.basis.append(mask)
@@ -225,13 +221,52 @@ class _Problem:
             if len(self.eq_rows) == n:
                 break
         if added:
-            np.subtract(popcount(n), self.proj2, out=self._buf)
-            np.greater(self._buf, SPAN_TOL, out=self._flag)
-            self.free &= self._flag
+            self.free[span_masks(np.array(self.eq_rows), n)] = False
         return added
 
     def final_x(self) -> FloatArray:
         return np.asarray(np.linalg.solve(np.array(self.eq_rows), np.array(self.eq_vals)))
+
+
+def span_masks(rows: FloatArray, n: int) -> np.ndarray:
+    """Every coalition whose incidence vector lies in the span of `rows` (0/1 rows, r x n).
+
+    In reduced row echelon form with pivot columns p_1..p_r, a vector v of the span is the sum of
+    v[p_j] times row j, so a 0/1 vector of the span is fixed by which pivots it contains: for each
+    subset P of the pivots, the sum of the rows in P must be 0 or 1 in every other column, and
+    then the coalition is P plus the columns where it is 1. That lists the span's coalitions in
+    O((n - r) 2^r) instead of projecting all 2^n incidence vectors onto the span (O(r 2^n), which
+    took two thirds of a 20-player nucleolus when measured).
+    """
+    a = np.array(rows, dtype=np.float64)
+    pivots: list[int] = []
+    row = 0
+    for col in range(n):
+        if row == len(a):
+            break
+        best = row + int(np.argmax(np.abs(a[row:, col])))
+        if abs(a[best, col]) <= SPAN_TOL:
+            continue
+        a[[row, best]] = a[[best, row]]
+        a[row] /= a[row, col]
+        others = np.arange(len(a)) != row
+        a[others] -= np.outer(a[others, col], a[row])
+        pivots.append(col)
+        row += 1
+    r = len(pivots)
+    pivot_bits = np.zeros(1 << r, dtype=np.int64)
+    size = 1
+    for col in pivots:
+        pivot_bits[size : 2 * size] = pivot_bits[:size] | (1 << col)
+        size *= 2
+    ok = np.ones(1 << r, dtype=bool)
+    masks = pivot_bits
+    for col in sorted(set(range(n)) - set(pivots)):
+        value = subset_sums(a[:r, col])
+        one = np.abs(value - 1.0) <= SPAN_TOL
+        ok &= one | (np.abs(value) <= SPAN_TOL)
+        masks = masks | (one.astype(np.int64) << col)
+    return masks[ok]
 
 
 @dataclass(frozen=True)

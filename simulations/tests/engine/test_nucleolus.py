@@ -42,3 +42,23 @@ def test_nucleolus_of_a_spillover_game_whose_pair_reads_less_than_its_members_al
     x = allocate(ExplicitGame(("big", "tiny"), costs), "nucleolus").values
     assert x.sum() == pytest.approx(costs[-1], rel=1e-12)
     np.testing.assert_allclose(x, costs[1:3] + (costs[-1] - costs[1] - costs[2]) / 2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_span_masks_lists_exactly_the_coalitions_in_the_span(seed: int) -> None:
+    """span_masks (pivots of the row echelon form) equals projecting every coalition's incidence
+    vector onto the span of the rows, on random sets of 0/1 rows that include the grand coalition."""
+    from simulations.engine._bits import masks_to_bool
+    from simulations.engine.rules.nucleolus import span_masks
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 9))
+    rows = [np.ones(n)]
+    for _ in range(int(rng.integers(0, n + 2))):
+        rows.append((rng.random(n) < rng.uniform(0.2, 0.8)).astype(np.float64))
+    a = np.array(rows)
+    every = masks_to_bool(np.arange(1 << n, dtype=np.int64), n).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(a.T, every.T, rcond=None)
+    in_span = np.abs(a.T @ coef - every.T).max(axis=0) < 1e-9
+    expected = np.flatnonzero(in_span)
+    assert sorted(span_masks(a, n).tolist()) == expected.tolist()
