@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ._bits import BoolArray, FloatArray, popcount, subset_sums
+from . import _kernels
+from ._bits import BoolArray, FloatArray
 from .errors import InvalidGameError, TooLargeError
 from .games import MAX_EXPLICIT_PLAYERS, ExplicitGame, _check_finite, _check_players, overhead_of
 
@@ -50,20 +51,6 @@ class Arrangement:
     mode: str  # NONE, TOGETHER or APART
     levels: FloatArray  # L_k of the joint commons, H100-equivalent GPU-hours (0 unless TOGETHER)
     outside_levels: FloatArray  # X_k: levels of the rest's commons it reads (0 when none)
-
-
-def popcount_of(flags: BoolArray) -> IntArray:
-    """For every mask, how many of its players have `flags` set."""
-    return _subset_sums_int(np.asarray(flags, dtype=np.int64))
-
-
-def _subset_sums_int(x: IntArray) -> IntArray:
-    out = np.zeros(1 << len(x), dtype=np.int64)
-    size = 1
-    for value in x:
-        np.add(out[:size], value, out=out[size : 2 * size])
-        size *= 2
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,21 +249,17 @@ class CommonsGame:
         return self.grand_cost() - float(self.private_costs().sum())
 
     def to_explicit(self) -> ExplicitGame:
-        """All 2^n costs in O(K 2^n): per term, one prefix recursion over players sorted by demand.
+        """All 2^n costs in O(K 2^n): per term, one walk over the memberships (_kernels.commons_term).
 
-        With bits in descending-demand order, layer j (heights between the j-th and (j+1)-th
-        largest demand) depends only on the members among the first j + 1 positions, so the running
-        sum of layer values over masks of the first j + 1 bits is last step's table repeated twice
-        plus layer j's values: P_j = [P_{j-1}, P_{j-1}] + width_j (E - K)+.
-
-        Spillover needs, for every coalition S, quantities of its complement T: the position F of
-        T's level (the first j where E_j(T) > K) and, at that position, what S draws below it.
-        Both follow the same recursion over T (set in the block where bit F enters, copied up for
-        higher bits), using sum_{i in S} e_i min(d_i, d_F) = G_F - d_F E(T_{<=F}) + ED(T_{<=F})
-        - ED(T), with G_F the same sum over all players, and the layers of S below d_F, which are
-        P(S) minus P_{F-1} read at the low bits of S, that is P_{F-1} reversed at the low bits of
-        T. A complement is read by reversing an array. Tables go to natural bit order with one
-        gather each.
+        With members in the term's descending-demand order, layer j (heights between the j-th and
+        (j+1)-th largest demand) depends only on the members among the first j + 1 positions, so
+        walking the positions in that order carries P_k(S) = sum_j width_j (E_j(S) - K)+ along
+        each path. Spillover needs, for every coalition S, the level of the rest T = N \\ S: the
+        first position F where T's own cumulative gain exceeds K; at that position the walk keeps
+        what S draws below it (sum_{i in S} e_i min(d_i, d_F) = d_F E_F(S) + sum_{i in S, i > F}
+        e_i d_i) and its layers below, P(S) - P_{F-1}(S). One gather per term puts the values in
+        natural bit order, and a last pass (_kernels.commons_combine) takes c(S) = sum a_i -
+        reach - max(0, together, apart), with whether the rest runs read at the complement.
         """
         cached = self.__dict__.get("_explicit")
         if cached is not None:
@@ -290,15 +273,13 @@ class CommonsGame:
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
         size = 1 << n
-        sizes = popcount(n)
-        overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[sizes]
         h1 = float(self.overhead(np.ones(1))[0])
         spilling = bool((self.spill > 0).any())
         margin = self._own_margin  # type: ignore[attr-defined]
         # A commons of one pays its member base_i less what outside reading makes unnecessary. Where
         # it pays even with the most reading, apart's term for i is linear in min(d_ki, X_k) and
-        # rides along the recursion with weights margin_ki ("linear"); the few others ("kinked")
-        # are evaluated per coalition.
+        # rides along the walk with weights margin_ki ("linear"); the few others ("kinked") are
+        # evaluated per coalition from the levels X_k.
         base = (margin * self.demand).sum(axis=0)
         least = base - (self.spill[:, None] * margin * self.demand).sum(axis=0)
         possible = self._own_possible  # type: ignore[attr-defined]
@@ -310,96 +291,49 @@ class CommonsGame:
         below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
         unread = np.zeros(size)  # sum_k u_k sum_{i in S, linear} margin_ki min(d_ki, X_k)
         levels: list[FloatArray | None] = []  # X_k read at S, natural order, for the kinked members
-        work = np.empty(size)
-        scratch = np.empty(size)
+        values = np.empty((size, 4))
+        walk_level = np.empty(size)
+        index = np.empty(size, dtype=np.int64)
         for k in range(len(self.unit_cost)):
             order = self._order[k]  # type: ignore[attr-defined]
-            d = self.demand[k, order]
-            e = self.gain[k, order]
-            unit_cost = float(self.unit_cost[k])
             rank = np.empty(n, dtype=np.int64)
             rank[order] = np.arange(n)
-            index = _subset_sums_int(np.int64(1) << rank)  # natural mask -> sorted mask
-            esum = subset_sums(e)
-            width = d - np.append(d[1:], 0.0)
             u = float(self.spill[k])
-            if u > 0:
-                # sum_{i in S} w_i min(d_i, d_F) for S = N minus T, from T's recursion (docstring).
-                weights = [e]
-                m = (margin[k] * linear)[order]
-                if m.any():
-                    weights.append(m)
-                sums = [subset_sums(w) for w in weights]
-                dsums = [subset_sums(w * d) for w in weights]
-                every = [d * np.cumsum(w) + np.append(np.cumsum((w * d)[::-1])[::-1][1:], 0.0) for w in weights]
-                draws = [np.zeros(size) for _ in weights]
-                found = np.zeros(size, dtype=bool)
-                prefix = np.zeros(size)
-                level = np.zeros(size) if kinked.size else None
-            work[:2] = 0.0
-            for j in range(n):
-                span = 1 << (j + 1)
-                half = span >> 1
-                if u > 0:
-                    hit = (esum[half:span] > unit_cost) & ~found[:half]
-                    np.logical_or(found[:half], hit, out=found[half:span])
-                    for w_sum, wd_sum, g, draw in zip(sums, dsums, every, draws, strict=True):
-                        upper = draw[half:span]
-                        np.multiply(w_sum[half:span], -d[j], out=upper)
-                        upper += wd_sum[half:span]
-                        upper += g[j]
-                        np.copyto(upper, draw[:half], where=~hit)
-                    if j:
-                        np.copyto(prefix[half:span], np.where(hit, work[:half][::-1], prefix[:half]))
-                    if level is not None:
-                        np.copyto(level[half:span], np.where(hit, d[j], level[:half]))
-                if j:
-                    work[half:span] = work[:half]
-                if width[j] > 0:
-                    b = scratch[:span]
-                    np.subtract(esum[:span], unit_cost, out=b)
-                    np.maximum(b, 0.0, out=b)
-                    b *= width[j]
-                    work[:span] += b
-            pool += work[index]
-            if u > 0:
-                # Per sorted S (the complement T of sorted mask s is read at s backwards).
-                for draw, wd_sum in zip(draws, dsums, strict=True):
-                    draw -= wd_sum
-                    draw *= found
-                reach += (u * draws[0][::-1])[index]
-                if len(draws) > 1:
-                    unread += (u * draws[1][::-1])[index]
-                below += (u * (found[::-1] * work - prefix[::-1]))[index]
-                levels.append(level[::-1][index] if level is not None else None)
-            else:
-                levels.append(None)
-        costs = subset_sums(self.alone)
-        together = pool
-        runs = None
-        if spilling:
-            # The rest T = N minus S runs a commons when its pooled value (no spillover back) beats its overhead.
-            pooling = popcount_of(self._pooling)  # type: ignore[attr-defined]
-            rest_overhead = self.overhead(np.arange(n + 1, dtype=np.float64))[pooling]
-            runs = ((pool > rest_overhead) & (pooling >= 2))[::-1]
-            costs -= runs * reach
-            together = pool - runs * below
-        together -= overhead
-        best = np.maximum(together, 0.0)
-        if possible.size:
-            apart = subset_sums(np.where(linear, base - h1, 0.0))
-            if runs is not None:
-                apart -= runs * unread
+            track = bool(u > 0 and kinked.size)
+            _kernels.commons_term(
+                n,
+                np.ascontiguousarray(self.demand[k, order]),
+                np.ascontiguousarray(self.gain[k, order]),
+                np.ascontiguousarray((margin[k] * linear)[order]),
+                float(self.unit_cost[k]),
+                u > 0,
+                values,
+                walk_level,
+                track,
+            )
+            _kernels.gather_term(n, _kernels.walk_bits(rank), u, values, pool, reach, unread, below, index)
+            levels.append(walk_level[index] if track else None)
+        overhead_by_size = self.overhead(np.arange(n + 1, dtype=np.float64))
+        pooling: BoolArray = self._pooling  # type: ignore[attr-defined]
+        extra = np.zeros(size) if kinked.size else np.empty(0)
+        if kinked.size:
+            runs = (
+                _kernels.runs_at_complement(n, pool, overhead_by_size, pooling)
+                if spilling
+                else np.zeros(size, dtype=bool)
+            )
             masks = np.arange(size, dtype=np.int64)
             for i in kinked:
                 own: FloatArray | float = float(base[i])
                 for k, x in enumerate(levels):
-                    if x is not None and runs is not None and margin[k, i] > 0:
+                    if x is not None and margin[k, i] > 0:
                         own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], x * runs)
-                apart += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
-            np.maximum(best, apart, out=best)
-        costs -= best
-        costs[0] = 0.0
+                extra += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
+        costs = np.empty(size)
+        _kernels.commons_combine(
+            n, self.alone, np.where(linear, base - h1, 0.0), pool, reach, unread, below, overhead_by_size,
+            pooling, spilling, bool(possible.size), extra, bool(kinked.size), costs,
+        )  # fmt: skip
         return ExplicitGame(self.players, costs)
 
 

@@ -67,6 +67,17 @@ class IncrementalLP:
         self.rows += m
         return np.arange(first, self.rows, dtype=np.int64)
 
+    def add_column(self, lower: float, upper: float, cost: float) -> int:
+        """Append a variable (zero in every existing row); return its index."""
+        k = int(self._h.getNumCol())
+        self._h.addVar(float(lower), float(upper))
+        self._h.changeColCost(k, float(cost))
+        return k
+
+    def set_column(self, col: int, lower: float, upper: float, cost: float) -> None:
+        self._h.changeColBounds(int(col), float(lower), float(upper))
+        self._h.changeColCost(int(col), float(cost))
+
     def relax(self, row: int) -> None:
         self._h.changeRowBounds(int(row), -np.inf, np.inf)
 

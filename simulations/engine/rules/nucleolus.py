@@ -93,6 +93,8 @@ class _Problem:
         """Minimize eps (or, with an anchor, the max-norm distance to it at eps = fixed_eps)."""
         if anchor is None and fixed_eps is None and _highs.available():
             return self._solve_incremental()
+        if anchor is not None and fixed_eps is not None and self._lp is not None:
+            return self._solve_anchor_incremental(fixed_eps, anchor)
         n = self.n
         eq_a = np.array(self.eq_rows)
         extra = 1 if anchor is not None else 0
@@ -197,6 +199,27 @@ class _Problem:
             if violated.size > BATCH:
                 violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
             self._add_work(violated)
+
+    def _solve_anchor_incremental(self, eps: float, anchor: FloatArray) -> _Stage:
+        """After the epsilon stage on the incremental LP: fix eps, add a distance column t and the
+        rows |x_i - anchor_i| <= t, minimize t, and go on generating the violated coalitions
+        (the stage's working set carries over, so few rounds remain)."""
+        assert self._lp is not None
+        n = self.n
+        lp = self._lp
+        lp.set_column(n, eps, eps, 0.0)
+        t = lp.add_column(0.0, np.inf, 1.0)
+        rows = np.zeros((2 * n, t + 1))
+        rows[:n, :n] = np.eye(n)
+        rows[n:, :n] = np.eye(n)
+        rows[:n, t] = -1.0  # x_i - t <= anchor_i
+        rows[n:, t] = 1.0  # x_i + t >= anchor_i
+        lp.add_rows(
+            rows,
+            np.concatenate([np.full(n, -np.inf), anchor]),
+            np.concatenate([anchor, np.full(n, np.inf)]),
+        )
+        return self._solve_incremental()
 
     def fix(self, stage: _Stage) -> int:
         """Fix the positive-dual coalitions; return how many independent rows were added."""
@@ -351,8 +374,9 @@ def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
     """The least-core point closest (max norm) to the proportional split, and the epsilon.
 
     The closest point need not be unique (coordinates off the binding distance may move), so it is
-    solved from a cold working set every time: the same game gives the same point wherever it is
-    asked for (warm starts could land on another point of the same distance).
+    solved from a cold working set every time, continuing on the epsilon stage's LP
+    (_solve_anchor_incremental): the same game gives the same point wherever it is asked for
+    (seeding from another draw could land on another point of the same distance).
     """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
