@@ -203,6 +203,16 @@ def scenario_detail(request, pk: int):
     scenario = _visible_scenario(request, pk)
     if scenario.is_custom:
         return _custom_game_detail(request, scenario)
+    return scenario_page(request, scenario)
+
+
+def scenario_page(request, scenario: Scenario, *, whatif: dict | None = None, status: int = 200):
+    """A model scenario's page; `whatif` fills in its what-if panel (simulations.whatif_views)."""
+    is_coordinator = access.is_coordinator(request.user, scenario.consortium)
+    if is_coordinator and whatif is None:
+        from .whatif_views import WhatIfForm, panel_context
+
+        whatif = panel_context(scenario=scenario, form=WhatIfForm(scenario=scenario))
     runs = scenario.runs.all()[:10]
     latest = selectors.latest_run_get(scenario=scenario)
     specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
@@ -214,7 +224,7 @@ def scenario_detail(request, pk: int):
         {
             "scenario": scenario,
             "consortium": scenario.consortium,
-            "is_coordinator": access.is_coordinator(request.user, scenario.consortium),
+            "is_coordinator": is_coordinator,
             "runs": runs,
             "latest": latest,
             "active": next((run for run in runs if not run.is_finished), None),
@@ -225,7 +235,9 @@ def scenario_detail(request, pk: int):
             **_lever_card(request, scenario),
             "override_rows": override_rows,
             "overridden_labs": {row.lab_name for row in override_rows},
+            "whatif": whatif if is_coordinator else None,
         },
+        status=status,
     )
 
 
