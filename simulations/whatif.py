@@ -3,9 +3,10 @@
 A coordinator picks a target (a scenario parameter, or one lab's input as an override) and a
 value; `whatif_compute` answers with each member's savings under the scenario's first rule and
 the core verdict, beside the scenario's own figures (the baseline). Nothing is saved and no run
-starts: the changed scenario is an unsaved copy of the row, turned into an engine spec by the
-runs' own `scenario_spec_build`, and computed by `engine.whatif.central_outcome` (the same
-central figures a run stores). `scenario_whatif_save` saves the change as a new scenario.
+starts: the changed scenario is an unsaved copy of the row (`changed_scenario`), and its engine
+spec is the runs' own `scenario_spec_build` of the scenario with the one parameter or lab input
+replaced (`changed_spec`), computed by `engine.whatif.central_outcome` (the central figures a run
+stores). `scenario_whatif_save` saves the change as a new scenario.
 
 1. `whatif_change_clean` reads the value with the scenario editor's own field types, then checks
    it as the editor does: a parameter against PARAMETER_SPECS (the editor's range message, then
@@ -19,6 +20,7 @@ central figures a run stores). `scenario_whatif_save` saves the change as a new 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import time
@@ -33,12 +35,14 @@ from consortium import access
 from consortium import services as consortium_services
 from consortium.models import LAB_OVERRIDE_FIELDS, Scenario, validate_parameters
 from labs.models import GPU_CHOICES
+from simulations import engine
 from simulations.engine.errors import EngineError
 from simulations.engine.params import PARAMETER_SPECS
+from simulations.engine.scenario import ScenarioSpec
 from simulations.engine.stability import MAX_ENUMERATED_PLAYERS
 from simulations.engine.whatif import CentralOutcome, central_outcome
 
-from .services import scenario_spec_build
+from .services import lab_input_build, scenario_spec_build
 
 # A what-if is answered within the request: up to the size whose core check enumerates every coalition.
 MAX_WHATIF_LABS = MAX_ENUMERATED_PLAYERS
@@ -265,9 +269,33 @@ def _outcome(spec) -> CentralOutcome:
         raise ValidationError({"value": f"The changed scenario cannot be computed: {exc}"}) from None
 
 
-def baseline_get(*, scenario: Scenario) -> tuple[CentralOutcome, bool]:
+def changed_spec(*, spec: ScenarioSpec, scenario: Scenario, change: Change) -> ScenarioSpec:
+    """The scenario's spec with the change, from the spec as it stands (no second trip to the ledger):
+    what scenario_spec_build gives for `changed_scenario`, as the tests check."""
+    changed = changed_scenario(scenario=scenario, change=change)
+    if change.target.kind == "parameter":
+        try:
+            return dataclasses.replace(spec, params=engine.Params.from_dict(changed.effective_parameters()))
+        except EngineError as exc:
+            raise ValidationError({"value": f"The changed scenario cannot be computed: {exc}"}) from None
+    lab = _lab(scenario, change.target)
+    labs = tuple(
+        lab_input_build(
+            lab,
+            changed.overrides.get(str(lab.pk)),
+            weight=old.weight,
+            delivered_value=old.delivered_value,
+        )
+        if old.name == lab.name
+        else old
+        for old in spec.labs
+    )
+    return dataclasses.replace(spec, labs=labs)
+
+
+def baseline_get(*, scenario: Scenario, spec: ScenarioSpec | None = None) -> tuple[CentralOutcome, bool]:
     """The scenario's own central outcome, from the cache when its inputs have not changed; and whether it was."""
-    spec = _spec(scenario)
+    spec = spec or _spec(scenario)
     digest = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
     key = f"whatif:baseline:{scenario.pk}:{digest}"
     cache = caches["local"]
@@ -283,8 +311,9 @@ def whatif_compute(*, scenario: Scenario, change: Change) -> WhatIf:
     """The baseline beside the scenario with `change` applied, at central parameters (nothing saved)."""
     if scenario.is_custom:
         raise ValidationError({"scenario": "A custom game has no parameters or lab inputs to change."})
-    baseline, cached = baseline_get(scenario=scenario)
-    spec = _spec(changed_scenario(scenario=scenario, change=change))
+    own = _spec(scenario)
+    baseline, cached = baseline_get(scenario=scenario, spec=own)
+    spec = changed_spec(spec=own, scenario=scenario, change=change)
     started = time.perf_counter()
     outcome = _outcome(spec)
     seconds = time.perf_counter() - started

@@ -132,9 +132,17 @@ def whatif_panel(request, pk: int):
     form = WhatIfForm(request.GET, scenario=scenario)
     context = panel_context(scenario=scenario, form=form)
     if request.htmx:
-        # htmx swaps 200 answers only: errors come back in the panel with a 200.
-        return render(request, "simulations/partials/whatif.html", context)
-    return scenario_page(request, scenario, whatif=context, status=400 if form.errors else 200)
+        # htmx swaps 200 answers only: errors come back in the panel with a 200. A new value asks
+        # for the figures and the value's message alone (the form stays as it is being typed).
+        answer = request.htmx.target == "whatif-results"
+        template = "simulations/partials/whatif_answer.html" if answer else "simulations/partials/whatif.html"
+        response = render(request, template, context)
+    else:
+        response = scenario_page(request, scenario, whatif=context, status=400 if form.errors else 200)
+    if "result" in context:
+        # The engine's share of the answer, for browsers' developer tools and bench/whatif.
+        response["Server-Timing"] = f"engine;dur={1000 * context['result'].engine_seconds:.1f}"
+    return response
 
 
 @login_required

@@ -105,6 +105,45 @@ def test_the_panels_figures_equal_a_runs_central_figures_with_the_change(world, 
     assert run.stability_results.get(rule=rule).in_core == result.outcome.stability.in_core
 
 
+@pytest.mark.parametrize(
+    ("target", "value"),
+    [
+        ("p.replication", "1.7"),
+        ("p.coordination_fixed", "5000000"),
+        ("o.{b}.final_run_gpu_hours", "750000"),
+        ("o.{b}.price_per_gpu_hour", "2.1"),
+        ("o.{b}.gpu_type", "other"),
+        ("o.{a}.throughput_factor", "0.4"),
+        ("o.{a}.gpu_type", "H200"),
+    ],
+)
+def test_the_changed_spec_is_the_runs_spec_of_the_changed_scenario(world, target, value):
+    """The what-if's spec, derived from the scenario's own, is what scenario_spec_build gives the changed row."""
+    consortium_services.scenario_update(
+        scenario=world.scenario, overrides={str(world.lab_b.pk): {"throughput_factor": 0.8, "openness": 0.6}}
+    )
+    target = target.format(a=world.lab_a.pk, b=world.lab_b.pk)
+    change = whatif.whatif_change_clean(scenario=world.scenario, target_key=target, value=value)
+    own = services.scenario_spec_build(scenario=world.scenario)
+    derived = whatif.changed_spec(spec=own, scenario=world.scenario, change=change)
+    built = services.scenario_spec_build(scenario=whatif.changed_scenario(scenario=world.scenario, change=change))
+    assert derived == built
+    assert derived != own
+
+
+def test_a_new_value_gets_the_figures_alone_and_a_new_target_the_whole_panel(world, client):
+    client.force_login(world.coordinator)
+    url = reverse("simulations:whatif", args=[world.scenario.pk])
+    answer = client.get(
+        url, {"target": "p.replication", "value": "1.5"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="whatif-results"
+    )
+    page = answer.content.decode()
+    assert 'id="whatif-results"' in page and 'id="whatif-value-error"' in page and '<form method="get"' not in page
+    assert answer["Server-Timing"].startswith("engine;dur=")
+    whole = client.get(url, {"target": "p.replication"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="whatif").content
+    assert b'<div id="whatif" class="whatif">' in whole and b'id="id_value"' in whole
+
+
 def test_the_panel_shows_the_baseline_beside_the_what_if_and_the_verdicts(world, client):
     client.force_login(world.coordinator)
     page = panel(client, world.scenario, "p.replication", "1.5").content.decode()
