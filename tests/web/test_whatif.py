@@ -376,3 +376,18 @@ def test_the_engine_outcome_is_the_runs_central_figures_for_every_rule(world):
         assert outcome.savings == pytest.approx(tuple(m.savings_central for m in members))
         assert outcome.stability.in_core == result.rules[rule].stability.in_core
         assert outcome.stability.blocking_coalition == result.rules[rule].stability.blocking_coalition
+
+
+def test_an_unseen_scenarios_panel_answers_404_like_a_missing_one(world, client):
+    """user_d cannot tell the consortium's scenario from one that does not exist."""
+    from tests.web.test_permissions import _without_csrf
+
+    client.force_login(world.user_d)
+    for name, method in (("simulations:whatif", "get"), ("simulations:whatif_save", "post")):
+        seen = getattr(client, method)(
+            reverse(name, args=[world.scenario.pk]), {"target": "p.replication", "value": "2"}
+        )
+        absent = getattr(client, method)(reverse(name, args=[999999]), {"target": "p.replication", "value": "2"})
+        assert (seen.status_code, absent.status_code) == (404, 404)
+        assert _without_csrf(seen.content) == _without_csrf(absent.content)
+    assert Scenario.objects.count() == 1
