@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint bench bench-engine bench-runs bench-api
+.PHONY: run test install install-dev lint bench bench-engine bench-runs bench-api bench-whatif
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lint: install-dev
 	$(VENV)/bin/mypy simulations/engine
 
 ## Benchmarks print medians and ratios against peers measured in the same run.
-bench: bench-engine bench-runs bench-api
+bench: bench-engine bench-runs bench-api bench-whatif
 
 bench-engine: install-dev
 	$(PY) bench/engine
@@ -42,3 +42,6 @@ bench-runs: install-dev
 
 bench-api: install-dev
 	$(PY) bench/api
+
+bench-whatif: install-dev
+	$(PY) bench/whatif

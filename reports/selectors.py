@@ -303,6 +303,8 @@ def savings_report_get(*, source: SavingsSource, rule: str | None = None) -> Sav
 @dataclass
 class ComparisonSource:
     sources: list[SavingsSource]
+    # The runs were named (`runs=`), not the scenarios: columns are keyed by run.
+    by_run: bool = False
 
     @property
     def last_modified(self) -> datetime.datetime | None:
@@ -310,7 +312,7 @@ class ComparisonSource:
         return max(stamps) if stamps else None
 
     def etag(self, *variant: object) -> str:
-        return _tag("comparison", [(s.run.pk, s.run.finished_at) for s in self.sources], *variant)
+        return _tag("comparison", self.by_run, [(s.run.pk, s.run.finished_at) for s in self.sources], *variant)
 
 
 def comparison_source_get(*, consortium: Consortium, scenario_ids: list[int]) -> ComparisonSource:
@@ -328,6 +330,25 @@ def comparison_source_get(*, consortium: Consortium, scenario_ids: list[int]) ->
     return ComparisonSource(sources)
 
 
+def comparison_runs_source_get(*, consortium: Consortium, run_ids: list[int]) -> ComparisonSource:
+    """The runs given, of any scenarios of the consortium (two runs of one scenario, say), in the
+    order given (the first is the baseline); each must have succeeded."""
+    found = {
+        run.pk: run
+        for run in SimulationRun.objects.filter(pk__in=run_ids, scenario__consortium=consortium).select_related(
+            "scenario"
+        )
+    }
+    missing = [str(pk) for pk in run_ids if pk not in found]
+    if missing:
+        raise ReportNotFound(f"runs: no run {', '.join(missing)} in consortium {consortium.slug}.")
+    unfinished = [found[pk] for pk in run_ids if found[pk].status != SimulationRun.Status.SUCCEEDED]
+    if unfinished:
+        names = ", ".join(f"{run.pk} (status: {run.status})" for run in unfinished)
+        raise ReportConflict(f"runs: only succeeded runs can be compared; not run {names}.")
+    return ComparisonSource([SavingsSource(found[pk]) for pk in run_ids], by_run=True)
+
+
 @dataclass
 class ComparisonReport:
     rule: str
@@ -338,6 +359,8 @@ class ComparisonReport:
     attribution_columns: list[str] = field(default_factory=list)
     # Per row, its attribution columns for the CSV (attribution_csv_columns).
     csv_extra: list[dict[str, Any]] = field(default_factory=list)
+    # Per compared run, its CSV column prefix (`scenario_<id>_`, or `run_<id>_` comparing runs).
+    prefixes: list[str] = field(default_factory=list)
 
 
 def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) -> ComparisonReport:
@@ -351,6 +374,7 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
             scenarios=[item.scenario for item in source.sources],
             runs=[item.run for item in source.sources],
             rule=rule,
+            by_run=source.by_run,
         )
     except ComparisonError as error:
         raise ReportNotFound(str(error)) from None
@@ -364,11 +388,11 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
         for column in comparison.columns
     ]
     explained = comparison_attribution_get(comparison)
-    by_scenario = {result.column.scenario.pk: result for result in explained}
+    by_run = {result.column.run.pk: result for result in explained}
 
     def cell_of(index: int, column, cell, line) -> dict[str, Any]:
         figures = comparison_cell_figures(column, cell, baseline=index == 0)
-        result = by_scenario.get(column.scenario.pk) if index else None
+        result = by_run.get(column.run.pk) if index else None
         if result is None:
             figures.update({"savings_central_change_usd": None, "attribution_usd": None})
         else:
@@ -393,22 +417,25 @@ def comparison_report_get(*, source: ComparisonSource, rule: str | None = None) 
         explained=[attribution_figures(result) for result in explained],
         attribution_columns=attribution_csv_columns(explained),
         csv_extra=[attribution_csv_values(explained, line.lab, line.lab_name) for line in comparison.rows],
+        prefixes=[column.prefix for column in comparison.columns],
     )
 
 
 def comparison_csv_columns(report: ComparisonReport) -> list[str]:
     # The compare page's CSV has these columns too (simulations.selectors.comparison_csv_columns).
     columns = ["lab", "lab_name"]
-    for info in report.scenarios:
-        columns += [f"scenario_{info['scenario']}_{figure}" for figure in COMPARISON_FIGURES]
+    for prefix in report.prefixes:
+        columns += [prefix + figure for figure in COMPARISON_FIGURES]
     return columns + report.attribution_columns
 
 
-def comparison_csv_row(row: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def comparison_csv_row(
+    row: dict[str, Any], extra: dict[str, Any] | None = None, prefixes: list[str] | None = None
+) -> dict[str, Any]:
     flat = {"lab": row["lab"], "lab_name": row["lab_name"]}
-    skip = {"scenario", "savings_central_change_usd", "attribution_usd"}
-    for cell in row["scenarios"]:
-        prefix = f"scenario_{cell['scenario']}_"
+    skip = {"scenario", "run", "savings_central_change_usd", "attribution_usd"}
+    for index, cell in enumerate(row["scenarios"]):
+        prefix = prefixes[index] if prefixes else f"scenario_{cell['scenario']}_"
         flat.update({prefix + key: value for key, value in cell.items() if key not in skip})
     flat.update(extra or {})
     return flat

@@ -419,8 +419,19 @@ class CompareForm(forms.Form):
         help_text="Differences in the table are against this scenario; it must be one of those compared.",
     )
 
+    # Runs instead of scenarios (`?runs=<id>&runs=<id>`, from a run's page): two runs of one
+    # scenario compare as two scenarios do. Runs of archived scenarios count: their runs stay readable.
+    runs = IdMultipleChoiceField(
+        queryset=SimulationRun.objects.none(), required=False, widget=forms.MultipleHiddenInput, label="Runs"
+    )
+
     def __init__(self, *args, consortium, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["runs"].queryset = SimulationRun.objects.filter(scenario__consortium=consortium).select_related(
+            "scenario"
+        )
+        if self.is_bound and self.data.get("runs"):
+            self.fields["scenarios"].required = False
         self.fields["scenarios"].queryset = consortium.scenarios.active().order_by("name")
         self.fields["baseline"].queryset = consortium.scenarios.active().order_by("name")
         self.fields["baseline"].label_from_instance = lambda scenario: scenario.name
@@ -433,8 +444,22 @@ class CompareForm(forms.Form):
             scenario.name if scenario.pk in finished else f"{scenario.name} (not run yet)"
         )
 
+    def clean_runs(self):
+        chosen = self.cleaned_data["runs"]
+        if chosen and not MIN_COMPARED <= len(chosen) <= MAX_COMPARED:
+            raise forms.ValidationError(
+                f"Pick between {MIN_COMPARED} and {MAX_COMPARED} runs; you picked {len(chosen)}."
+            )
+        unfinished = [run for run in chosen if run.status != SimulationRun.Status.SUCCEEDED]
+        if unfinished:
+            names = ", ".join(f"#{run.pk} ({run.get_status_display().lower()})" for run in unfinished)
+            raise forms.ValidationError(f"Only finished runs can be compared; not run {names}.")
+        return chosen
+
     def clean_scenarios(self):
         chosen = self.cleaned_data["scenarios"]
+        if not chosen and self.data.get("runs"):
+            return chosen
         if not MIN_COMPARED <= len(chosen) <= MAX_COMPARED:
             raise forms.ValidationError(
                 f"Pick between {MIN_COMPARED} and {MAX_COMPARED} scenarios; you picked {len(chosen)}."
@@ -443,6 +468,11 @@ class CompareForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if "runs" in self.errors:
+            # The runs are named in the address, not by an input: their messages go at the top of the form.
+            self.add_error(None, [f"Runs: {message}" for message in self.errors.pop("runs")])
+        if cleaned.get("runs") and cleaned.get("scenarios"):
+            self.add_error(None, "Compare either scenarios or runs, not both.")
         baseline, chosen = cleaned.get("baseline"), cleaned.get("scenarios")
         if baseline is not None and chosen is not None and baseline not in chosen:
             self.add_error(

@@ -224,8 +224,25 @@ class ComparisonError(Exception):
 
 @dataclass
 class ComparisonColumn:
+    """One scenario's run in a comparison. `by_run`: the comparison names runs, not scenarios (two
+    runs of one scenario, say), so a column is keyed and labelled by its run."""
+
     scenario: Scenario
     run: SimulationRun
+    by_run: bool = False
+
+    @property
+    def prefix(self) -> str:
+        """The CSV's column prefix: `scenario_<id>_`, or `run_<id>_` when comparing runs."""
+        return f"run_{self.run.pk}_" if self.by_run else f"scenario_{self.scenario.pk}_"
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario.name} · run #{self.run.pk}" if self.by_run else self.scenario.name
+
+    @property
+    def anchor(self) -> str:
+        return f"run-{self.run.pk}" if self.by_run else str(self.scenario.pk)
 
 
 @dataclass
@@ -256,10 +273,15 @@ def _run_rules(run: SimulationRun, stored: set[str]) -> list[str]:
 
 
 def scenario_comparison_get(
-    *, scenarios: list[Scenario], rule: str | None = None, runs: list[SimulationRun] | None = None
+    *,
+    scenarios: list[Scenario],
+    rule: str | None = None,
+    runs: list[SimulationRun] | None = None,
+    by_run: bool = False,
 ) -> ScenarioComparison:
     """Each lab's results in the scenarios' latest succeeded runs (or the `runs` given, one per
-    scenario), under one rule, with differences from the first scenario (the baseline).
+    scenario), under one rule, with differences from the first scenario (the baseline). With
+    `by_run` the columns are the runs given, which may be runs of one scenario (runs_comparison_get).
 
     The rule is the one asked for, which every run must have, or else the first of the baseline's
     rules that every run has. Labs are matched by lab id, so a lab renamed between runs is one line
@@ -273,7 +295,7 @@ def scenario_comparison_get(
             names = ", ".join(f"{s.pk} ({s.name})" for s in missing)
             raise ComparisonError("scenarios", f"no succeeded run yet for scenario {names}.", missing)
         runs = [latest[scenario.pk] for scenario in scenarios]
-    columns = [ComparisonColumn(scenario, run) for scenario, run in zip(scenarios, runs, strict=True)]
+    columns = [ComparisonColumn(scenario, run, by_run) for scenario, run in zip(scenarios, runs, strict=True)]
     results = MemberResult.objects.filter(run__in=runs).select_related("lab").order_by("run", "rule", "lab_name")
     by_run: dict[int, dict[str, list[MemberResult]]] = {run.pk: {} for run in runs}
     for row in results:
@@ -317,6 +339,17 @@ def scenario_comparison_get(
     return ScenarioComparison(chosen, common, columns, lines)
 
 
+def runs_comparison_get(*, runs: list[SimulationRun], rule: str | None = None) -> ScenarioComparison:
+    """`scenario_comparison_get` of the runs given (the first is the baseline), keyed by run: runs of
+    one scenario compare like scenarios do, attributed from their snapshots. Every run must have
+    succeeded."""
+    unfinished = [run for run in runs if run.status != SimulationRun.Status.SUCCEEDED]
+    if unfinished:
+        names = ", ".join(f"{run.pk} ({run.get_status_display().lower()})" for run in unfinished)
+        raise ComparisonError("runs", f"only succeeded runs can be compared; not run {names}.")
+    return scenario_comparison_get(scenarios=[run.scenario for run in runs], runs=runs, rule=rule, by_run=True)
+
+
 def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, baseline: bool) -> dict[str, object]:
     """One scenario's figures for one lab, as the API and the CSV give them (units in the names); the
     baseline's differences from itself are 0 where the lab is in it."""
@@ -332,6 +365,7 @@ def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, b
 
     return {
         "scenario": column.scenario.pk,
+        "run": column.run.pk,
         "standalone_cost_usd": money(row and row.standalone_cost),
         "allocated_cost_usd": money(row and row.allocated_cost),
         "savings_usd": money(row and row.savings),
@@ -347,7 +381,7 @@ def comparison_cell_figures(column: ComparisonColumn, cell: ComparisonCell, *, b
 def comparison_csv_columns(comparison: ScenarioComparison, explained: list | None = None) -> list[str]:
     columns = ["lab", "lab_name"]
     for column in comparison.columns:
-        columns += [f"scenario_{column.scenario.pk}_{figure}" for figure in COMPARISON_FIGURES]
+        columns += [column.prefix + figure for figure in COMPARISON_FIGURES]
     return columns + attribution_csv_columns(explained or [])
 
 
@@ -359,8 +393,8 @@ def comparison_csv_rows(comparison: ScenarioComparison, explained: list | None =
         flat: dict[str, object] = {"lab": line.lab, "lab_name": line.lab_name}
         for index, (column, cell) in enumerate(zip(comparison.columns, line.cells, strict=True)):
             figures = comparison_cell_figures(column, cell, baseline=index == 0)
-            prefix = f"scenario_{figures.pop('scenario')}_"
-            flat.update({prefix + name: value for name, value in figures.items()})
+            del figures["scenario"], figures["run"]
+            flat.update({column.prefix + name: value for name, value in figures.items()})
         flat.update(attribution_csv_values(explained or [], line.lab, line.lab_name))
         rows.append(flat)
     return rows
@@ -558,10 +592,11 @@ def attribution_cell(result: ColumnAttribution, lab: int | None, lab_name: str) 
 
 def attribution_csv_columns(explained: list[ColumnAttribution]) -> list[str]:
     """The CSV's attribution columns: per scenario after the baseline, its total change at central
-    parameters, then `scenario_<id>_due_to[<difference key>]_usd` per difference in order."""
+    parameters, then `scenario_<id>_due_to[<difference key>]_usd` per difference in order
+    (`run_<id>_...` when comparing runs)."""
     columns = []
     for result in explained:
-        prefix = f"scenario_{result.column.scenario.pk}_"
+        prefix = result.column.prefix
         columns.append(prefix + "savings_central_change_usd")
         columns += [f"{prefix}due_to[{step.key}]_usd" for step in result.steps]
     return columns
@@ -570,7 +605,7 @@ def attribution_csv_columns(explained: list[ColumnAttribution]) -> list[str]:
 def attribution_csv_values(explained: list[ColumnAttribution], lab: int | None, lab_name: str) -> dict[str, object]:
     flat: dict[str, object] = {}
     for result in explained:
-        prefix = f"scenario_{result.column.scenario.pk}_"
+        prefix = result.column.prefix
         cell = attribution_cell(result, lab, lab_name)
         flat[prefix + "savings_central_change_usd"] = cell["savings_central_change_usd"]
         bars = cell["attribution_usd"] or {}

@@ -2,7 +2,7 @@ from django.urls import path
 
 import consortium.converters  # noqa: F401  (registers the "id" converter)
 
-from . import lever_views, views
+from . import lever_views, views, whatif_views
 
 app_name = "simulations"
 urlpatterns = [
@@ -17,6 +17,8 @@ urlpatterns = [
     path("scenarios/<id:pk>/archive/", views.scenario_archive, {"archive": True}, name="scenario_archive"),
     path("scenarios/<id:pk>/unarchive/", views.scenario_archive, {"archive": False}, name="scenario_unarchive"),
     path("scenarios/<id:pk>/run/", views.run_start, name="run_start"),
+    path("scenarios/<id:pk>/whatif/", whatif_views.whatif_panel, name="whatif"),
+    path("scenarios/<id:pk>/whatif/save/", whatif_views.whatif_save, name="whatif_save"),
     path("scenarios/<id:pk>/levers/", lever_views.lever_study_start, name="lever_study_start"),
     path("levers/<id:pk>/progress/", lever_views.lever_study_progress, name="lever_study_progress"),
     path("runs/<id:pk>/", views.run_detail, name="run"),

@@ -203,6 +203,16 @@ def scenario_detail(request, pk: int):
     scenario = _visible_scenario(request, pk)
     if scenario.is_custom:
         return _custom_game_detail(request, scenario)
+    return scenario_page(request, scenario)
+
+
+def scenario_page(request, scenario: Scenario, *, whatif: dict | None = None, status: int = 200):
+    """A model scenario's page; `whatif` fills in its what-if panel (simulations.whatif_views)."""
+    is_coordinator = access.is_coordinator(request.user, scenario.consortium)
+    if is_coordinator and whatif is None:
+        from .whatif_views import WhatIfForm, panel_context
+
+        whatif = panel_context(scenario=scenario, form=WhatIfForm(scenario=scenario))
     runs = scenario.runs.all()[:10]
     latest = selectors.latest_run_get(scenario=scenario)
     specs = ScenarioForm(consortium=scenario.consortium, instance=scenario).parameter_rows
@@ -214,7 +224,7 @@ def scenario_detail(request, pk: int):
         {
             "scenario": scenario,
             "consortium": scenario.consortium,
-            "is_coordinator": access.is_coordinator(request.user, scenario.consortium),
+            "is_coordinator": is_coordinator,
             "runs": runs,
             "latest": latest,
             "active": next((run for run in runs if not run.is_finished), None),
@@ -225,7 +235,9 @@ def scenario_detail(request, pk: int):
             **_lever_card(request, scenario),
             "override_rows": override_rows,
             "overridden_labs": {row.lab_name for row in override_rows},
+            "whatif": whatif if is_coordinator else None,
         },
+        status=status,
     )
 
 
@@ -428,6 +440,7 @@ def run_detail(request, pk: int):
         "can_cancel": access.is_coordinator(request.user, run.scenario.consortium),
         "can_compare": run.scenario.consortium.scenarios.active().count() >= MIN_COMPARED,
         "currency": run.scenario.consortium.currency,
+        "previous_run": _previous_run(run),
     }
     if run.is_custom:
         if run.status == SimulationRun.Status.SUCCEEDED:
@@ -436,6 +449,18 @@ def run_detail(request, pk: int):
     if run.status == SimulationRun.Status.SUCCEEDED:
         context.update(_results_context(request, run))
     return render(request, "simulations/run_detail.html", context)
+
+
+def _previous_run(run: SimulationRun) -> SimulationRun | None:
+    """The scenario's succeeded run before this one, to compare with (its inputs may differ: a lab edited since)."""
+    if run.status != SimulationRun.Status.SUCCEEDED or run.is_custom:
+        return None
+    return (
+        run.scenario.runs.filter(status=SimulationRun.Status.SUCCEEDED, created_at__lte=run.created_at)
+        .exclude(pk=run.pk)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 # A game of thousands of types lists the first ones on the page; the CSV has them all.
@@ -673,15 +698,14 @@ def _waterfall_charts(explained: list) -> dict:
     charts = {}
     for index, result in enumerate(explained):
         for member_index, member in enumerate(result.members):
-            labels = ["Baseline", *[step.label for step in result.steps], result.column.scenario.name]
+            labels = ["Baseline", *[step.label for step in result.steps], result.column.label]
             bars = [[0, member.start], *[[before, after] for _, _, before, after in member.steps], [0, member.end]]
             charts[f"waterfall-{index}-{member_index}"] = {"member": member.lab_name, "labels": labels, "bars": bars}
     return charts
 
 
-def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
+def _comparison(comparison) -> dict:
     """The page's view of selectors.scenario_comparison_get: the table, the rule tabs and the chart."""
-    comparison = selectors.scenario_comparison_get(scenarios=scenarios, rule=rule)
     names = [line.lab_name for line in comparison.rows]
     chart = {
         "axis": "Savings vs leaving (vs going alone for cost model v1 runs)"
@@ -690,7 +714,7 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
         "labels": names,
         "series": [
             {
-                "label": column.scenario.name,
+                "label": column.label,
                 "data": [line.cells[index].row and line.cells[index].row.savings_pct for line in comparison.rows],
             }
             for index, column in enumerate(comparison.columns)
@@ -698,6 +722,7 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
     }
     explained = selectors.comparison_attribution_get(comparison)
     return {
+        "by_run": comparison.columns[0].by_run,
         "explained": explained,
         "waterfalls": _waterfall_charts(explained),
         "columns": comparison.columns,
@@ -707,19 +732,20 @@ def _comparison(scenarios: list[Scenario], rule: str | None) -> dict:
         "rows": comparison.rows,
         # Each cell with its scenario's name, the label a stacked row shows on a phone.
         "lines": [
-            (line, [(column.scenario.name, cell) for column, cell in zip(comparison.columns, line.cells, strict=True)])
+            (line, [(column.label, cell) for column, cell in zip(comparison.columns, line.cells, strict=True)])
             for line in comparison.rows
         ],
         "chart": chart,
     }
 
 
+def _given_ids(request, name: str) -> list[int]:
+    return list(dict.fromkeys(int(value) for value in request.GET.getlist(name) if value.strip().isdigit()))
+
+
 def _in_given_order(request, scenarios) -> list[Scenario]:
     """The scenarios in the order the user listed them: the first one is the baseline."""
-    order: dict[int, int] = {}
-    for position, value in enumerate(request.GET.getlist("scenarios")):
-        if value.strip().isdigit():
-            order.setdefault(int(value), position)
+    order = {pk: position for position, pk in enumerate(_given_ids(request, "scenarios"))}
     return sorted(scenarios, key=lambda scenario: order.get(scenario.pk, len(order)))
 
 
@@ -733,8 +759,19 @@ def _compared(request, form) -> list[Scenario]:
 
 
 def _compare_form(request, consortium):
-    data = request.GET if "scenarios" in request.GET else None
+    data = request.GET if "scenarios" in request.GET or "runs" in request.GET else None
     return CompareForm(data, consortium=consortium)
+
+
+def _comparison_get(request, form):
+    """The comparison a valid form asks for: its scenarios' latest runs, or the runs it names, in the order given."""
+    rule = request.GET.get("rule") or None
+    runs = form.cleaned_data.get("runs")
+    if runs:
+        order = {pk: position for position, pk in enumerate(_given_ids(request, "runs"))}
+        chosen = sorted(runs, key=lambda run: order.get(run.pk, len(order)))
+        return selectors.runs_comparison_get(runs=chosen, rule=rule)
+    return selectors.scenario_comparison_get(scenarios=_compared(request, form), rule=rule)
 
 
 @login_required
@@ -745,9 +782,8 @@ def compare(request, slug: str):
     status = 200
     if form.is_bound:
         if form.is_valid():
-            chosen = _compared(request, form)
             try:
-                context["comparison"] = _comparison(chosen, request.GET.get("rule") or None)
+                context["comparison"] = _comparison(_comparison_get(request, form))
                 context["query"] = request.GET.urlencode()
             except selectors.ComparisonError as error:
                 if error.missing:
@@ -767,11 +803,12 @@ def compare_csv(request, slug: str):
     form = _compare_form(request, consortium)
     if not form.is_valid():
         return HttpResponse(
-            "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>).", status=400, content_type="text/plain"
+            "Pick 2 to 4 scenarios (?scenarios=<id>&scenarios=<id>) or 2 to 4 finished runs (?runs=<id>&runs=<id>).",
+            status=400,
+            content_type="text/plain",
         )
-    chosen = _compared(request, form)
     try:
-        comparison = selectors.scenario_comparison_get(scenarios=chosen, rule=request.GET.get("rule") or None)
+        comparison = _comparison_get(request, form)
     except selectors.ComparisonError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain")
     # The same columns as the API's comparison report (docs/api.md).

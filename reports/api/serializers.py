@@ -77,9 +77,24 @@ class SavingsQuerySerializer(ReportQuerySerializer):
 
 class ComparisonQuerySerializer(ReportQuerySerializer):
     scenarios = IdListField(
-        minimum=2, help_text="Two or more scenario ids, comma-separated; the first is the baseline."
+        minimum=2,
+        required=False,
+        help_text="Two or more scenario ids, comma-separated; the first is the baseline. Give this or `runs`.",
+    )
+    runs = IdListField(
+        minimum=2,
+        required=False,
+        help_text="Instead of `scenarios`: two or more succeeded run ids (of one scenario or several), "
+        "comma-separated; the first is the baseline.",
     )
     rule = serializers.ChoiceField(RULES, required=False, help_text="Cost-sharing rule; the first scenario's first.")
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        if ("scenarios" in attrs) == ("runs" in attrs):
+            raise serializers.ValidationError(
+                {"scenarios": "Give either `scenarios` or `runs` (two or more ids, comma-separated), not both."}
+            )
+        return attrs
 
 
 class ContributionsQuerySerializer(WindowQuerySerializer):
@@ -203,6 +218,7 @@ class SavingsReportSerializer(PageSerializer, RunMetaSerializer):
 
 class ComparisonCellSerializer(serializers.Serializer):
     scenario = serializers.IntegerField()
+    run = serializers.IntegerField(help_text="The run whose results these are.")
     standalone_cost_usd = serializers.FloatField(allow_null=True)
     allocated_cost_usd = serializers.FloatField(allow_null=True)
     savings_usd = serializers.FloatField(allow_null=True)

@@ -285,12 +285,17 @@ class ComparisonReportView(ReportView):
         s.ComparisonReportSerializer,
         "Savings in several scenarios side by side",
         "Each lab's savings in two or more scenarios (their latest succeeded runs) under one rule, with differences "
-        "from the first scenario listed (the baseline). In CSV, one row per lab with `scenario_<id>_...` columns.",
+        "from the first scenario listed (the baseline). With `runs` instead of `scenarios`, the succeeded runs given "
+        "(two runs of one scenario, say) compare the same way. In CSV, one row per lab with `scenario_<id>_...` "
+        "columns (`run_<id>_...` with `runs`).",
     )
     def get(self, request, slug: str) -> Response:  # type: ignore[no-untyped-def]
         consortium = self.consortium_get(slug)
         params = self.query()
-        source = selectors.comparison_source_get(consortium=consortium, scenario_ids=params["scenarios"])
+        if "runs" in params:
+            source = selectors.comparison_runs_source_get(consortium=consortium, run_ids=params["runs"])
+        else:
+            source = selectors.comparison_source_get(consortium=consortium, scenario_ids=params["scenarios"])
         if response := self.answer_early(source.etag(*self.variant()), source.last_modified):
             return response
         report = selectors.comparison_report_get(source=source, rule=params.get("rule"))
@@ -304,10 +309,10 @@ class ComparisonReportView(ReportView):
         }
         if self.wants_csv:
             rows = [
-                selectors.comparison_csv_row(row, extra)
+                selectors.comparison_csv_row(row, extra, report.prefixes)
                 for row, extra in zip(report.rows, report.csv_extra, strict=True)
             ]
-            ids = "-".join(str(info["scenario"]) for info in report.scenarios)
+            ids = "-".join(f"run{info['run']}" if source.by_run else str(info["scenario"]) for info in report.scenarios)
             filename = f"comparison-{consortium.slug}-{ids}-{report.rule}.csv"
             return self.page(meta, rows, selectors.comparison_csv_columns(report), filename)
         return self.page(meta, report.rows, [], "")

@@ -215,7 +215,7 @@ def test_comparison_lines_up_savings_with_differences_from_the_baseline(world, c
     lab_c = f.LabFactory(name="Lab C")
     f.MembershipFactory(consortium=world.consortium, lab=lab_c)
     bigger = f.ScenarioFactory(consortium=world.consortium, name="With C", labs=[world.lab_a, world.lab_b, lab_c])
-    make_run(world.scenario, [world.lab_a, world.lab_b])
+    base_run = make_run(world.scenario, [world.lab_a, world.lab_b])
     make_run(bigger, [world.lab_a, world.lab_b, lab_c], shift=50_000.0)
     response = client_as("coordinator").get(f"{BASE}/comparison/", {"scenarios": f"{world.scenario.pk},{bigger.pk}"})
     assert response.status_code == 200, response.content
@@ -229,6 +229,7 @@ def test_comparison_lines_up_savings_with_differences_from_the_baseline(world, c
     assert by_lab["Lab A"][1]["savings_pct_diff_points"] == 5.0
     assert by_lab["Lab C"][0] == {
         "scenario": world.scenario.pk,
+        "run": base_run.pk,
         "standalone_cost_usd": None,
         "allocated_cost_usd": None,
         "savings_usd": None,
@@ -304,7 +305,9 @@ def test_comparison_refuses_bad_scenario_lists(world, client_as, make_run, scena
 def test_comparison_needs_the_scenarios_parameter(world, client_as):
     response = client_as("coordinator").get(f"{BASE}/comparison/")
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"scenarios": ["This field is required."]}
+    assert response.json()["error"]["fields"] == {
+        "scenarios": ["Give either `scenarios` or `runs` (two or more ids, comma-separated), not both."]
+    }
 
 
 # Contributions -----------------------------------------------------------------------------

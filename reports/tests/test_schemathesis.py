@@ -28,6 +28,8 @@ CROSS_FIELD_400 = {
     # start must not be after end, and a window keyword excludes start/end dates.
     "/api/v1/consortia/{slug}/reports/contributions/": "start <= end; window excludes start/end",
     "/api/v1/consortia/{slug}/reports/reuse/": "start <= end; window excludes start/end",
+    # Exactly one of scenarios and runs (ids of either kind).
+    "/api/v1/consortia/{slug}/reports/comparison/": "scenarios or runs, exactly one",
     # expires_at must lie in the future.
     "/api/v1/consortia/{slug}/api-keys/": "expires_at must be in the future",
 }

@@ -46,3 +46,27 @@ def test_an_override_set_in_the_editor_shows_in_the_comparisons_waterfall(page, 
     total = why.locator("details.waterfall").first.locator(".total-row").inner_text()
     assert "Total change" in total
     screenshot("compare-waterfall", phone=True)
+
+
+def test_a_run_compares_with_the_scenarios_previous_run_after_a_lab_edit(page, log_in, fake_broker):  # noqa: F811
+    """The run page's link opens the comparison of the two runs; the lab edit between them is the difference."""
+    world = seed_world()
+    scenario = ScenarioFactory(
+        consortium=world.consortium, name="Founders", labs=world.labs, rules=["shapley"], draws=20
+    )
+    first = services.run_create(scenario=scenario, started_by=world.coordinator, draws=20)
+    execute_in_process(first)
+    borealis = world.labs[1]
+    borealis.rd_share = 0.6
+    borealis.save()
+    second = services.run_create(scenario=scenario, started_by=world.coordinator, draws=20)
+    execute_in_process(second)
+    log_in("coord", world.password)
+
+    page.goto(second.get_absolute_url())
+    page.get_by_role("link", name=f"Compare with run #{first.pk}").click()
+    why = page.locator(f"#why-run-{second.pk}")
+    why.wait_for()
+    assert f"Founders · run #{second.pk}" in why.locator("h2").inner_text()
+    assert "Borealis Lab: R&D share" in why.locator("table").first.inner_text()
+    assert_painted(page, "waterfall-0-0")

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from consortium import services as consortium_services
 from simulations import selectors, services
+from simulations.models import SimulationRun
 from simulations.tests.conftest import execute_in_process
 from tests import factories as f
 
@@ -118,3 +119,136 @@ def test_the_comparison_csv_and_the_api_report_carry_the_attribution(world, pair
     assert float(rows["Lab B"][f"{prefix}due_to[lab_input.Lab B.openness]_usd"]) == pytest.approx(
         lab_b[1]["attribution_usd"]["lab_input.Lab B.openness"]
     )
+
+
+@pytest.fixture
+def two_runs(world, fake_broker):
+    """Two runs of the world's scenario with Lab B's openness edited on the lab in between."""
+    first = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=20, seed=2)
+    execute_in_process(first)
+    world.lab_b.openness = 0.4
+    world.lab_b.save()
+    second = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=20, seed=2)
+    execute_in_process(second)
+    return first, second
+
+
+def test_two_runs_of_one_scenario_compare_from_their_snapshots(world, two_runs):
+    """The lab edit between the runs is the one difference; each member's bars sum to its total change."""
+    first, second = two_runs
+    comparison = selectors.runs_comparison_get(runs=[first, second], rule="shapley")
+    (result,) = selectors.comparison_attribution_get(comparison)
+    assert [(step.key, step.old, step.new, step.overridden) for step in result.steps] == [
+        ("lab_input.Lab B.openness", 1.0, 0.4, False)
+    ]
+    rows = {row.lab_name: row for row in second.member_results.filter(rule="shapley")}
+    before = {row.lab_name: row for row in first.member_results.filter(rule="shapley")}
+    for member in result.members:
+        assert sum(member.bars) == pytest.approx(member.total, rel=1e-9, abs=1e-6)
+        assert member.start == pytest.approx(before[member.lab_name].savings_central)
+        assert member.end == pytest.approx(rows[member.lab_name].savings_central)
+    assert [column.label for column in comparison.columns] == [
+        f"All in · run #{first.pk}",
+        f"All in · run #{second.pk}",
+    ]
+
+
+def test_the_compare_page_takes_two_runs_of_one_scenario(world, two_runs, client):
+    first, second = two_runs
+    client.force_login(world.user_b)
+    run_page = client.get(second.get_absolute_url()).content.decode()
+    link = f"/simulations/consortia/c/compare/?runs={first.pk}&amp;runs={second.pk}"
+    assert f'href="{link}">Compare with run #{first.pk}</a>' in run_page
+
+    page = client.get(link.replace("&amp;", "&") + "&rule=shapley")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f"Why “All in · run #{second.pk}” differs from the baseline" in text
+    assert f'id="why-run-{second.pk}"' in text
+    assert "Lab B: openness" in text
+    assert text.count('<details class="waterfall"') == 2
+    charts = json.loads(
+        re.search(r'<script id="data-waterfalls" type="application/json">(.*?)</script>', text).group(1)
+    )
+    for chart in charts.values():
+        start, *steps, end = chart["bars"]
+        assert start[1] + sum(after - before for before, after in steps) == pytest.approx(end[1], abs=1e-6)
+
+
+def test_the_comparison_csv_and_the_api_report_take_runs(world, two_runs, client, client_as):
+    from tests.web.test_result_baselines import csv_of
+
+    first, second = two_runs
+    client.force_login(world.user_b)
+    query = f"runs={first.pk}&runs={second.pk}&rule=shapley"
+    rows = {
+        row["lab_name"]: row for row in csv_of(client, reverse("simulations:compare_csv", args=["c"]) + "?" + query)
+    }
+    key = f"run_{second.pk}_due_to[lab_input.Lab B.openness]_usd"
+    for row in rows.values():
+        assert float(row[key]) == pytest.approx(float(row[f"run_{second.pk}_savings_central_change_usd"]), abs=1e-3)
+        assert f"run_{first.pk}_savings_usd" in row
+
+    api = client_as("user_b")
+    body = api.get("/api/v1/consortia/c/reports/comparison/", {"runs": f"{first.pk},{second.pk}"}).json()
+    assert [info["run"] for info in body["scenarios"]] == [first.pk, second.pk]
+    (explained,) = body["explained"]
+    assert explained["run"] == second.pk
+    assert [d["key"] for d in explained["differences"]] == ["lab_input.Lab B.openness"]
+    lab_b = next(row for row in body["results"] if row["lab_name"] == "Lab B")["scenarios"]
+    assert [cell["run"] for cell in lab_b] == [first.pk, second.pk]
+    assert sum(lab_b[1]["attribution_usd"].values()) == pytest.approx(lab_b[1]["savings_central_change_usd"])
+    csv = api.get(
+        "/api/v1/consortia/c/reports/comparison/", {"runs": f"{first.pk},{second.pk}", "format": "csv"}
+    ).content.decode()
+    header = csv.splitlines()[0].split(",")
+    assert f"run_{second.pk}_savings_central_change_usd" in header
+    assert float(
+        next(r for r in csv_rows(csv) if r["lab_name"] == "Lab B")[f"run_{second.pk}_savings_central_change_usd"]
+    ) == pytest.approx(lab_b[1]["savings_central_change_usd"], abs=1e-6)
+
+
+def csv_rows(text: str) -> list[dict]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_comparing_runs_refuses_bad_input_with_a_message(world, two_runs, client, client_as, fake_broker):
+    first, second = two_runs
+    other = f.ScenarioFactory(consortium=world.other_consortium, labs=[world.lab_d])
+    outsider = SimulationRun.objects.create(
+        scenario=other, status=SimulationRun.Status.SUCCEEDED, inputs=first.inputs, seed=1, draws=4
+    )
+    queued = services.run_create(scenario=world.scenario, started_by=world.coordinator, draws=4)
+    spare = f.ScenarioFactory(consortium=world.consortium, labs=[world.lab_a, world.lab_b])
+    client.force_login(world.user_b)
+    url = reverse("simulations:compare", args=["c"])
+    cases = [
+        (f"runs={first.pk}", "Pick between 2 and 4 runs"),
+        (f"runs={first.pk}&runs={outsider.pk}", "Select a valid choice"),
+        (f"runs={first.pk}&runs={queued.pk}", "Only finished runs can be compared"),
+        (
+            f"runs={first.pk}&runs={second.pk}&scenarios={world.scenario.pk}&scenarios={spare.pk}",
+            "Compare either scenarios or runs",
+        ),
+        (f"runs={first.pk}&runs=abc", "Select a valid choice"),
+    ]
+    for query, message in cases:
+        response = client.get(f"{url}?{query}")
+        assert response.status_code == 400, query
+        assert message in response.content.decode(), query
+        assert client.get(reverse("simulations:compare_csv", args=["c"]) + "?" + query).status_code == 400
+
+    api = client_as("user_b")
+    endpoint = "/api/v1/consortia/c/reports/comparison/"
+    assert api.get(endpoint, {"runs": f"{first.pk},{outsider.pk}"}).status_code == 404
+    assert api.get(endpoint, {"runs": f"{first.pk},{queued.pk}"}).status_code == 409
+    both = api.get(endpoint, {"runs": f"{first.pk},{second.pk}", "scenarios": f"{world.scenario.pk},1"})
+    assert both.status_code == 400 and "not both" in both.content.decode()
+    assert api.get(endpoint, {"runs": str(first.pk)}).status_code == 400
+    assert api.get(endpoint, {}).status_code == 400
+    # Other consortia's people see nothing of the runs.
+    client.force_login(world.user_d)
+    assert client.get(f"{url}?runs={first.pk}&runs={second.pk}").status_code == 404

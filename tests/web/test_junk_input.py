@@ -53,6 +53,8 @@ def test_read_pages_never_fail_on_junk_query_strings(world, client, junk):
         run.get_absolute_url() + "?rule=",
         reverse("simulations:compare", args=["c"]) + "?scenarios=",
         reverse("simulations:compare_csv", args=["c"]) + "?scenarios=",
+        reverse("simulations:compare", args=["c"]) + "?runs=",
+        reverse("simulations:compare_csv", args=["c"]) + "?runs=",
     ):
         response = client.get(url + junk)
         assert response.status_code in (200, 400), (url, junk, response.status_code)
@@ -71,3 +73,23 @@ def test_read_pages_never_fail_on_junk_query_strings(world, client, junk):
 def test_huge_ids_in_urls_are_not_found(world, client, url):
     client.force_login(world.user_a)
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_the_what_if_panel_never_fails_on_junk(world, client, junk):
+    """A target of each kind with a junk value, and a junk target: a message, never a 500, nothing saved."""
+    from consortium.models import Scenario
+
+    client.force_login(world.coordinator)
+    url = reverse("simulations:whatif", args=[world.scenario.pk])
+    save = reverse("simulations:whatif_save", args=[world.scenario.pk])
+    kinds = ["replication", "horizon_years", "shared_base_model", "shareable_fraction"]
+    fields = ["final_run_gpu_hours", "price_per_gpu_hour", "gpu_type", "throughput_factor"]
+    targets = [f"p.{name}" for name in kinds] + [f"o.{world.lab_b.pk}.{name}" for name in fields] + [junk]
+    for target in targets:
+        for headers in ({"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "whatif-results"}, {}):
+            response = client.get(url, {"target": target, "value": junk}, **headers)
+            assert response.status_code in (200, 400), (target, junk, response.status_code)
+            assert "<script>alert(1)</script>" not in response.content.decode()
+        assert client.post(save, {"target": target, "value": junk}).status_code in (302, 400), (target, junk)
+    assert Scenario.objects.filter(consortium=world.consortium).count() == 1

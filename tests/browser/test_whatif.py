@@ -1,0 +1,66 @@
+"""Browser: the scenario page's what-if panel updates in place, with no page load, and saves a copy."""
+
+from __future__ import annotations
+
+import pytest
+
+from consortium.models import Scenario
+from simulations.models import SimulationRun
+from tests.browser.seed import seed_world
+from tests.factories import ScenarioFactory
+
+pytestmark = pytest.mark.browser
+
+
+def what_if_figures(page) -> list[str]:
+    return page.locator("#whatif-results td.whatif-value").evaluate_all(
+        "cells => cells.map(cell => cell.dataset.savingsUsd)"
+    )
+
+
+def test_the_what_if_panel_updates_without_a_page_load_and_saves_a_new_scenario(page, log_in, screenshot):
+    world = seed_world()
+    scenario = ScenarioFactory(consortium=world.consortium, name="Founders", labs=world.labs, rules=["shapley"])
+    borealis = world.labs[1]
+    log_in("coord", world.password)
+    page.goto(scenario.get_absolute_url())
+    page.evaluate("window.__sameDocument = 'still here'")
+    before = (Scenario.objects.count(), SimulationRun.objects.count())
+
+    panel = page.locator("#whatif")
+    panel.get_by_label("Change").select_option(f"o.{borealis.pk}.openness")
+    page.locator('#whatif-results[data-state="baseline"]').wait_for()
+    assert "Now 1" in panel.inner_text()
+
+    panel.get_by_label("To").fill("0.2")
+    page.locator('#whatif-results[data-state="result"]').wait_for()
+    first = what_if_figures(page)
+    assert len(first) == len(world.labs)
+    assert f"{borealis.name}: openness" in page.locator(".whatif-change").inner_text()
+
+    panel.get_by_label("To").fill("0.9")
+    page.wait_for_function(
+        "old => [...document.querySelectorAll('#whatif-results td.whatif-value')]"
+        ".map(cell => cell.dataset.savingsUsd).join() !== old",
+        arg=",".join(first),
+    )
+    assert what_if_figures(page) != first
+    assert page.evaluate("window.__sameDocument") == "still here"
+    assert page.locator("#whatif-verdict").inner_text().startswith("What if:")
+
+    # A bad value: a message under the input, the figures gone, still the same document.
+    panel.get_by_label("To").fill("7")
+    page.locator("#whatif-value-error", has_text="Ensure this value is less than or equal to 1").wait_for()
+    page.locator('#whatif-results[data-state="empty"]').wait_for()
+    assert page.evaluate("window.__sameDocument") == "still here"
+    assert (Scenario.objects.count(), SimulationRun.objects.count()) == before
+
+    panel.get_by_label("To").fill("0.5")
+    page.locator('#whatif-results[data-state="result"]').wait_for()
+    assert page.locator("#whatif-value-error").inner_text() == ""
+    screenshot("scenario-whatif", phone=True)
+    page.get_by_role("button", name="Save as new scenario").click()
+    page.get_by_role("heading", name=f"Founders — what if {borealis.name}: openness = 0.5").wait_for()
+    saved = Scenario.objects.get(name=f"Founders — what if {borealis.name}: openness = 0.5")
+    assert saved.overrides == {str(borealis.pk): {"openness": 0.5}}
+    assert page.url.endswith(saved.get_absolute_url())
