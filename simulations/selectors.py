@@ -673,7 +673,7 @@ def scenario_override_rows_get(*, scenario: Scenario) -> list[OverrideRow]:
 # The model "runs ahead of the evidence" for a member when it expects the commons to save it more
 # than this many times the reuse of others' work the ledger records (per year).
 AHEAD_FACTOR = 2.0
-SOURCE_LABELS = {"assumed": "assumed", "ledger": "from the ledger", "override": "overridden"}
+SOURCE_LABELS = {"assumed": "assumed", "ledger": "from the ledger", "override": "scenario override"}
 
 
 @dataclass(frozen=True)
@@ -840,6 +840,8 @@ class RunEvidence:
     weights: dict[str, float]
     openness: list[OpennessRow]
     members: list[EvidenceRow]
+
+    ahead_factor: float = AHEAD_FACTOR
 
     @property
     def any_ahead(self) -> bool:
