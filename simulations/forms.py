@@ -196,6 +196,9 @@ class ScenarioForm(forms.ModelForm):
         # Left out of a post (an older client), both keep the scenario's value.
         self.fields["evidence_months"].required = False
         self.fields["openness_source"].required = False
+        # A page always posts them (the inputs start filled in): not "(optional)".
+        self.fields["evidence_months"].conditionally_required = True
+        self.fields["openness_source"].conditionally_required = True
         self.fields["openness_source"].choices = OPENNESS_SOURCE_CHOICES
         self._add_openness_fields()
         self.override_area_errors: dict[int, list[str]] = {}

@@ -598,7 +598,6 @@ def _stability_draw_cells(s) -> list:
     return cells
 
 
-@login_required
 def _evidence_rows(run: SimulationRun) -> list[list]:
     """One row per member: the ledger's reuse beside the model's, and the openness used (none for older runs)."""
     evidence = selectors.run_evidence_get(run=run)
@@ -632,6 +631,7 @@ def _evidence_rows(run: SimulationRun) -> list[list]:
     return rows
 
 
+@login_required
 def run_csv(request, pk: int, table: str):
     run = _visible_run(request, pk)
     if table not in CSV_TABLES or run.status != SimulationRun.Status.SUCCEEDED:
