@@ -142,3 +142,16 @@ def test_results_carry_the_evidence_to_those_who_read_the_run(world, client_as, 
     assert members["Lab A"]["ledger_reuse_gpu_hours"] == 1200.0
     assert members["Lab A"]["model_saved_gpu_hours_per_year"] >= 0
     assert isinstance(members["Lab A"]["model_ahead_of_evidence"], bool)
+
+
+def test_schema_documents_the_openness_fields_and_the_results_evidence(world, client):
+    client.force_login(world.user_a)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    scenario = components["Scenario"]["properties"]
+    assert scenario["openness_by_lab"]["additionalProperties"]["enum"] == ["assumed", "ledger"]
+    assert scenario["evidence_months"]["minimum"] == 1 and scenario["evidence_months"]["maximum"] == 120
+    assert "ledger" in scenario["openness_source"]["description"]
+    members = components["MemberEvidence"]["properties"]
+    assert {"ledger_reuse_gpu_hours", "model_saved_gpu_hours_per_year", "model_ahead_of_evidence"} <= set(members)
+    assert "evidence" in components["RunResults"]["properties"]
