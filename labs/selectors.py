@@ -201,11 +201,6 @@ class LabEvidence:
     def has_evidence(self) -> bool:
         return self.measured_openness is not None
 
-    @property
-    def months(self) -> float:
-        """The window's length in months (of 365.25 / 12 days), for rates per year."""
-        return ((self.end - self.start).days + 1) / (365.25 / 12)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(),
@@ -213,7 +208,7 @@ class LabEvidence:
             "artifacts": self.artifacts,
             "reproduction_gpu_hours": round(self.reproduction_gpu_hours, 2),
             "reproduction_gpu_hours_by_openness": {kind: round(hours, 2) for kind, hours in self.by_openness.items()},
-            "measured_openness": None if self.measured_openness is None else round(self.measured_openness, 6),
+            "measured_openness": self.measured_openness,
             "reuse_of_its_work_gpu_hours": round(self.reuse_of_its_work, 2),
             "reuse_by_it_gpu_hours": round(self.reuse_by_it, 2),
         }

@@ -88,9 +88,9 @@ def scenario_evidence_get(
         records[lab.name] = {
             "asked": asked,
             "source": source,
-            "value": round(value, 6),
+            "value": value,
             "assumed": float(lab.openness),
-            "measured": None if measured is None else round(measured, 6),
+            "measured": measured,
             "fallback": asked == "ledger" and source == "assumed",
         }
     return evidence, records
