@@ -250,6 +250,30 @@ def validate_overrides(value: object) -> None:
             )
 
 
+# Where a scenario's runs take each lab's openness from (docs/model.md, "Openness from the ledger").
+OPENNESS_SOURCES = {
+    "assumed": "assumed (the lab's profile)",
+    "ledger": "from the ledger (its artifacts' openness)",
+}
+OPENNESS_SOURCE_CHOICES = list(OPENNESS_SOURCES.items())
+
+
+def validate_openness_by_lab(value: object) -> None:
+    """Per-lab exceptions to the scenario's openness source: {lab id: "assumed" | "ledger"}.
+
+    Which labs may have one (the scenario's own) is checked by consortium.services.scenario_openness_check.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError('Enter the sources per lab as an object {lab id: "assumed" or "ledger"}.')
+    for key, source in value.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 19 and int(key) <= MAX_ID):
+            raise ValidationError(f"Openness sources are keyed by lab id; {str(key)[:40]!r} is not a lab id.")
+        if source not in OPENNESS_SOURCES:
+            raise ValidationError(
+                f"The openness source of lab {key} must be “assumed” or “ledger”, not {str(source)[:40]!r}."
+            )
+
+
 def validate_weight_cap(value: float) -> None:
     if not 0 < value <= 1:
         raise ValidationError("The cap is the largest share of the joint costs one member pays: above 0, at most 1.")
@@ -305,6 +329,27 @@ class Scenario(models.Model):
         help_text="{lab id: {field: value}}: lab inputs this scenario's runs use instead of the lab's own "
         "(the lab itself is unchanged).",
     )
+    openness_source = models.CharField(
+        "openness from",
+        max_length=10,
+        choices=OPENNESS_SOURCE_CHOICES,
+        default="assumed",
+        help_text="Every lab's openness: the lab's assumed figure, or the one measured from its artifacts in the "
+        "evidence window (a lab without evidence falls back to its assumed figure).",
+    )
+    openness_by_lab = models.JSONField(
+        "openness source per lab",
+        default=dict,
+        blank=True,
+        validators=[validate_openness_by_lab],
+        help_text='{lab id: "assumed" | "ledger"}: labs whose openness comes from the other source.',
+    )
+    evidence_months = models.PositiveSmallIntegerField(
+        "evidence window (months)",
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text="The ledger is read over this many months before each run (1 to 120).",
+    )
     weight_cap = models.FloatField(
         "cap on a member's share",
         null=True,
@@ -351,6 +396,10 @@ class Scenario(models.Model):
     @property
     def is_custom(self) -> bool:
         return self.kind != self.Kind.MODEL
+
+    def openness_source_of(self, lab_id: int) -> str:
+        """Where this scenario takes the lab's openness from: its exception, else the scenario's source."""
+        return str(self.openness_by_lab.get(str(lab_id), self.openness_source))
 
     def effective_parameters(self) -> dict[str, object]:
         """Stored parameters over the defaults, so a scenario saved before a parameter existed still runs."""

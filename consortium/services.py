@@ -36,11 +36,13 @@ from simulations.engine.errors import EngineError
 from . import access
 from .models import (
     LAB_OVERRIDE_FIELDS,
+    OPENNESS_SOURCES,
     Application,
     Consortium,
     Membership,
     Scenario,
     default_parameters,
+    validate_openness_by_lab,
     validate_overrides,
     validate_weight_values,
 )
@@ -57,6 +59,9 @@ SCENARIO_FIELDS = (
     "weight_values",
     "weight_cap",
     "overrides",
+    "openness_source",
+    "openness_by_lab",
+    "evidence_months",
     "draws",
     "seed",
 )
@@ -533,6 +538,40 @@ def _override_stored(value: Any) -> Any:
     return value
 
 
+def scenario_openness_check(
+    *, labs: Iterable[Lab], source: Any, by_lab: Any, overrides: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Check a scenario's per-lab openness sources {lab id: "assumed" | "ledger"}; return their stored form.
+
+    Only the scenario's own labs may have one; one equal to the scenario's `source` says nothing and
+    is dropped. A lab whose openness is overridden takes the override, so asking for its openness
+    "from the ledger" as well is refused. Raises a ValidationError on `openness_by_lab`.
+    """
+    try:
+        validate_openness_by_lab(by_lab)
+    except ValidationError as error:
+        raise ValidationError({"openness_by_lab": error.messages}) from None
+    by_id = {str(lab.pk): lab for lab in labs}
+    errors: list[str] = []
+    cleaned: dict[str, str] = {}
+    for key, chosen in by_lab.items():
+        lab = by_id.get(key)
+        if lab is None:
+            errors.append(
+                f"Lab {key} is not among this scenario's labs; only its own labs may have an openness source."
+            )
+        elif chosen == "ledger" and "openness" in overrides.get(key, {}):
+            errors.append(
+                f"{lab.name}: its openness is overridden ({overrides[key]['openness']:g}), so it cannot also come "
+                "from the ledger; clear the override or choose “assumed”."
+            )
+        elif chosen != source:
+            cleaned[key] = chosen
+    if errors:
+        raise ValidationError({"openness_by_lab": errors})
+    return dict(sorted(cleaned.items(), key=lambda item: int(item[0])))
+
+
 def _check_unique_name(*, scenario: Scenario) -> None:
     taken = Scenario.objects.filter(consortium=scenario.consortium, name=scenario.name).exclude(pk=scenario.pk)
     if taken.exists():
@@ -549,8 +588,20 @@ def _save_scenario(scenario: Scenario, labs: list[Lab] | None) -> Scenario:
         )
     except ValidationError as error:
         errors = error.message_dict
+    if scenario.openness_source in OPENNESS_SOURCES:
+        try:
+            scenario.openness_by_lab = scenario_openness_check(
+                labs=labs if labs is not None else scenario.labs.all(),
+                source=scenario.openness_source,
+                by_lab=scenario.openness_by_lab,
+                overrides={} if "overrides" in errors else scenario.overrides,
+            )
+        except ValidationError as error:
+            errors = {**errors, **error.message_dict}
     try:
-        scenario.full_clean(validate_constraints=False, exclude=["overrides"] if errors else None)
+        scenario.full_clean(
+            validate_constraints=False, exclude=[name for name in ("overrides", "openness_by_lab") if name in errors]
+        )
     except ValidationError as error:
         errors = {**error.message_dict, **errors}
     if errors:
@@ -582,6 +633,9 @@ def scenario_create(
     weight_values: dict[str, float] | None = None,
     weight_cap: float | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    openness_source: str = "assumed",
+    openness_by_lab: dict[str, str] | None = None,
+    evidence_months: int = 24,
     draws: int = 1000,
     seed: int = 2026,
     description: str = "",
@@ -590,7 +644,9 @@ def scenario_create(
 
     The weighted rule's weights (`weight_basis`, `weight_values` {lab id: number}, `weight_cap`)
     are checked by scenario_weights_check when the rule is chosen; `overrides` {lab id: {field:
-    value}} by scenario_overrides_check.
+    value}} by scenario_overrides_check. `openness_source` ("assumed" or "ledger") says where the runs
+    take every lab's openness from, `openness_by_lab` {lab id: source} the labs that differ
+    (scenario_openness_check), `evidence_months` the ledger's window before each run.
     """
     labs = scenario_labs_check(consortium=consortium, labs=labs)
     scenario = Scenario(
@@ -602,6 +658,9 @@ def scenario_create(
         weight_values={} if weight_values is None else weight_values,
         weight_cap=weight_cap,
         overrides={} if overrides is None else overrides,
+        openness_source=openness_source,
+        openness_by_lab={} if openness_by_lab is None else openness_by_lab,
+        evidence_months=evidence_months,
         draws=draws,
         seed=seed,
     )

@@ -22,7 +22,7 @@ from simulations.engine import AREA_LABELS, AREAS
 from . import services
 from .forms import ArtifactForm, ContributionForm, CorrectionForm, LabProfileForm, ReuseForm, add_service_errors
 from .models import Artifact, ArtifactReuse, ComputeContribution, Lab
-from .selectors import ledger_history
+from .selectors import EVIDENCE_MONTHS_DEFAULT, OPENNESS_WEIGHTS, evidence_window, lab_evidence_get, ledger_history
 
 
 def _visible_lab(request, slug: str) -> Lab:
@@ -132,6 +132,11 @@ def lab_detail(request, slug: str):
     }
     artifacts = lab.artifacts.all()
     reuse_by, reuse_of = _reuse(request, lab)
+    # Over the window scenarios read by default; a reader who is not the lab's sees the reuse it may see.
+    start, end = evidence_window(EVIDENCE_MONTHS_DEFAULT)
+    evidence = lab_evidence_get(
+        labs=[lab], start=start, end=end, reusing_labs=None if can_edit else access.visible_labs(request.user)
+    )[lab.pk]
     return render(
         request,
         "labs/detail.html",
@@ -146,6 +151,9 @@ def lab_detail(request, slug: str):
             "artifacts": artifacts,
             "reuse_by": reuse_by,
             "reuse_of": reuse_of,
+            "evidence": evidence,
+            "evidence_months": EVIDENCE_MONTHS_DEFAULT,
+            "openness_weights": [(label, OPENNESS_WEIGHTS[value]) for value, label in Artifact.Openness.choices],
             # Only consortia the viewer may see: a lab's other memberships are not the viewer's business.
             "consortia": lab.consortium_memberships.current()
             .filter(consortium__in=access.visible_consortia(request.user))

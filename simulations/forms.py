@@ -14,9 +14,16 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from consortium.forms import IdChoiceField, IdMultipleChoiceField
-from consortium.models import LAB_OVERRIDE_FIELDS, Membership, Scenario, validate_weight_cap
+from consortium.models import (
+    LAB_OVERRIDE_FIELDS,
+    OPENNESS_SOURCE_CHOICES,
+    Membership,
+    Scenario,
+    validate_weight_cap,
+)
 from consortium.services import lab_overrides_clean, scenario_weights_check
 from labs.models import GPU_CHOICES, Lab
+from labs.selectors import EVIDENCE_MONTHS_DEFAULT, evidence_window, lab_evidence_get
 from simulations.engine import RULE_LABELS, RULES
 from simulations.engine.params import AREA_LABELS, AREAS, PARAMETER_SPECS
 
@@ -117,22 +124,44 @@ class ScenarioForm(forms.ModelForm):
     weighted_label = RULE_LABELS["weighted"]
     # Built in clean() from the per-lab override inputs; carries the errors that name no single input.
     overrides = forms.JSONField(required=False, disabled=True, widget=forms.HiddenInput)
+    # Built in clean() from one choice per lab; carries the errors the service gives the exceptions.
+    openness_by_lab = forms.JSONField(required=False, disabled=True, widget=forms.HiddenInput)
 
     class Meta:
         model = Scenario
-        fields = ["name", "description", "labs", "weight_basis", "weight_cap", "draws", "seed"]
+        fields = [
+            "name",
+            "description",
+            "labs",
+            "weight_basis",
+            "weight_cap",
+            "openness_source",
+            "evidence_months",
+            "draws",
+            "seed",
+        ]
         field_classes = {"labs": IdMultipleChoiceField}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "labs": forms.CheckboxSelectMultiple,
+            "openness_source": forms.RadioSelect,
         }
-        labels = {"weight_basis": "Weight basis", "weight_cap": "Cap on a member's share"}
+        labels = {
+            "weight_basis": "Weight basis",
+            "weight_cap": "Cap on a member's share",
+            "openness_source": "Every lab's openness",
+            "evidence_months": "Evidence window (months before each run)",
+        }
         help_texts = {
             "draws": "Monte Carlo draws of the uncertain parameters; more draws give steadier bands (1 to 100,000).",
             "seed": "The same seed and inputs give the same results.",
             "labs": "Current members and candidates of the consortium.",
             "weight_cap": "Scale only, optional: the largest share of the joint costs one member pays, above 0 and "
             "at most 1 (0.25 for 25 %); the rest is spread over the others.",
+            "openness_source": "From the ledger: the GPU-hour-weighted openness of the lab's artifacts released in the "
+            "window (open 1, partially open 0.5, internal fork 0). A lab without artifacts in the window keeps its "
+            "assumed openness, and the run says so.",
+            "evidence_months": "The ledger is read over this many months up to the day a run starts (1 to 120).",
         }
 
     def __init__(self, *args, consortium, **kwargs):
@@ -163,6 +192,15 @@ class ScenarioForm(forms.ModelForm):
             )
             # Needed under the weighted rule with shares or a scale; not "(optional)".
             self.fields[f"w_{lab.pk}"].conditionally_required = True
+        self.fields["evidence_months"].widget.attrs.update({"min": "1", "max": "120"})
+        # Left out of a post (an older client), both keep the scenario's value.
+        self.fields["evidence_months"].required = False
+        self.fields["openness_source"].required = False
+        # A page always posts them (the inputs start filled in): not "(optional)".
+        self.fields["evidence_months"].conditionally_required = True
+        self.fields["openness_source"].conditionally_required = True
+        self.fields["openness_source"].choices = OPENNESS_SOURCE_CHOICES
+        self._add_openness_fields()
         self.override_area_errors: dict[int, list[str]] = {}
         stored = self.instance.overrides if self.instance.pk else {}
         for lab in self.weight_labs:
@@ -177,6 +215,51 @@ class ScenarioForm(forms.ModelForm):
         )
         for name, spec in PARAMETER_SPECS.items():
             self._add_parameter_fields(spec, values.get(name, spec.default))
+
+    def _add_openness_fields(self) -> None:
+        """One choice per lab: as the scenario's source, or the other one; labelled with both figures."""
+        start, end = evidence_window(self.instance.evidence_months or EVIDENCE_MONTHS_DEFAULT)
+        evidence = lab_evidence_get(labs=self.weight_labs, start=start, end=end)
+        given = self.instance.openness_by_lab if self.instance.pk else {}
+        for lab in self.weight_labs:
+            measured = evidence[lab.pk].measured_openness
+            measured_text = "no evidence" if measured is None else f"{measured:.0%}"
+            self.fields[f"s_{lab.pk}"] = forms.ChoiceField(
+                label=format_html(
+                    '{} <span class="small subtle">(assumed {}, measured {})</span>',
+                    lab.name,
+                    f"{lab.openness:.0%}",
+                    measured_text,
+                ),
+                required=False,
+                choices=[("", "As for every lab"), *OPENNESS_SOURCE_CHOICES],
+                initial=given.get(str(lab.pk), ""),
+            )
+
+    @property
+    def openness_fields(self):
+        return [self[f"s_{lab.pk}"] for lab in self.weight_labs]
+
+    def _clean_openness(self, cleaned: dict) -> None:
+        """Collect the labs whose openness comes from another source than the scenario's."""
+        if not cleaned.get("openness_source") and "openness_source" not in self.errors:
+            cleaned["openness_source"] = self.instance.openness_source or "assumed"
+        if cleaned.get("evidence_months") is None and "evidence_months" not in self.errors:
+            cleaned["evidence_months"] = self.instance.evidence_months or EVIDENCE_MONTHS_DEFAULT
+        chosen = {lab.pk for lab in cleaned.get("labs") or []}
+        self.openness_value: dict[str, str] = {}
+        for lab in self.weight_labs:
+            source = cleaned.get(f"s_{lab.pk}")
+            if not source:
+                continue
+            if lab.pk not in chosen and "labs" not in self.errors:
+                self.add_error(
+                    f"s_{lab.pk}",
+                    f"{lab.name} is not in this scenario: tick it above or choose “As for every lab”.",
+                )
+                continue
+            self.openness_value[str(lab.pk)] = source
+        cleaned["openness_by_lab"] = self.openness_value
 
     def _add_override_fields(self, lab: Lab, given: dict) -> None:
         """Inputs for each of the lab's overridable fields, blank unless the scenario overrides it.
@@ -371,6 +454,7 @@ class ScenarioForm(forms.ModelForm):
         self.parameters = parameters
         self._clean_weights(cleaned)
         self._clean_overrides(cleaned)
+        self._clean_openness(cleaned)
         return cleaned
 
     def _check_range(self, spec, value, key) -> None:
@@ -399,6 +483,9 @@ class ScenarioForm(forms.ModelForm):
             "weight_values": self.weight_values,
             "weight_cap": self.cleaned_data.get("weight_cap"),
             "overrides": self.overrides_value,
+            "openness_source": self.cleaned_data["openness_source"],
+            "openness_by_lab": self.openness_value,
+            "evidence_months": self.cleaned_data["evidence_months"],
             "draws": self.cleaned_data["draws"],
             "seed": self.cleaned_data["seed"],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.db.models.functions import RowNumber
 from consortium import access
 from consortium.models import LAB_OVERRIDE_FIELDS, Membership, Scenario
 from simulations import engine, services
+from simulations.engine.evidence import commons_draws
 from simulations.engine.params import AREA_LABELS, AREAS
 
 from .models import MemberResult, SimulationRun, StabilityResult, YearResult
@@ -699,3 +701,232 @@ def scenario_override_rows_get(*, scenario: Scenario) -> list[OverrideRow]:
     if not scenario.overrides:
         return []
     return override_rows_get(snapshot=services.scenario_overrides_snapshot(scenario=scenario))
+
+
+# Openness and reuse from the ledger -----------------------------------------------------------------
+
+# The model "runs ahead of the evidence" for a member when it expects the commons to save it more
+# than this many times the reuse of others' work the ledger records (per year).
+AHEAD_FACTOR = 2.0
+SOURCE_LABELS = {"assumed": "assumed", "ledger": "from the ledger", "override": "scenario override"}
+
+
+@dataclass(frozen=True)
+class OpennessRow:
+    """One lab's openness as a scenario (or a run) takes it: the assumed figure beside the measured one."""
+
+    lab_name: str
+    lab: int | None
+    asked: str
+    source: str
+    value: float
+    assumed: float
+    measured: float | None
+    fallback: bool
+    reuse_of_its_work: float | None = None
+    reuse_by_it: float | None = None
+    artifacts: int | None = None
+
+    @property
+    def asked_label(self) -> str:
+        return SOURCE_LABELS.get(self.asked, self.asked)
+
+    @property
+    def source_label(self) -> str:
+        if self.fallback:
+            return "assumed (no evidence in the ledger)"
+        return SOURCE_LABELS.get(self.source, self.source)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lab": self.lab,
+            "lab_name": self.lab_name,
+            "asked": self.asked,
+            "source": self.source,
+            "value": self.value,
+            "assumed": self.assumed,
+            "measured": self.measured,
+            "fallback": self.fallback,
+        }
+
+
+def _openness_rows(records: dict, evidence: dict, lab_ids: dict) -> list[OpennessRow]:
+    rows = []
+    for name, record in sorted(records.items()):
+        facts = evidence.get(name) or {}
+        rows.append(
+            OpennessRow(
+                lab_name=name,
+                lab=lab_ids.get(name),
+                asked=record["asked"],
+                source=record["source"],
+                value=record["value"],
+                assumed=record["assumed"],
+                measured=record["measured"],
+                fallback=record["fallback"],
+                reuse_of_its_work=facts.get("reuse_of_its_work_gpu_hours"),
+                reuse_by_it=facts.get("reuse_by_it_gpu_hours"),
+                artifacts=facts.get("artifacts"),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ScenarioOpenness:
+    """A scenario's openness per lab as it stands today, with the evidence window it reads."""
+
+    months: int
+    start: object
+    end: object
+    rows: list[OpennessRow]
+
+
+def scenario_openness_get(*, scenario: Scenario) -> ScenarioOpenness:
+    """Each of the scenario's labs: assumed and measured openness, the source asked and the value a run
+    started now would use, and the reuse figures of the window (two queries for any number of labs)."""
+    labs = list(scenario.labs.order_by("name"))
+    evidence, records = services.scenario_evidence_get(scenario=scenario, labs=labs)
+    snapshot = services.evidence_snapshot(scenario=scenario, labs=labs, evidence=evidence)
+    rows = _openness_rows(records, snapshot["labs"], {lab.name: lab.pk for lab in labs})
+    return ScenarioOpenness(
+        months=scenario.evidence_months,
+        start=datetime.date.fromisoformat(snapshot["start"]) if snapshot["start"] else None,
+        end=datetime.date.fromisoformat(snapshot["end"]) if snapshot["end"] else None,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One member of a run: the reuse of others' work the ledger records beside what the model expects.
+
+    `ledger_gpu_hours` is the reuse it logged in the window, `ledger_per_year` that over the window's
+    length; `model_saved_per_year` the in-house compute the commons replaces in year 1 at central
+    parameters (H100-equivalent GPU-hours), `model_drawn_per_year` what it draws from the commons.
+    """
+
+    lab_name: str
+    lab: int | None
+    ledger_gpu_hours: float
+    ledger_per_year: float
+    model_drawn_per_year: float
+    model_saved_per_year: float
+    model_saved_base_model: float
+
+    @property
+    def ratio(self) -> float | None:
+        """Model over ledger (None when the ledger records no reuse)."""
+        return None if self.ledger_per_year <= 0 else self.model_saved_per_year / self.ledger_per_year
+
+    @property
+    def ahead(self) -> bool:
+        """The model expects much more than the ledger shows (AHEAD_FACTOR)."""
+        if self.model_saved_per_year <= 0:
+            return False
+        return self.ledger_per_year <= 0 or self.model_saved_per_year > AHEAD_FACTOR * self.ledger_per_year
+
+    @property
+    def sentence(self) -> str:
+        model = f"{_hours(self.model_saved_per_year)} GPU-hours a year"
+        ledger = f"{_hours(self.ledger_per_year)} GPU-hours a year"
+        if self.model_saved_per_year <= 0:
+            return f"The model expects the commons to save {self.lab_name} nothing; the ledger records {ledger}."
+        if self.ledger_per_year <= 0:
+            return (
+                f"The model expects the commons to save {self.lab_name} {model}, but the ledger records no reuse "
+                "of others' work in the window: the model runs ahead of the evidence."
+            )
+        if self.ahead:
+            return (
+                f"The model expects the commons to save {self.lab_name} {model}, {self.ratio:.1f} times the "
+                f"{ledger} of reuse the ledger records: the model runs ahead of the evidence."
+            )
+        return f"The model expects {model} for {self.lab_name}; the ledger records {ledger}, in line with it."
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lab": self.lab,
+            "lab_name": self.lab_name,
+            "ledger_reuse_gpu_hours": round(self.ledger_gpu_hours, 2),
+            "ledger_reuse_gpu_hours_per_year": round(self.ledger_per_year, 2),
+            "model_drawn_gpu_hours_per_year": round(self.model_drawn_per_year, 2),
+            "model_saved_gpu_hours_per_year": round(self.model_saved_per_year, 2),
+            "model_saved_base_model_gpu_hours_per_year": round(self.model_saved_base_model, 2),
+            "model_over_ledger": None if self.ratio is None else round(self.ratio, 4),
+            "model_ahead_of_evidence": self.ahead,
+            "sentence": self.sentence,
+        }
+
+
+def _hours(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:,.2f} million"
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class RunEvidence:
+    """A run's evidence: the window its snapshot read, openness per lab, and the ledger against the model."""
+
+    months: int
+    start: str
+    end: str
+    weights: dict[str, float]
+    openness: list[OpennessRow]
+    members: list[EvidenceRow]
+
+    ahead_factor: float = AHEAD_FACTOR
+
+    @property
+    def any_ahead(self) -> bool:
+        return any(row.ahead for row in self.members)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "window": {"months": self.months, "start": self.start, "end": self.end},
+            "openness_weights": self.weights,
+            "openness": [row.to_dict() for row in self.openness],
+            "members": [row.to_dict() for row in self.members],
+            "ahead_factor": AHEAD_FACTOR,
+        }
+
+
+def run_evidence_get(*, run: SimulationRun) -> RunEvidence | None:
+    """The evidence a cost-model run recorded when it started, with the model's draws from the commons
+    computed from its snapshot at central parameters (engine.evidence); None for runs made before
+    runs recorded evidence, and for custom games. No query."""
+    inputs = run.inputs or {}
+    recorded = inputs.get("evidence")
+    if not recorded or "spec" not in inputs or "custom" in inputs:
+        return None
+    spec = engine.ScenarioSpec.from_dict(inputs["spec"])
+    draws = commons_draws(spec.labs, spec.params)
+    lab_ids = inputs.get("lab_ids", {})
+    start = datetime.date.fromisoformat(recorded["start"])
+    end = datetime.date.fromisoformat(recorded["end"])
+    years = ((end - start).days + 1) / 365.25
+    members = []
+    for lab in spec.labs:
+        facts = recorded["labs"].get(lab.name, {})
+        logged = float(facts.get("reuse_by_it_gpu_hours", 0.0))
+        draw = draws[lab.name]
+        members.append(
+            EvidenceRow(
+                lab_name=lab.name,
+                lab=lab_ids.get(lab.name),
+                ledger_gpu_hours=logged,
+                ledger_per_year=logged / years,
+                model_drawn_per_year=draw.drawn,
+                model_saved_per_year=draw.saved,
+                model_saved_base_model=draw.saved_base_model,
+            )
+        )
+    return RunEvidence(
+        months=int(recorded["months"]),
+        start=recorded["start"],
+        end=recorded["end"],
+        weights=dict(recorded.get("weights", {})),
+        openness=_openness_rows(inputs.get("openness", {}), recorded["labs"], lab_ids),
+        members=members,
+    )

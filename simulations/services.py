@@ -16,6 +16,7 @@ Dispatching (handing ids to the broker) lives in `simulations.dispatch`.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from django.utils import timezone
 from consortium import access
 from consortium.models import Consortium, Scenario
 from consortium.services import lab_effective_inputs, scenario_labs_check, scenario_weights_check
-from labs.selectors import contribution_totals
+from labs.selectors import OPENNESS_WEIGHTS, LabEvidence, contribution_totals, evidence_window, lab_evidence_get
 from simulations import engine
 from simulations.engine.custom import CustomResult, check_custom_rules, member_figures, run_custom
 from simulations.engine.errors import EngineError
@@ -58,7 +59,50 @@ def _ledger_deliveries(*, consortium) -> dict[int, dict]:
     }
 
 
+def scenario_evidence_get(
+    *, scenario, labs: list | None = None, today: datetime.date | None = None
+) -> tuple[dict[int, LabEvidence], dict[str, dict[str, Any]]]:
+    """The ledger's evidence on the scenario's labs and the openness each lab's runs take.
+
+    Returns ({lab id: LabEvidence over the scenario's window}, {lab name: openness record}). The
+    window is the scenario's `evidence_months` up to `today`. A record says which source the
+    scenario asks for (`asked`: "assumed" or "ledger"), which one gave the value (`source`:
+    "assumed", "ledger" or "override", an override of openness winning over both), the `value` used,
+    the lab's `assumed` and `measured` openness (None: no evidence) and `fallback` (asked for the
+    ledger, which has no evidence, so the assumed figure was used). Two queries for any number of labs.
+    """
+    labs = list(scenario.labs.order_by("name")) if labs is None else labs
+    start, end = evidence_window(scenario.evidence_months, today=today)
+    evidence = lab_evidence_get(labs=labs, start=start, end=end)
+    records = {}
+    for lab in labs:
+        asked = scenario.openness_source_of(lab.pk)
+        measured = evidence[lab.pk].measured_openness
+        override = (scenario.overrides.get(str(lab.pk)) or {}).get("openness")
+        if override is not None:
+            source, value = "override", float(override)
+        elif asked == "ledger" and measured is not None:
+            source, value = "ledger", measured
+        else:
+            source, value = "assumed", float(lab.openness)
+        records[lab.name] = {
+            "asked": asked,
+            "source": source,
+            "value": value,
+            "assumed": float(lab.openness),
+            "measured": measured,
+            "fallback": asked == "ledger" and source == "assumed",
+        }
+    return evidence, records
+
+
 def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None = None) -> engine.ScenarioSpec:
+    return _scenario_inputs(scenario=scenario, draws=draws, seed=seed)[0]
+
+
+def _scenario_inputs(
+    *, scenario, draws: int | None = None, seed: int | None = None
+) -> tuple[engine.ScenarioSpec, dict[int, LabEvidence], dict[str, dict[str, Any]]]:
     """The engine's view of a scenario: lab figures from the labs, in-kind values from the ledger.
 
     Final runs and prices are per hour of each lab's GPU type (the engine converts them with the
@@ -69,8 +113,10 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
     follow the H100-equivalent GPU-hours each lab delivered to this consortium. Labs are ordered
     by name so the same scenario always gives the same player order. The scenario's overrides
     replace the lab's own inputs (consortium.services.lab_effective_inputs); the labs are unchanged.
+    Openness is then the one scenario_evidence_get picks (assumed, from the ledger, or overridden).
     """
     labs = list(scenario.labs.order_by("name"))
+    evidence, openness = scenario_evidence_get(scenario=scenario, labs=labs)
     delivered = _ledger_deliveries(consortium=scenario.consortium)
     delivered_value = {lab_id: max(float(row["delivered_value"]), 0.0) for lab_id, row in delivered.items()}
     weights = scenario_weights_check(
@@ -89,22 +135,39 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
         lab_input_build(
             lab,
             scenario.overrides.get(str(lab.pk)),
+            openness=openness[lab.name]["value"],
             weight=weights.get(lab.pk, 1.0),
             delivered_value=delivered_value.get(lab.pk, 0.0),
         )
         for lab in labs
     )
-    return engine.ScenarioSpec(
+    spec = engine.ScenarioSpec(
         labs=lab_inputs,
         params=engine.Params.from_dict(scenario.effective_parameters()),
         rules=tuple(scenario.rules),
         draws=scenario.draws if draws is None else draws,
         seed=scenario.seed if seed is None else seed,
     )
+    return spec, evidence, openness
 
 
-def lab_input_build(lab, overrides, *, weight: float, delivered_value: float) -> engine.LabInput:
-    """One lab as the engine takes it: its inputs with the scenario's overrides (see scenario_spec_build)."""
+def evidence_snapshot(*, scenario, labs: list, evidence: dict[int, LabEvidence]) -> dict[str, Any]:
+    """What a run records of the ledger's evidence: the window, the weights and each lab's figures by name."""
+    any_lab = next(iter(evidence.values()), None)
+    return {
+        "months": scenario.evidence_months,
+        "start": any_lab.start.isoformat() if any_lab else None,
+        "end": any_lab.end.isoformat() if any_lab else None,
+        "weights": {str(kind): weight for kind, weight in OPENNESS_WEIGHTS.items()},
+        "labs": {lab.name: evidence[lab.pk].to_dict() for lab in labs if lab.pk in evidence},
+    }
+
+
+def lab_input_build(
+    lab, overrides, *, weight: float, delivered_value: float, openness: float | None = None
+) -> engine.LabInput:
+    """One lab as the engine takes it: its inputs with the scenario's overrides (see scenario_spec_build);
+    `openness`, when given, is the one scenario_evidence_get picked (assumed, from the ledger or overridden)."""
     values = lab_effective_inputs(lab, overrides)
     return engine.LabInput(
         name=lab.name,
@@ -112,7 +175,7 @@ def lab_input_build(lab, overrides, *, weight: float, delivered_value: float) ->
         rd_share=float(values["rd_share"]),
         price_per_gpu_hour=float(values["price_per_gpu_hour"]) * ALL_IN_UPLIFT,
         area_weights=tuple(float(values["area_weights"][area]) for area in AREAS),
-        openness=float(values["openness"]),
+        openness=float(values["openness"]) if openness is None else float(openness),
         weight=weight,
         delivered_value=delivered_value,
         gpu_type=values["gpu_type"],
@@ -171,16 +234,19 @@ def run_create(*, scenario, started_by, draws: int | None = None, seed: int | No
     scenario_labs_check(consortium=scenario.consortium, labs=scenario.labs.all())
     _check_active_runs(consortium=scenario.consortium)
     try:
-        spec = scenario_spec_build(scenario=scenario, draws=draws, seed=seed)
+        spec, evidence, openness = _scenario_inputs(scenario=scenario, draws=draws, seed=seed)
     except EngineError as exc:
         raise ValidationError({"scenario": f"The scenario cannot be simulated: {exc}"}) from None
-    lab_ids = dict(scenario.labs.values_list("name", "pk"))
+    labs = list(scenario.labs.order_by("name"))
+    lab_ids = {lab.name: lab.pk for lab in labs}
     run = SimulationRun.objects.create(
         scenario=scenario,
         inputs={
             "spec": spec.to_dict(),
             "lab_ids": lab_ids,
             "overrides": scenario_overrides_snapshot(scenario=scenario),
+            "openness": openness,
+            "evidence": evidence_snapshot(scenario=scenario, labs=labs, evidence=evidence),
         },
         seed=spec.seed,
         draws=spec.draws,

@@ -236,6 +236,7 @@ def scenario_page(request, scenario: Scenario, *, whatif: dict | None = None, st
             "override_rows": override_rows,
             "overridden_labs": {row.lab_name for row in override_rows},
             "whatif": whatif if is_coordinator else None,
+            "openness": selectors.scenario_openness_get(scenario=scenario),
         },
         status=status,
     )
@@ -427,6 +428,7 @@ def _results_context(request, run: SimulationRun) -> dict:
         "transfers": _transfers(rows),
         "override_rows": override_rows,
         "overridden_labs": {row.lab_name for row in override_rows},
+        "evidence": selectors.run_evidence_get(run=run),
     }
 
 
@@ -569,7 +571,25 @@ def _member_row(rule: str, row) -> list:
     return [rule, row.lab_name, *selectors.member_figures(row).values()]
 
 
-CSV_TABLES = ("members", "stability", "years", "settlement", "transfers", "focus")
+CSV_TABLES = ("members", "stability", "years", "settlement", "transfers", "focus", "evidence")
+EVIDENCE_COLUMNS = [
+    "lab",
+    "window_start",
+    "window_end",
+    "ledger_reuse_gpu_hours",
+    "ledger_reuse_gpu_hours_per_year",
+    "model_drawn_gpu_hours_per_year",
+    "model_saved_gpu_hours_per_year",
+    "model_saved_base_model_gpu_hours_per_year",
+    "model_over_ledger",
+    "model_ahead_of_evidence",
+    "openness_assumed",
+    "openness_measured",
+    "openness_source_asked",
+    "openness_source_used",
+    "openness_used",
+    "sentence",
+]
 
 # Stability over the Monte Carlo draws (empty cells for runs without it): column, field, rounding.
 STABILITY_DRAWS = (
@@ -603,6 +623,39 @@ def _stability_draw_cells(s) -> list:
     return cells
 
 
+def _evidence_rows(run: SimulationRun) -> list[list]:
+    """One row per member: the ledger's reuse beside the model's, and the openness used (none for older runs)."""
+    evidence = selectors.run_evidence_get(run=run)
+    if evidence is None:
+        return []
+    openness = {row.lab_name: row for row in evidence.openness}
+    rows = []
+    for member in evidence.members:
+        figures = member.to_dict()
+        used = openness.get(member.lab_name)
+        rows.append(
+            [
+                member.lab_name,
+                evidence.start,
+                evidence.end,
+                figures["ledger_reuse_gpu_hours"],
+                figures["ledger_reuse_gpu_hours_per_year"],
+                figures["model_drawn_gpu_hours_per_year"],
+                figures["model_saved_gpu_hours_per_year"],
+                figures["model_saved_base_model_gpu_hours_per_year"],
+                figures["model_over_ledger"],
+                figures["model_ahead_of_evidence"],
+                used.assumed if used else None,
+                used.measured if used else None,
+                used.asked if used else None,
+                used.source if used else None,
+                used.value if used else None,
+                member.sentence,
+            ]
+        )
+    return rows
+
+
 @login_required
 def run_csv(request, pk: int, table: str):
     run = _visible_run(request, pk)
@@ -615,6 +668,8 @@ def run_csv(request, pk: int, table: str):
         return csv_response(name, MEMBER_COLUMNS, rows)
     if table == "focus":
         return csv_response(f"run-{run.pk}-allocation-focus.csv", FOCUS_COLUMNS, focus_rows(results))
+    if table == "evidence":
+        return csv_response(name, EVIDENCE_COLUMNS, _evidence_rows(run))
     if table == "stability":
         return csv_response(
             name,

@@ -285,6 +285,9 @@ def changed_spec(*, spec: ScenarioSpec, scenario: Scenario, change: Change) -> S
             changed.overrides.get(str(lab.pk)),
             weight=old.weight,
             delivered_value=old.delivered_value,
+            # The spec's openness may come from the ledger (scenario_evidence_get); only a change of
+            # openness itself replaces it (an override wins over both sources).
+            openness=None if change.target.field == "openness" else old.openness,
         )
         if old.name == lab.name
         else old

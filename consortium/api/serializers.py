@@ -19,11 +19,14 @@ from ..access import directory_consortia, invitable_labs, user_lab_ids, visible_
 from ..applications import ACCEPT_STATUSES
 from ..models import (
     MAX_ID,
+    OPENNESS_SOURCE_CHOICES,
+    OPENNESS_SOURCES,
     WEIGHT_VALUE_MAX,
     Application,
     Consortium,
     Membership,
     Scenario,
+    validate_openness_by_lab,
     validate_overrides,
     validate_parameters,
     validate_rules,
@@ -278,6 +281,28 @@ class MembershipEndSerializer(serializers.Serializer):
     on_date = serializers.DateField(default=datetime.date.today, help_text="Date the lab leaves.")
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": settings.SCENARIO_MAX_LABS,
+        "additionalProperties": {"type": "string", "enum": list(OPENNESS_SOURCES)},
+        "description": "Labs whose openness comes from the other source than `openness_source`, keyed by lab id "
+        '(as a string) of the scenario\'s labs: {lab id: "assumed" | "ledger"}. One equal to `openness_source` is '
+        "dropped. A lab whose openness is overridden (`overrides`) cannot also take it from the ledger.",
+    }
+)
+class OpennessByLabField(serializers.JSONField):
+    pass
+
+
+def validate_openness_count(value: object) -> None:
+    if isinstance(value, dict) and len(value) > settings.SCENARIO_MAX_LABS:
+        raise serializers.ValidationError(
+            f"Give openness sources for at most {settings.SCENARIO_MAX_LABS} labs, the scenario's own "
+            f"(SCENARIO_MAX_LABS); {len(value)} were given."
+        )
+
+
 class ScenarioSerializer(serializers.ModelSerializer):
     consortium = VisibleRelatedField(visible_consortia)
     labs = LabIdsField(help_text="Current members or candidates of the consortium (2 or more).")
@@ -297,6 +322,22 @@ class ScenarioSerializer(serializers.ModelSerializer):
     )
     weight_values = WeightValuesField(required=False, validators=[validate_weight_count, validate_weight_values])
     overrides = OverridesField(required=False, validators=[validate_override_count, validate_overrides])
+    openness_source = serializers.ChoiceField(
+        choices=OPENNESS_SOURCE_CHOICES,
+        required=False,
+        help_text="Where every lab's openness comes from (default `assumed`): `assumed`, the lab's own figure, or "
+        "`ledger`, the GPU-hour-weighted openness of its artifacts released in the evidence window (open 1, "
+        "partially open 0.5, internal fork 0). A lab without evidence falls back to its assumed figure; a run's "
+        "`inputs.openness` records, per lab, the source and value used.",
+    )
+    openness_by_lab = OpennessByLabField(required=False, validators=[validate_openness_count, validate_openness_by_lab])
+    evidence_months = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=120,
+        help_text="The evidence window: the ledger is read over this many months up to the day a run starts "
+        "(default 24).",
+    )
     weight_cap = serializers.FloatField(
         required=False,
         allow_null=True,

@@ -216,7 +216,65 @@ def results_payload(results, *, currency: str, context: dict) -> dict:
             for rule in results.rules
         ],
         "years": {name: YearSerializer(rows, many=True).data for name, rows in results.years.items()},
+        "evidence": _evidence(results.run),
     }
+
+
+def _evidence(run) -> dict | None:
+    from simulations.selectors import run_evidence_get
+
+    evidence = run_evidence_get(run=run)
+    return None if evidence is None else evidence.to_dict()
+
+
+class EvidenceWindowSerializer(serializers.Serializer):
+    months = serializers.IntegerField(help_text="The scenario's evidence window, months before the run.")
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="The day the run started; both ends are included.")
+
+
+class OpennessUsedSerializer(serializers.Serializer):
+    lab = serializers.IntegerField(allow_null=True)
+    lab_name = serializers.CharField()
+    asked = serializers.ChoiceField(choices=["assumed", "ledger"], help_text="The source the scenario asks for.")
+    source = serializers.ChoiceField(
+        choices=["assumed", "ledger", "override"], help_text="The source that gave the value used."
+    )
+    value = serializers.FloatField(help_text="Openness the run used, 0 to 1.")
+    assumed = serializers.FloatField(help_text="The lab's own openness when the run started, 0 to 1.")
+    measured = serializers.FloatField(
+        allow_null=True, help_text="Openness measured from its artifacts in the window; null: no evidence."
+    )
+    fallback = serializers.BooleanField(help_text="Asked for the ledger, which had no evidence: assumed used.")
+
+
+class MemberEvidenceSerializer(serializers.Serializer):
+    lab = serializers.IntegerField(allow_null=True)
+    lab_name = serializers.CharField()
+    ledger_reuse_gpu_hours = serializers.FloatField(help_text="GPU-hours of others' work it logged reusing.")
+    ledger_reuse_gpu_hours_per_year = serializers.FloatField()
+    model_drawn_gpu_hours_per_year = serializers.FloatField(
+        help_text="H100-equivalent GPU-hours it draws from the commons in year 1, at central parameters."
+    )
+    model_saved_gpu_hours_per_year = serializers.FloatField(
+        help_text="H100-equivalent GPU-hours of in-house compute that replaces in year 1."
+    )
+    model_saved_base_model_gpu_hours_per_year = serializers.FloatField()
+    model_over_ledger = serializers.FloatField(allow_null=True, help_text="Null when the ledger records none.")
+    model_ahead_of_evidence = serializers.BooleanField(
+        help_text="The model expects more than `ahead_factor` times the ledger's reuse (or some, against none)."
+    )
+    sentence = serializers.CharField()
+
+
+class RunEvidenceSerializer(serializers.Serializer):
+    """Schema of a run's `evidence` block (built by simulations.selectors.RunEvidence.to_dict)."""
+
+    window = EvidenceWindowSerializer()
+    openness_weights = serializers.DictField(child=serializers.FloatField())
+    openness = OpennessUsedSerializer(many=True)
+    members = MemberEvidenceSerializer(many=True)
+    ahead_factor = serializers.FloatField()
 
 
 class RuleResultsSerializer(serializers.Serializer):
@@ -235,3 +293,9 @@ class RunResultsSerializer(serializers.Serializer):
     units = serializers.DictField(child=serializers.CharField())
     rules = RuleResultsSerializer(many=True)
     years = serializers.DictField(child=YearSerializer(many=True), help_text="Per-year series by lab name.")
+    evidence = RunEvidenceSerializer(
+        allow_null=True,
+        help_text="The ledger's evidence the run recorded when it started: the openness used per lab and each "
+        "member's logged reuse beside what the model says the commons saves it; null for runs made before runs "
+        "recorded it.",
+    )
