@@ -391,3 +391,25 @@ def test_an_unseen_scenarios_panel_answers_404_like_a_missing_one(world, client)
         assert (seen.status_code, absent.status_code) == (404, 404)
         assert _without_csrf(seen.content) == _without_csrf(absent.content)
     assert Scenario.objects.count() == 1
+
+
+@pytest.mark.parametrize(("target", "value"), [("o.{a}.final_run_gpu_hours", "750000"), ("o.{a}.openness", "0.3")])
+def test_a_lab_with_ledger_openness_keeps_it_when_another_input_changes(world, target, value):
+    """Under "from the ledger", changing a lab's other inputs keeps its measured openness; changing its
+    openness overrides it, as the saved scenario's runs would."""
+    import datetime
+
+    from tests.factories import ArtifactFactory
+
+    today = datetime.date.today()
+    ArtifactFactory(lab=world.lab_a, openness="internal_fork", reproduction_gpu_hours=100, release_date=today)
+    ArtifactFactory(lab=world.lab_a, openness="open", reproduction_gpu_hours=300, release_date=today)
+    consortium_services.scenario_update(scenario=world.scenario, openness_source="ledger")
+    own = services.scenario_spec_build(scenario=world.scenario)
+    assert {lab.name: lab.openness for lab in own.labs}[world.lab_a.name] == pytest.approx(0.75)
+    change = whatif.whatif_change_clean(
+        scenario=world.scenario, target_key=target.format(a=world.lab_a.pk), value=value
+    )
+    derived = whatif.changed_spec(spec=own, scenario=world.scenario, change=change)
+    built = services.scenario_spec_build(scenario=whatif.changed_scenario(scenario=world.scenario, change=change))
+    assert derived == built
