@@ -85,22 +85,14 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
             for lab_id, row in delivered.items()
         },
     )
-    effective = {lab.pk: lab_effective_inputs(lab, scenario.overrides.get(str(lab.pk))) for lab in labs}
     lab_inputs = tuple(
-        engine.LabInput(
-            name=lab.name,
-            final_run_gpu_hours=float(values["final_run_gpu_hours"]),
-            rd_share=float(values["rd_share"]),
-            price_per_gpu_hour=float(values["price_per_gpu_hour"]) * ALL_IN_UPLIFT,
-            area_weights=tuple(float(values["area_weights"][area]) for area in AREAS),
-            openness=float(values["openness"]),
+        lab_input_build(
+            lab=lab,
+            overrides=scenario.overrides.get(str(lab.pk)),
             weight=weights.get(lab.pk, 1.0),
             delivered_value=delivered_value.get(lab.pk, 0.0),
-            gpu_type=values["gpu_type"],
-            throughput_factor=values["throughput_factor"],
         )
         for lab in labs
-        for values in [effective[lab.pk]]
     )
     return engine.ScenarioSpec(
         labs=lab_inputs,
@@ -108,6 +100,23 @@ def scenario_spec_build(*, scenario, draws: int | None = None, seed: int | None 
         rules=tuple(scenario.rules),
         draws=scenario.draws if draws is None else draws,
         seed=scenario.seed if seed is None else seed,
+    )
+
+
+def lab_input_build(*, lab, overrides=None, weight: float = 1.0, delivered_value: float = 0.0) -> engine.LabInput:
+    """The engine's view of one lab: its inputs (or a scenario's overrides of them), prices with the all-in uplift."""
+    values = lab_effective_inputs(lab, overrides)
+    return engine.LabInput(
+        name=lab.name,
+        final_run_gpu_hours=float(values["final_run_gpu_hours"]),
+        rd_share=float(values["rd_share"]),
+        price_per_gpu_hour=float(values["price_per_gpu_hour"]) * ALL_IN_UPLIFT,
+        area_weights=tuple(float(values["area_weights"][area]) for area in AREAS),
+        openness=float(values["openness"]),
+        weight=weight,
+        delivered_value=delivered_value,
+        gpu_type=values["gpu_type"],
+        throughput_factor=values["throughput_factor"],
     )
 
 

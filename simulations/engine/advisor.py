@@ -234,7 +234,7 @@ def _reason(move: str, name: str, found: Brings, changes: Sequence[MemberChange]
     who = "members" if move == JOIN else "staying members"
     need = (
         f"an area where {_count(len(found.needing))} put{'s' if len(found.needing) == 1 else ''} at least "
-        f"{NEED_SHARE:.0%} of their research"
+        f"{NEED_SHARE:.0%} of {'its' if len(found.needing) == 1 else 'their'} research"
         if found.needing
         else f"an area where none of the {who} puts {NEED_SHARE:.0%} of its research"
     )
@@ -242,13 +242,9 @@ def _reason(move: str, name: str, found: Brings, changes: Sequence[MemberChange]
         what = (
             f"{name} brings no shareable research" if move == JOIN else f"{name}'s leaving takes no shareable research"
         )
-    elif move == JOIN:
-        what = f"{name} brings {gpu_hours_text(found.gpu_hours)} GPU-hours a year of shareable {area} research, {need}"
     else:
-        what = (
-            f"{name}'s leaving takes away {gpu_hours_text(found.gpu_hours)} GPU-hours a year of shareable {area} "
-            f"research, {need}"
-        )
+        amount = f"{gpu_hours_text(found.gpu_hours)} H100-equivalent GPU-hours a year of shareable {area} research"
+        what = f"{name} brings {amount}, {need}" if move == JOIN else f"{name}'s leaving takes away {amount}, {need}"
     return f"{what}; {_effect(changes)}; {_core_text(*core)}."
 
 
