@@ -45,7 +45,8 @@ def adv(world):
     for lab in (w.lab_a, w.lab_b):
         lab.area_weights = AREA_WEIGHTS[lab.name]
         lab.save()
-    w.lab_c = f.LabFactory(name="Lab C", slug="lab-c", final_run_gpu_hours=1_500_000, area_weights=AREA_WEIGHTS["Lab C"])
+    w.lab_c = f.LabFactory(name="Lab C", slug="lab-c", final_run_gpu_hours=1_500_000,
+                           area_weights=AREA_WEIGHTS["Lab C"])  # fmt: skip
     f.MembershipFactory(consortium=w.consortium, lab=w.lab_c)
     w.scenario.labs.add(w.lab_c)
     w.juniper = f.LabFactory(name="Juniper", slug="juniper", final_run_gpu_hours=3_000_000, rd_share=0.85,
@@ -140,7 +141,7 @@ def test_weighted_first_rule_weighs_each_variant_as_its_run_would(adv):
     s = adv.scenario
     s.rules = ["weighted"]
     s.weight_basis = "scale"
-    s.weight_values = {str(s.labs.get(name=name).pk): value for name, value in (("Lab A", 3), ("Lab B", 1), ("Lab C", 2))}
+    s.weight_values = {str(adv.lab_a.pk): 3, str(adv.lab_b.pk): 1, str(adv.lab_c.pk): 2}
     s.save()
     report = advisor_get(scenario=s)
     joins = {v.lab: v for v in report.advice.joins}
@@ -160,7 +161,7 @@ def test_joins_and_leaves_are_ranked_by_the_members_total_change(adv):
     advice = advisor_get(scenario=adv.scenario).advice
     totals = [v.total_change for v in advice.joins]
     assert totals == sorted(totals, reverse=True)
-    assert [v.lab for v in advice.joins][0] == "Juniper"
+    assert advice.joins[0].lab == "Juniper"
     leaving = [v.total_change for v in advice.leaves]
     assert leaving == sorted(leaving)
     assert sorted(v.lab for v in advice.leaves) == ["Lab A", "Lab B", "Lab C"]
@@ -189,7 +190,8 @@ def test_sentences_name_the_lab_its_area_and_the_members_that_need_it(adv):
 
 def test_custom_game_scenarios_are_not_eligible(adv, client):
     client.force_login(adv.coordinator)
-    response = client.get(reverse("consortium:advisor", args=["c"]), {"scenario": adv.custom.pk}, HTTP_HX_REQUEST="true")
+    url = reverse("consortium:advisor", args=["c"])
+    response = client.get(url, {"scenario": adv.custom.pk}, HTTP_HX_REQUEST="true")
     assert response.status_code == 400
     assert "is a custom game (custom table of coalition costs)" in response.content.decode()
 
