@@ -61,6 +61,7 @@ class AdvisorReport:
     left_off: int
     seconds: float
     cached: bool
+    skipped: tuple[str, ...] = ()
 
 
 def advisor_scenarios(*, consortium) -> QuerySet[Scenario]:
@@ -145,7 +146,15 @@ def advisor_get(*, scenario: Scenario) -> AdvisorReport:
     except EngineError as error:
         raise AdvisorError(str(error)) from None
     candidates, left_off = advisor_candidates_get(scenario=scenario)
-    inputs = [lab_input_build(lab=c.lab) for c in candidates]
+    inputs, usable, skipped = [], [], []
+    for candidate in candidates:
+        try:
+            inputs.append(lab_input_build(lab=candidate.lab))
+        except EngineError as error:
+            skipped.append(f"{candidate.lab.name}: {error}")
+        else:
+            usable.append(candidate)
+    candidates = usable
     by_name = {lab.name: lab for lab in labs} | {c.lab.name: c.lab for c in candidates}
     weigh, delivered = _weigh(scenario, by_name) if spec.rules[0] == "weighted" else (None, None)
     key_inputs = {
@@ -176,6 +185,7 @@ def advisor_get(*, scenario: Scenario) -> AdvisorReport:
         left_off=left_off,
         seconds=seconds,
         cached=cached,
+        skipped=tuple(skipped),
     )
 
 
@@ -240,6 +250,7 @@ def advisor_payload(report: AdvisorReport) -> dict[str, Any]:
         "joining": [_variant_payload(report, v, k) for k, v in enumerate(advice.joins, start=1)],
         "leaving": [_variant_payload(report, v, k) for k, v in enumerate(advice.leaves, start=1)],
         "candidates_left_off": report.left_off,
+        "candidates_skipped": list(report.skipped),
         "seconds": report.seconds,
         "cached": report.cached,
     }

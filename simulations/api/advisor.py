@@ -94,6 +94,9 @@ class AdvisorSerializer(serializers.Serializer):
     joining = VariantSerializer(many=True)
     leaving = VariantSerializer(many=True)
     candidates_left_off = serializers.IntegerField(help_text="Candidates beyond ADVISOR_MAX_CANDIDATES, not shown.")
+    candidates_skipped = serializers.ListField(
+        child=serializers.CharField(), help_text="Candidates whose inputs the engine refuses, each with the reason."
+    )
     seconds = serializers.FloatField(help_text="Time the engine took (when first computed).")
     cached = serializers.BooleanField(help_text="Reused from this process's cache: no input changed since.")
 

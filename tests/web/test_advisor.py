@@ -338,3 +338,14 @@ def test_lab_inputs_of_the_spec_are_unchanged_by_the_refactor(adv):
     lab_a = next(lab for lab in spec.labs if lab.name == "Lab A")
     assert lab_a.price_per_gpu_hour == pytest.approx(2.40 * engine.params.ALL_IN_UPLIFT)
     assert dataclasses.asdict(lab_a)["area_weights"] == tuple(AREA_WEIGHTS["Lab A"].values())
+
+
+def test_a_candidate_the_engine_refuses_is_skipped_with_its_reason(adv, client_as):
+    """A lab name with '+' cannot be a player (coalitions are written A+B): that candidate is named, not advised on."""
+    adv.sharer.name = "Sharer+Co"
+    adv.sharer.save()
+    report = advisor_get(scenario=adv.scenario)
+    assert "Sharer+Co" not in [v.lab for v in report.advice.joins]
+    assert report.skipped == ("Sharer+Co: lab name 'Sharer+Co' must not contain '+'",)
+    body = client_as("coordinator").get(f"/api/v1/scenarios/{adv.scenario.pk}/advisor/").json()
+    assert body["candidates_skipped"] == list(report.skipped)
