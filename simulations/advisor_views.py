@@ -3,8 +3,9 @@
 The consortium page holds the card with a scenario picker; the table itself comes from
 `advisor_panel`, which htmx loads once the page is shown (it computes every variant, which takes
 a moment the first time) and again when another scenario is picked. Without JavaScript the
-picker's form opens the same view as a page of its own. Members who are not coordinators get no
-card and 403 here; people outside the consortium 404.
+picker's form opens the same view as a page of its own, which answers 400 with the message when
+the scenario is refused (the htmx fragment answers 200 with it, since htmx swaps in only 2xx).
+Members who are not coordinators get no card and 403 here; people outside the consortium 404.
 """
 
 from __future__ import annotations
@@ -74,5 +75,7 @@ def advisor_panel(request, slug: str):
     if report is not None:
         joins = [(v, [SOURCES[s] for s in report.candidates[v.lab].sources]) for v in report.advice.joins]
     context = {"consortium": consortium, "form": form, "report": report, "joins": joins}
-    template = "consortium/partials/advisor.html" if request.htmx else "consortium/advisor_page.html"
-    return render(request, template, context, status=400 if form.errors else 200)
+    if request.htmx:
+        # htmx swaps in only 2xx answers: a refusal must still replace the panel's "working out" text.
+        return render(request, "consortium/partials/advisor.html", context)
+    return render(request, "consortium/advisor_page.html", context, status=400 if form.errors else 200)

@@ -55,3 +55,14 @@ def test_advisor_lists_candidates_in_order_and_switches_scenario(page, log_in, s
         for i in range(page.locator("#advisor-joining tbody tr[data-lab]").count())
     ]
     assert page.url.endswith(world.consortium.get_absolute_url())  # swapped in place, no page load
+
+    custom = f.ScenarioFactory(
+        consortium=world.consortium,
+        name="Negotiated table",
+        labs=[],
+        kind="table",
+        rules=["shapley"],
+        game={"players": ["A", "B"], "coalitions": {"A": 1.0, "B": 1.0, "A+B": 1.5}},
+    )
+    page.goto(f"{world.consortium.get_absolute_url()}?advisor={custom.pk}")
+    page.locator("#advisor-panel .form-errors").get_by_text("is a custom game").wait_for()

@@ -191,15 +191,20 @@ def test_sentences_name_the_lab_its_area_and_the_members_that_need_it(adv):
 def test_custom_game_scenarios_are_not_eligible(adv, client):
     client.force_login(adv.coordinator)
     url = reverse("consortium:advisor", args=["c"])
-    response = client.get(url, {"scenario": adv.custom.pk}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400
-    assert "is a custom game (custom table of coalition costs)" in response.content.decode()
+    page = client.get(url, {"scenario": adv.custom.pk})
+    assert page.status_code == 400
+    assert "is a custom game (custom table of coalition costs)" in page.content.decode()
+    # The htmx fragment carries the same message with a 200, which htmx swaps into the panel.
+    fragment = client.get(url, {"scenario": adv.custom.pk}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "is a custom game (custom table of coalition costs)" in fragment.content.decode()
+    assert "advisor-joining" not in fragment.content.decode()
 
 
 @pytest.mark.parametrize("value", ["999999", "abc", "-1"])
 def test_unknown_scenarios_are_refused_with_a_message(adv, client, value):
     client.force_login(adv.coordinator)
-    response = client.get(reverse("consortium:advisor", args=["c"]), {"scenario": value}, HTTP_HX_REQUEST="true")
+    response = client.get(reverse("consortium:advisor", args=["c"]), {"scenario": value})
     assert response.status_code == 400
     assert "Choose one of this consortium&#x27;s active scenarios." in response.content.decode()
 
