@@ -13,9 +13,10 @@ in the larger consortium, a leaver's now, which it gives up), and whether the co
 change in savings, largest first; leaves by the sum of the staying members' change, most negative
 (the costliest departure) first; ties by name.
 
-Work shared across variants: the scenario's own game and allocation are computed once; a variant
-whose allocation is already in the core needs no least-core program (a core point proves the core
-non-empty); the variants run on a small thread pool (numpy releases the GIL on the 2^n tables).
+Work shared across variants: the scenario's own game and allocation are computed once; under the
+nucleolus or the least core, whose allocation is in the core whenever the core is non-empty, a
+variant is first checked without the least-core program, which a core point makes unnecessary; the
+variants run on a small thread pool (numpy releases the GIL on the 2^n tables).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import numpy as np
 
 from ._bits import FloatArray
 from .errors import InvalidParameterError
-from .games import Game
 from .model import LabArrays, build_game
 from .params import AREA_LABELS, AREAS, LabInput, Params
 from .rules import RULE_LABELS, allocate
@@ -39,6 +39,8 @@ from .stability import check_stability
 
 JOIN = "join"
 LEAVE = "leave"
+# Rules whose allocation is in the core whenever the core is non-empty.
+CORE_RULES = ("nucleolus", "least_core")
 # A member "needs" an area when it puts at least this share of its research there (the sentences say so).
 NEED_SHARE = 0.2
 RANKING = {
@@ -133,29 +135,38 @@ def _tiny(change: MemberChange) -> float:
     return 1e-9 * max(1.0, abs(change.before), abs(change.after))
 
 
-def _tolerance(game: Game) -> float:
-    return 1e-9 * max(1.0, abs(game.grand_cost()), float(np.abs(game.standalone()).max()))
+def _tolerance(grand: float, standalone: FloatArray) -> float:
+    """check_stability's tolerance, from figures already computed."""
+    return 1e-9 * max(1.0, abs(grand), float(np.abs(standalone).max()))
 
 
 def _central(labs: tuple[LabInput, ...], params: Params, rule: str, weights: Sequence[float], seed: int) -> _Central:
-    """The central figures of a run of these labs: the same calls, in the same order, as scenario.finalize."""
+    """The central figures of a run of these labs: the same calls, in the same order, as scenario.finalize.
+
+    The nucleolus and the least-core point lie in the core whenever it is non-empty, so for those
+    rules a check without the least-core program comes first and usually settles it; for the
+    other rules one check with it.
+    """
     game = build_game(labs, params)
     rng = np.random.default_rng([seed, CENTRAL_STREAM, 0])
     x = allocate(game, rule, weights=np.asarray(weights, dtype=np.float64), rng=rng).values
     standalone = game.standalone()
-    quick = check_stability(game, x, least_core=False)
+    grand = game.grand_cost()
     in_core: bool | None
     nonempty: bool | None
-    if quick.in_core:
+    quick = check_stability(game, x, least_core=False) if rule in CORE_RULES else None
+    if quick is not None and quick.in_core:
         in_core, nonempty, eps = True, True, None
     else:
         full = check_stability(game, x, least_core=True)
         eps = full.least_core_epsilon if math.isfinite(full.least_core_epsilon) else None
-        in_core = False if quick.exhaustive else None
-        nonempty = None if eps is None else eps <= _tolerance(game)
+        in_core = full.in_core or (None if not full.exhaustive else False)
+        nonempty = True if full.in_core else None if eps is None else eps <= _tolerance(grand, standalone)
+        if full.in_core:
+            eps = None
     return _Central(
         players=tuple(lab.name for lab in labs),
-        grand_cost=game.grand_cost(),
+        grand_cost=grand,
         standalone=standalone,
         savings=standalone - x,
         in_core=in_core,
