@@ -11,6 +11,11 @@
 - An application (a lab asking to join a listed consortium) is the same in the other direction:
   the consortium's coordinators see it (lab name and note) and answer it; the lab's users see it
   and its outcome; neither gives the consortium sight of the lab's data until accepted.
+- The membership advisor (simulations.advisor, coordinators only) is the one exception: to say what
+  a pending applicant's joining would do, or that of a lab outside the consortium whose artifacts
+  the scenario's labs reuse (or that reuses theirs), it runs the model on that lab's inputs and
+  shows figures derived from them (its savings, the research it brings by area), never the
+  inputs themselves.
 - Listed consortia (the directory) show their name and charter to every signed-in user.
 - A lab's admins invite colleagues and manage the lab's users and roles; its other users see them.
 - Staff read everything; they change data through the admin.

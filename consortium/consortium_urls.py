@@ -2,6 +2,7 @@ from django.urls import path
 
 import consortium.converters  # noqa: F401  (registers the "id" converter)
 from reports import views as report_views
+from simulations import advisor_views
 
 from . import application_views, coordinator_views, views
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("invitations/<int:pk>/accept/", views.invitation_answer, {"accept": True}, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_answer, {"accept": False}, name="invitation_decline"),
     path("<slug:slug>/", views.consortium_detail, name="detail"),
+    path("<slug:slug>/advisor/", advisor_views.advisor_panel, name="advisor"),
     path("<slug:slug>/apply/", application_views.application_new, name="apply"),
     path("<slug:slug>/charter/", coordinator_views.charter_edit, name="charter_edit"),
     path("<slug:slug>/coordinators/", coordinator_views.coordinators, name="coordinators"),

@@ -405,6 +405,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("REQUEST_MAX_FORM_FIELDS", 1000, minimum
 # Arrays and objects nested deeper than this in a JSON body are refused before decoding (400).
 API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 20, minimum=4)
 SCENARIO_MAX_LABS = env_int("SCENARIO_MAX_LABS", 100, minimum=2)
+# The membership advisor computes one game per candidate and per member on page load: scenarios with more
+# labs are refused (a variant then has up to one more), and at most this many candidates are shown.
+ADVISOR_MAX_LABS = env_int("ADVISOR_MAX_LABS", 20, minimum=2)
+ADVISOR_MAX_CANDIDATES = env_int("ADVISOR_MAX_CANDIDATES", 20, minimum=1)
 # Queued plus running runs of one consortium's scenarios; one more start answers 429.
 CONSORTIUM_MAX_ACTIVE_RUNS = env_int("CONSORTIUM_MAX_ACTIVE_RUNS", 5, minimum=1)
 # Monte Carlo draws times the scenario's labs, per run; more answers 400.

@@ -16,6 +16,7 @@ from consortium.csv_export import csv_response
 from labs.forms import add_service_errors
 from labs.models import Artifact, ArtifactReuse
 from labs.selectors import contribution_totals
+from simulations.advisor_views import advisor_card_context
 from simulations.selectors import latest_runs_get, member_savings_get, visible_runs
 
 from . import access, services
@@ -144,6 +145,8 @@ def consortium_detail(request, slug: str):
     archived = consortium.scenarios.archived().order_by("-archived_at", "name")
     lab_ids = [membership.lab_id for membership in memberships]
     is_coordinator = access.is_coordinator(user, consortium)
+    # The membership advisor's card is for coordinators; ?advisor=<scenario id> picks its scenario.
+    advisor = advisor_card_context(consortium=consortium, chosen=request.GET.get("advisor")) if is_coordinator else {}
     return render(
         request,
         "consortium/detail.html",
@@ -162,6 +165,7 @@ def consortium_detail(request, slug: str):
             "reuses": _reuse_between_members(consortium).select_related("artifact__lab", "reusing_lab"),
             "scenarios": scenarios,
             "archived_scenarios": archived,
+            **advisor,
         },
     )
 

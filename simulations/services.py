@@ -164,7 +164,7 @@ def evidence_snapshot(*, scenario, labs: list, evidence: dict[int, LabEvidence])
 
 
 def lab_input_build(
-    lab, overrides, *, weight: float, delivered_value: float, openness: float | None = None
+    lab, overrides=None, *, weight: float = 1.0, delivered_value: float = 0.0, openness: float | None = None
 ) -> engine.LabInput:
     """One lab as the engine takes it: its inputs with the scenario's overrides (see scenario_spec_build);
     `openness`, when given, is the one scenario_evidence_get picked (assumed, from the ledger or overridden)."""

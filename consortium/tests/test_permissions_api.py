@@ -463,6 +463,19 @@ CASES = [
         watched=("simulations.LeverStudy",),
     ),
     Case("lever study of C", "get", lambda w: f"/api/v1/levers/{w.lever_study.pk}/", SEE_C),
+    # Membership advisor (simulations.api.advisor): coordinators only, custom games refused
+    Case(
+        "advisor of C's scenario",
+        "get",
+        lambda w: f"/api/v1/scenarios/{w.scenario.pk}/advisor/",
+        every(403, coordinator=200, other_coordinator=404),
+    ),
+    Case(
+        "advisor of C's custom game",
+        "get",
+        lambda w: f"/api/v1/scenarios/{w.custom_game.pk}/advisor/",
+        every(403, coordinator=409, other_coordinator=404),
+    ),
     # Custom games
     Case(
         "create custom game in C",
@@ -595,6 +608,19 @@ def test_matrix_covers_every_route_and_method_of_the_ledger_resources() -> None:
     }
     covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
     assert routes <= covered, sorted(routes - covered)
+
+
+def test_matrix_covers_the_advisor() -> None:
+    from simulations.api.urls import urlpatterns
+
+    routes = {
+        (method, _normalise(str(pattern.pattern)))
+        for pattern in urlpatterns
+        if "advisor" in pattern.name
+        for method in _methods(pattern.callback)
+    }
+    covered = {(case.method, case.url(_AnyObject()).removeprefix("/api/v1/")) for case in CASES}
+    assert len(routes) == 1 and routes <= covered, sorted(routes - covered)
 
 
 def test_matrix_covers_every_route_and_method_of_the_lever_studies() -> None:
