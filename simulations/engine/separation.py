@@ -114,3 +114,140 @@ def commons_max_excess_bound(
     if res.x is None:
         return None, False, ceiling
     return np.asarray(res.x[iz : iz + n] > 0.5), optimal, ceiling
+
+
+def commons_spill_excess_bound(
+    game: CommonsGame, x: FloatArray, *, time_limit: float
+) -> tuple[np.ndarray | None, bool, float]:
+    """With spillover: (members of a coalition found, solved to optimality, an upper bound on the
+    largest excess over 2 <= |S| <= n - 1), by a relaxation of the bilevel problem.
+
+    The rest T = N \\ S reads as an outside level X_k = rho L*_k(T). In layers of the term's demands
+    sorted in descending order (d_p, width w_p = d_p - d_{p+1}), L*_k(T) = sum_p w_p [E_T(d_p) > K_k],
+    so with binaries g_kp for "the rest's commons covers layer p" S gains, with
+    E_S(d_p) = sum_{q <= p} e_q z_q,
+
+        reach = u_k sum_p w_p g_kp E_S(d_p)                     (phi_kp <= E_kp, phi_kp <= Emax_kp g_kp)
+        - u_k Q_k(S, X_k) = - u_k sum_p w_p g_kp (E_S(d_p) - K_k)+   when S runs its commons (psi_kp),
+
+    and g_kp = 1 is allowed only when the rest's gain at that height covers the cost,
+    sum_{q <= p} e_q (1 - z_q) >= K_k, and the rest has two members with something to pool (rho).
+    Members apart (a binary mode beside running one commons, w) are credited their commons of one
+    without the reading that would lower it. Every coalition's true excess is the program's value
+    at z = S and g at the rest's true layers, so the optimum (HiGHS's dual bound at the time limit)
+    bounds the largest excess from above; the bound drops only the rest's own overhead test, the
+    apart members' reading and the strictness of E_T > K_k. The coalition found is a candidate
+    whose exact excess the caller evaluates."""
+    n, k = game.n, len(game.unit_cost)
+    reading = [kk for kk in range(k) if game.spill[kk] > 0]
+    r = len(reading)
+    # Variable layout: z (n) | w | a | rho | L (k) | y (k n) | v (n) | t | alpha (n) | then per
+    # reading term: g (n) | E (n) | phi (n)
+    iz, iw, ia, irho, il = 0, n, n + 1, n + 2, n + 3
+    iy = il + k
+    iv = iy + k * n
+    it = iv + n
+    ialpha = it + 1
+    iread = ialpha + n
+    nvar = iread + 3 * n * r
+    scale = max(1.0, float(np.abs(game.alone).max()))
+    hours = max(1.0, float(game.demand.max()))
+    gscale = max(1e-12, float(game.gain.max()), float(game.unit_cost.max()))
+    demand = game.demand / hours
+    c = np.zeros(nvar)
+    c[iz : iz + n] = -(np.asarray(x) - game.alone) / scale
+    c[iy : iy + k * n] = -game.gain.reshape(-1) * hours / scale
+    c[il : il + k] = game.unit_cost * hours / scale
+    c[iw] = game.overhead_fixed / scale
+    c[it] = game.overhead_per_member / scale
+    margin = np.maximum(game.gain - game.unit_cost[:, None], 0.0)
+    h1 = float(game.overhead(np.ones(1))[0])
+    c[ialpha : ialpha + n] = -np.maximum((margin * game.demand).sum(axis=0) - h1, 0.0) / scale
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+
+    def add(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+        row = len(lower)
+        for col, val in entries:
+            rows.append(row)
+            cols.append(col)
+            vals.append(val)
+        lower.append(lo)
+        upper.append(hi)
+
+    dmax = demand.max(axis=1)
+    for kk in range(k):
+        for i in range(n):
+            y = iy + kk * n + i
+            add([(y, 1.0), (iz + i, -float(demand[kk, i]))], -np.inf, 0.0)
+            add([(y, 1.0), (il + kk, -1.0)], -np.inf, 0.0)
+        add([(il + kk, 1.0), (iw, -float(dmax[kk]))], -np.inf, 0.0)
+    for i in range(n):
+        add([(iv + i, 1.0), (iz + i, -1.0), (iw, -1.0)], -1.0, np.inf)
+        add([(ialpha + i, 1.0), (iz + i, -1.0)], -np.inf, 0.0)
+        add([(ialpha + i, 1.0), (ia, -1.0)], -np.inf, 0.0)
+    add([(iw, 1.0), (ia, 1.0)], -np.inf, 1.0)
+    h = np.arange(n + 1, dtype=np.float64) ** game.overhead_exponent
+    for m in range(1, n):
+        slope = h[m + 1] - h[m]
+        add([(it, 1.0)] + [(iv + i, -slope) for i in range(n)], h[m] - slope * m, np.inf)
+    add([(iz + i, 1.0) for i in range(n)], 2.0, n - 1.0)
+    pooling = (game.demand > 0).any(axis=0)
+    add([(iz + i, 1.0) for i in range(n) if pooling[i]] + [(irho, 2.0)], -np.inf, float(pooling.sum()))
+    for j, kk in enumerate(reading):
+        base = iread + 3 * n * j
+        ig, ie, iphi = base, base + n, base + 2 * n
+        order = np.argsort(-game.demand[kk], kind="stable")
+        d = demand[kk, order]
+        width = d - np.append(d[1:], 0.0)
+        e = game.gain[kk, order] / gscale
+        emax = np.cumsum(e)
+        cost = float(game.unit_cost[kk]) / gscale
+        weight = float(game.spill[kk]) * width * hours * gscale / scale
+        c[iphi : iphi + n] = -weight
+        for p in range(n):
+            entries = [(ie + p, 1.0), (iz + int(order[p]), -float(e[p]))]
+            if p:
+                entries.append((ie + p - 1, -1.0))
+            add(entries, 0.0, 0.0)
+            add([(iphi + p, 1.0), (ie + p, -1.0)], -np.inf, 0.0)
+            add([(iphi + p, 1.0), (ig + p, -float(emax[p]))], -np.inf, 0.0)
+            add([(ie + p, 1.0), (ig + p, cost)], -np.inf, float(emax[p]))
+            add([(ig + p, 1.0), (irho, -1.0)], -np.inf, 0.0)
+            if p + 1 < n:
+                add([(ig + p, 1.0), (ig + p + 1, -1.0)], -np.inf, 0.0)  # covered layers reach the floor
+            # Running its own commons, S gains at most the layer's cost from reading it: reach - u Q
+            # = u sum_p w_p g_p min(E_S(d_p), K_k).
+            add([(iphi + p, 1.0), (ig + p, -cost), (iw, float(emax[p]))], -np.inf, float(emax[p]))
+    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), nvar)).tocsr()
+    integrality = np.zeros(nvar)
+    integrality[iz : iz + n] = 1
+    integrality[[iw, ia, irho]] = 1
+    ub = np.full(nvar, np.inf)
+    ub[iz : iz + n] = 1.0
+    ub[[iw, ia, irho]] = 1.0
+    ub[iv : iv + n] = 1.0
+    ub[ialpha : ialpha + n] = 1.0
+    for j in range(r):
+        base = iread + 3 * n * j
+        integrality[base : base + n] = 1
+        ub[base : base + n] = 1.0
+    res = milp(
+        c,
+        constraints=LinearConstraint(matrix, lower, upper),
+        integrality=integrality,
+        bounds=Bounds(np.zeros(nvar), ub),
+        options={"mip_rel_gap": 1e-9, "time_limit": time_limit, "disp": False},
+    )
+    optimal = bool(res.status == 0)
+    if optimal:
+        ceiling = -float(res.fun) * scale
+    else:
+        dual = getattr(res, "mip_dual_bound", None)
+        ceiling = -float(dual) * scale if dual is not None and np.isfinite(dual) else np.inf
+    if res.x is None:
+        return None, False, ceiling
+    return np.asarray(res.x[iz : iz + n] > 0.5), optimal, ceiling
