@@ -220,10 +220,11 @@ def summarize(
 # ---- beyond the table: separation per draw (docs/model.md, section 6) ---------------------------
 
 # Beyond MAX_DRAW_PLAYERS the per-draw check solves mixed-integer programs, seconds each at 100 and
-# more members, so only the first draws of a run are checked: SEPARATION_LAB_DRAWS / n of them,
-# between SEPARATION_MIN_DRAWS and SEPARATION_MAX_DRAWS (never more than the run has). Which draws
-# are checked depends only on n and the run's draw count, never on the clock or the chunking.
-SEPARATION_LAB_DRAWS = 2_000
+# more members, so only C of a run's D draws are checked: SEPARATION_LAB_DRAWS / n of them, between
+# SEPARATION_MIN_DRAWS and SEPARATION_MAX_DRAWS (never more than the run has), evenly spread (draws
+# 0, s, 2s, ... with s = D // C) so that every chunk of a run shares the work. Which draws are
+# checked depends only on n and D, never on the clock or the chunking.
+SEPARATION_LAB_DRAWS = 1_000
 SEPARATION_MIN_DRAWS = 5
 SEPARATION_MAX_DRAWS = 50
 # Time limit of each mixed-integer program (HiGHS); a program stopped by it gives a bracket.
@@ -238,10 +239,18 @@ METHOD_SEARCH = "local search (with spillover no exact separation exists)"
 
 
 def separation_draws(n: int, draws: int) -> int:
-    """How many of a run's first draws get the per-draw check beyond MAX_DRAW_PLAYERS members."""
+    """How many of a run's draws get the per-draw check beyond MAX_DRAW_PLAYERS members."""
     if n <= MAX_DRAW_PLAYERS:
         return draws
     return min(draws, max(SEPARATION_MIN_DRAWS, min(SEPARATION_MAX_DRAWS, SEPARATION_LAB_DRAWS // n)))
+
+
+def checked_draws(n: int, draws: int) -> range:
+    """The draws checked beyond MAX_DRAW_PLAYERS: C = separation_draws(n, draws) of them, one in
+    draws // C from draw 0."""
+    count = separation_draws(n, draws)
+    stride = max(1, draws // count) if count else 1
+    return range(0, count * stride, stride)
 
 
 def _mask(flags: np.ndarray) -> int:
@@ -433,7 +442,7 @@ def summarize_separated(
     tolerances: FloatArray,
     exact: np.ndarray,
 ) -> DrawStability:
-    """One rule over the C draws checked by separation (the first C of the run's `total_draws`):
+    """One rule over the C draws checked by separation (checked_draws of the run's `total_draws`):
     arrays of length C, `blockers` C sequences of masks (ints), `blocker_excess` (C, K).
 
     P(in core) is the share of checked draws in which no coalition was found to block, with its
@@ -484,13 +493,14 @@ def summarize_separated(
 
 def separation_method(checked: int, total: int, exact: int, undecided: int) -> str:
     """The method of a separated check in words, at most 200 characters (the stored column's width)."""
-    head = f"first {checked:,} of {total:,} draws checked by "
+    stride = total // checked if checked else 1
+    head = f"{checked:,} of {total:,} draws" + (f" (one in {stride:,})" if stride > 1 else "") + " checked by "
     if exact == checked:
         text = head + METHOD_SEPARATION
     elif exact == 0:
         text = head + METHOD_SEARCH + "; P(in core) is an upper bound"
     else:
-        text = head + f"{METHOD_SEPARATION} in {exact:,}, {METHOD_SEARCH} in the rest"
+        text = head + f"exact separation (HiGHS MILP) in {exact:,}, local search (spillover: no bound) in the rest"
     if undecided:
         text += f"; {undecided:,} undecided (a bracket) counted in the core"
     return text[:200]

@@ -25,7 +25,7 @@ from .drawstability import (
     WarmStart,
     check_draw,
     check_draw_separation,
-    separation_draws,
+    checked_draws,
     tolerance,
 )
 from .errors import EngineError
@@ -125,7 +125,7 @@ class ChunkStability:
 @dataclass(frozen=True)
 class ChunkSeparation:
     """Per-draw core checks beyond MAX_DRAW_PLAYERS (drawstability.check_draw_separation) of the
-    draws of [start, stop) among the run's first separation_draws(n, draws): their indices `draws`
+    draws of [start, stop) among the run's drawstability.checked_draws(n, draws): their indices `draws`
     (c of them); per rule the largest excess found and its upper bound, the in-core and decided
     flags (1.0 or 0.0) (rules x c), the blockers as arbitrary-precision coalition masks (rules x c
     lists of up to BLOCKERS_PER_DRAW ints; lowercase hex in to_dict, exact for any n) and their
@@ -202,7 +202,7 @@ class ChunkResult:
     """Draws [start, stop): outside options (draws x members), costs in a world without the
     consortium (draws x members) and allocated costs per rule (rules x draws x members); with at
     most MAX_DRAW_PLAYERS members also every draw's core checks (`stability`, else None); with more,
-    the separation checks of the run's first draws that fall in the chunk (`separation`, else None)."""
+    the separation checks of the run's checked draws that fall in the chunk (`separation`, else None)."""
 
     start: int
     stop: int
@@ -270,8 +270,8 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     weights = np.array([lab.weight for lab in spec.labs], dtype=np.float64)
     checks = ChunkStability.empty(len(spec.rules), m) if n <= MAX_DRAW_PLAYERS else None
     warm = central_warm_start(spec) if checks is not None and m > 0 else WarmStart()
-    # Beyond the table: the run's first separation_draws(n, draws) draws, wherever the chunk starts.
-    separated = range(start, min(stop, separation_draws(n, spec.draws))) if checks is None else range(0)
+    # Beyond the table: the run's checked_draws(n, draws), wherever the chunk starts.
+    separated = [k for k in checked_draws(n, spec.draws) if start <= k < stop] if checks is None else []
     separations: list[Any] = []
     for row, k in enumerate(range(start, stop)):
         labs, params = draw_inputs(spec, k)

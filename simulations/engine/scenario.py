@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._bits import FloatArray
-from .drawstability import DrawStability, proportion, separation_draws, summarize, summarize_separated
+from .drawstability import DrawStability, checked_draws, proportion, summarize, summarize_separated
 from .errors import EngineError, InvalidParameterError
 from .model import build_game, discount_factors, outsider_share, plausibility_warnings, yearly_games
 from .montecarlo import ChunkResult, ChunkSeparation, ChunkStability, simulate_chunk, uncertain_names
@@ -267,13 +267,13 @@ def _merge_stability(chunks: Sequence[ChunkResult]) -> ChunkStability | None:
 
 def _merge_separation(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ChunkSeparation | None:
     """The separation checks of ordered chunks joined; None unless every chunk has them and together
-    they cover exactly the run's first separation_draws(n, draws) draws."""
+    they cover exactly the run's checked_draws(n, draws)."""
     parts = [c.separation for c in chunks]
     if not parts or any(part is None for part in parts):
         return None
     merged = ChunkSeparation.merge([part for part in parts if part is not None], len(spec.rules))
-    expected = separation_draws(len(spec.labs), spec.draws)
-    return merged if expected and merged.draws == tuple(range(expected)) else None
+    expected = tuple(checked_draws(len(spec.labs), spec.draws))
+    return merged if expected and merged.draws == expected else None
 
 
 def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -138,7 +138,7 @@ def test_a_run_too_large_for_the_draw_check_says_so(world, client):
 
 
 def test_a_run_of_more_than_20_labs_says_how_many_draws_were_checked_and_how(world, client):
-    """Beyond 20 labs only the run's first draws are checked by separation: the results page and
+    """Beyond 20 labs only some of the run's draws are checked by separation: the results page and
     the member report say how many of the run's draws, and the method, as the engine stored them."""
     from simulations.engine.drawstability import summarize_separated
     from simulations.models import MemberResult, StabilityResult
@@ -167,13 +167,13 @@ def test_a_run_of_more_than_20_labs_says_how_many_draws_were_checked_and_how(wor
     MemberResult.objects.filter(run=run).update(prob_above_outside=0.25, prob_above_outside_stderr=0.2)
     client.force_login(world.user_a)
     page = re.sub(r"<[^>]+>", "", page_of(client, run.get_absolute_url()))
-    assert "In the core over 4 draws (the first of 1,000)" in page
+    assert "In the core over 4 draws (of the run's 1,000)" in page
     assert "in the core in 25.0 % of 4 draws" in page
     assert (
-        "First 4 of 1,000 draws checked by exact separation (HiGHS mixed-integer program over all coalitions); "
+        "4 of 1,000 draws (one in 250) checked by exact separation (HiGHS mixed-integer program over all coalitions); "
         "1 undecided (a bracket) counted in the core." in page
     )
     assert f"{players[0]} + {players[1]} would rather leave in 50.0 % of draws" in page
     lab = world.scenario.labs.order_by("name").first()
     report = re.sub(r"<[^>]+>", "", page_of(client, reverse("simulations:member_report", args=[run.pk, lab.pk])))
-    assert "The split is in the core in 25.0 % of the 4 draws checked (the first of 1,000)." in report
+    assert "The split is in the core in 25.0 % of the 4 draws checked (of the run's 1,000)." in report

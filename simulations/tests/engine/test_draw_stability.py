@@ -187,7 +187,7 @@ def test_beyond_the_table_limit_the_per_draw_check_is_a_separation() -> None:
     assert chunk.stability is None and chunk.separation is not None and chunk.separation.draws == (0,)
     result = finalize(s, [chunk])
     assert result.rules["proportional"].draw_stability.draws == 1
-    assert result.rules["proportional"].draw_stability.method.startswith("first 1 of 1 draws checked by ")
+    assert result.rules["proportional"].draw_stability.method.startswith("1 of 1 draws checked by ")
     assert result.rules["proportional"].members[0].prob_above_outside in (0.0, 1.0)
 
 
