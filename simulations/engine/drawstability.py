@@ -272,7 +272,8 @@ def max_excess_bracket(
     the separation program (separation.commons_max_excess_bound); the bound is the program's
     optimum, or its dual bound when the time limit stops it. With spillover the program does not
     model the rest's level (a bilevel problem): a greedy local search (stability._max_excess_searched)
-    finds real coalitions but no bound (infinite)."""
+    finds real coalitions but no bound (infinite). Proven optimal, the bound is the largest exact
+    excess found."""
     n = game.n
     single = x - game.standalone()
     found = {1 << i: float(single[i]) for i in range(n)}
@@ -291,7 +292,9 @@ def max_excess_bracket(
         members, exact, bound = commons_max_excess_bound(game, x, time_limit=time_limit)
         if members is not None:
             rows.append(members)
-        upper = bound
+        # Proven optimal, the program's coalition is the largest excess: its exact value (below) is
+        # the bound, free of HiGHS's feasibility tolerance; stopped early, the dual bound is.
+        upper = -np.inf if exact else bound
     stack = np.array(rows)
     values = stack.astype(np.float64) @ x - game.costs_of(stack)
     for flags, value in zip(stack, values, strict=True):
