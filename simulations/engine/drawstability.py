@@ -234,8 +234,8 @@ SEPARATION_ROUNDS = 12
 # With spillover the local search gives the cuts and no bound, so the cutting planes can only ever
 # prove the core empty; a few rounds (each a search of well under a second at 50 members) do.
 SEARCH_ROUNDS = 3
-METHOD_SEPARATION = "exact separation (HiGHS mixed-integer program over all coalitions)"
-METHOD_SEARCH = "local search (with spillover no exact separation exists)"
+METHOD_SEPARATION = "exact separation (HiGHS MILP over all coalitions)"
+METHOD_SEARCH = "local search (spillover: no exact separation)"
 
 
 def separation_draws(n: int, draws: int) -> int:
@@ -451,7 +451,8 @@ def summarize_separated(
     P(in core) is the share of checked draws in which no coalition was found to block, with its
     standard error over C; it is exact where the search is exact and the bound decided the verdict,
     and an upper bound otherwise (the method says how many draws that concerns). P(core non-empty)
-    likewise counts the draws whose least-core epsilon's lower end is at most the tolerance. The
+    likewise counts the draws whose least-core epsilon's lower end is at most the tolerance (the
+    method counts those whose upper end is not). The
     epsilon band reports each draw's upper end where it is finite, else the lower end."""
     checked = len(max_excess)
     p_core, se_core = proportion(int(np.count_nonzero(in_core)), checked)
@@ -490,20 +491,30 @@ def summarize_separated(
         least_core_epsilon_p50=eps[1],
         least_core_epsilon_p90=eps[2],
         blocking=tuple(groups),
-        method=separation_method(checked, total_draws, int(np.count_nonzero(exact)), int(np.count_nonzero(~decided))),
+        method=separation_method(
+            checked,
+            total_draws,
+            int(np.count_nonzero(exact)),
+            int(np.count_nonzero(~decided)),
+            int(np.count_nonzero((epsilon_lower <= tolerances) & ~(epsilon_upper <= tolerances))),
+        ),
     )
 
 
-def separation_method(checked: int, total: int, exact: int, undecided: int) -> str:
-    """The method of a separated check in words, at most 200 characters (the stored column's width)."""
+def separation_method(checked: int, total: int, exact: int, undecided: int, open_sign: int = 0) -> str:
+    """The method of a separated check in words, at most 200 characters (the stored column's width):
+    which draws, how, and how many verdicts (`undecided`) and least-core signs (`open_sign`) the
+    programs left as brackets (counted in the core and non-empty, so those shares are upper bounds)."""
     stride = total // checked if checked else 1
     head = f"{checked:,} of {total:,} draws" + (f" (one in {stride:,})" if stride > 1 else "") + " checked by "
+    if exact == 0:
+        return (head + METHOD_SEARCH + ", so P(in core) and P(core non-empty) are upper bounds")[:200]
     if exact == checked:
         text = head + METHOD_SEPARATION
-    elif exact == 0:
-        text = head + METHOD_SEARCH + "; P(in core) is an upper bound"
     else:
-        text = head + f"exact separation (HiGHS MILP) in {exact:,}, local search (spillover: no bound) in the rest"
+        text = head + f"exact separation in {exact:,}, local search (spillover) in the rest"
     if undecided:
-        text += f"; {undecided:,} undecided (a bracket) counted in the core"
+        text += f"; {undecided:,} undecided (time limit), counted in the core"
+    if open_sign:
+        text += f"; {open_sign:,} with emptiness open, counted non-empty"
     return text[:200]

@@ -170,8 +170,8 @@ def test_a_run_of_more_than_20_labs_says_how_many_draws_were_checked_and_how(wor
     assert "In the core over 4 draws (of the run's 1,000)" in page
     assert "in the core in 25.0 % of 4 draws" in page
     assert (
-        "4 of 1,000 draws (one in 250) checked by exact separation (HiGHS mixed-integer program over all coalitions); "
-        "1 undecided (a bracket) counted in the core." in page
+        "4 of 1,000 draws (one in 250) checked by exact separation (HiGHS MILP over all coalitions); "
+        "1 undecided (time limit), counted in the core." in page
     )
     assert f"{players[0]} + {players[1]} would rather leave in 50.0 % of draws" in page
     lab = world.scenario.labs.order_by("name").first()
