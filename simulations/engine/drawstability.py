@@ -27,10 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linprog
 
 from ._bits import FloatArray, subset_sums
+from .commons import CommonsGame
+from .errors import EngineError
 from .games import ExplicitGame
 from .rules.nucleolus import least_core_epsilon_warm
+from .separation import commons_max_excess_bound
+from .stability import _max_excess_searched
 
 MAX_DRAW_PLAYERS = 20
 BLOCKERS_PER_DRAW = 8
@@ -210,3 +215,306 @@ def summarize(
         least_core_epsilon_p90=eps[2],
         blocking=tuple(groups),
     )
+
+
+# ---- beyond the table: separation per draw (docs/model.md, section 6) ---------------------------
+
+# Beyond MAX_DRAW_PLAYERS the per-draw check solves mixed-integer programs, seconds each at 100 and
+# more members, so only C of a run's D draws are checked: SEPARATION_LAB_DRAWS / n of them, between
+# SEPARATION_MIN_DRAWS and SEPARATION_MAX_DRAWS (never more than the run has), evenly spread (draws
+# 0, s, 2s, ... with s = D // C) so that every chunk of a run shares the work. Which draws are
+# checked depends only on n and D, never on the clock or the chunking.
+SEPARATION_LAB_DRAWS = 1_000
+SEPARATION_MIN_DRAWS = 5
+SEPARATION_MAX_DRAWS = 50
+# Time limit of each mixed-integer program (HiGHS); a program stopped by it gives a bracket.
+SEPARATION_SECONDS = 2.0
+# Rounds of the least-core cutting planes per draw (a count, not a clock, so results repeat).
+SEPARATION_ROUNDS = 12
+# With spillover the local search gives the cuts and no bound, so the cutting planes can only ever
+# prove the core empty; a few rounds (each a search of well under a second at 50 members) do.
+SEARCH_ROUNDS = 3
+METHOD_SEPARATION = "exact separation (HiGHS MILP over all coalitions)"
+METHOD_SEARCH = "local search (spillover: no exact separation)"
+
+
+def separation_draws(n: int, draws: int) -> int:
+    """How many of a run's draws get the per-draw check beyond MAX_DRAW_PLAYERS members."""
+    if n <= MAX_DRAW_PLAYERS:
+        return draws
+    return min(draws, max(SEPARATION_MIN_DRAWS, min(SEPARATION_MAX_DRAWS, SEPARATION_LAB_DRAWS // n)))
+
+
+def checked_draws(n: int, draws: int) -> range:
+    """The draws checked beyond MAX_DRAW_PLAYERS: C = separation_draws(n, draws) of them, one in
+    draws // C from draw 0."""
+    count = separation_draws(n, draws)
+    stride = max(1, draws // count) if count else 1
+    return range(0, count * stride, stride)
+
+
+def _mask(flags: np.ndarray) -> int:
+    """A coalition as an arbitrary-precision integer (bit i: player i), exact for any n."""
+    return sum(1 << int(i) for i in np.flatnonzero(flags))
+
+
+def _flags(mask: int, n: int) -> np.ndarray:
+    return np.array([(mask >> i) & 1 for i in range(n)], dtype=bool)
+
+
+def max_excess_bracket(
+    game: CommonsGame, x: FloatArray, *, time_limit: float = SEPARATION_SECONDS
+) -> tuple[dict[int, float], float, bool]:
+    """Coalitions found with their exact excess x(S) - c(S) (masks as ints), an upper bound on the
+    largest excess over proper coalitions, and whether the search is exact.
+
+    Without spillover: singletons directly, members apart in closed form and one joint commons by
+    the separation program (separation.commons_max_excess_bound); the bound is the program's
+    optimum, or its dual bound when the time limit stops it. With spillover the program does not
+    model the rest's level (a bilevel problem): a greedy local search (stability._max_excess_searched)
+    finds real coalitions but no bound (infinite). Proven optimal, the bound is the largest exact
+    excess found."""
+    n = game.n
+    single = x - game.standalone()
+    found = {1 << i: float(single[i]) for i in range(n)}
+    if n <= 2:
+        return found, float(single.max()), True
+    order = np.argsort(-single, kind="stable")
+    apart = np.zeros(n, dtype=bool)
+    apart[order[: int(np.clip((single > 0).sum(), 2, n - 1))]] = True
+    rows = [apart]
+    if (game.spill > 0).any():
+        members, _ = _max_excess_searched(game, x)
+        if members is not None:
+            rows.append(members)
+        upper, exact = np.inf, False
+    else:
+        members, exact, bound = commons_max_excess_bound(game, x, time_limit=time_limit)
+        if members is not None:
+            rows.append(members)
+        # Proven optimal, the program's coalition is the largest excess: its exact value (below) is
+        # the bound, free of HiGHS's feasibility tolerance; stopped early, the dual bound is.
+        upper = -np.inf if exact else bound
+    stack = np.array(rows)
+    values = stack.astype(np.float64) @ x - game.costs_of(stack)
+    for flags, value in zip(stack, values, strict=True):
+        found[_mask(flags)] = float(value)
+    # Without spillover members apart have an additive excess, exactly the closed form's.
+    upper = max(upper, float(max(found.values())))
+    return found, upper, exact
+
+
+@dataclass(frozen=True)
+class SeparatedDraw:
+    """One draw checked by separation: per rule the largest excess found (a real coalition's) and an
+    upper bound (equal when proven, infinite without a bound), whether no blocker was found (the
+    in-core verdict: a proof when the search is exact and the bound at most the tolerance), whether
+    the verdict is decided, the blockers found (masks as ints, largest first) and their excesses;
+    the least-core epsilon's bracket; whether the search is exact (no spillover)."""
+
+    max_excess: FloatArray  # (R,)
+    max_excess_upper: FloatArray  # (R,)
+    in_core: np.ndarray  # (R,) bool
+    decided: np.ndarray  # (R,) bool
+    blockers: tuple[tuple[int, ...], ...]  # (R,) of up to BLOCKERS_PER_DRAW masks
+    blocker_excess: FloatArray  # (R, BLOCKERS_PER_DRAW), NaN where fewer block
+    epsilon_lower: float
+    epsilon_upper: float
+    exact: bool
+
+
+def least_core_bracket(
+    game: CommonsGame,
+    seeds: Sequence[int] = (),
+    *,
+    time_limit: float = SEPARATION_SECONDS,
+    rounds: int = SEPARATION_ROUNDS,
+    upper: float = np.inf,
+) -> tuple[float, float]:
+    """The least-core epsilon by cutting planes with max_excess_bracket as the separation step:
+    (lower, upper). The LP over the cuts found so far gives the lower end; the bound of the LP
+    point's largest excess the upper end (equal when converged with an exact search, infinite
+    without a bound; `upper`, a known bound such as an efficient allocation's, caps it). `seeds`
+    are coalitions to start from (the rules' blockers). Stops after
+    `rounds`, when no new violated coalition is found, or as soon as the bracket decides whether
+    the core is empty (an upper end at most the tolerance, or a lower end above it)."""
+    n = game.n
+    grand = game.grand_cost()
+    tol = tolerance(grand, game.standalone())
+    full = (1 << n) - 1
+    cuts: dict[int, None] = {}
+    for mask in [1 << i for i in range(n)] + list(seeds):
+        if 0 < mask < full:
+            cuts[mask] = None
+            cuts[full ^ mask] = None
+    lower = -np.inf
+    if n == 1:
+        return 0.0, 0.0
+    for _ in range(rounds if upper > tol else 0):
+        members = np.array([_flags(mask, n) for mask in cuts])
+        a_ub = np.hstack([members.astype(np.float64), -np.ones((len(members), 1))])
+        res = linprog(
+            np.r_[np.zeros(n), 1.0],
+            A_ub=a_ub,
+            b_ub=game.costs_of(members),
+            A_eq=np.r_[np.ones(n), 0.0][None, :],
+            b_eq=[grand],
+            bounds=[(None, None)] * (n + 1),
+            method="highs",
+        )
+        if res.status != 0:
+            raise EngineError(f"the least-core linear program failed: {res.message}")
+        x, lower = res.x[:n], float(res.x[n])
+        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit)
+        upper = min(upper, max(bound, lower))
+        if upper <= tol or lower > tol:
+            break  # the sign is decided: the core is non-empty, or empty
+        fresh = [mask for mask, value in found.items() if value > lower + tol and mask not in cuts]
+        if not fresh:
+            break
+        for mask in fresh:
+            cuts[mask] = None
+            cuts[full ^ mask] = None
+    return lower, upper
+
+
+def check_draw_separation(
+    game: CommonsGame,
+    allocations: FloatArray,
+    *,
+    time_limit: float | None = None,
+    rounds: int | None = None,
+) -> SeparatedDraw:
+    """check_draw without the 2^n table: every rule's allocation (rows) against the core of `game`
+    by max_excess_bracket, and the least-core epsilon by least_core_bracket (SEPARATION_SECONDS and
+    SEPARATION_ROUNDS unless given)."""
+    time_limit = SEPARATION_SECONDS if time_limit is None else time_limit
+    rounds = SEPARATION_ROUNDS if rounds is None else rounds
+    n = game.n
+    rules = allocations.shape[0]
+    grand = game.grand_cost()
+    tol = tolerance(grand, game.standalone())
+    max_excess = np.zeros(rules)
+    upper = np.zeros(rules)
+    in_core = np.ones(rules, dtype=bool)
+    decided = np.ones(rules, dtype=bool)
+    blockers: list[tuple[int, ...]] = []
+    blocker_excess = np.full((rules, BLOCKERS_PER_DRAW), np.nan)
+    exact = not bool((game.spill > 0).any())
+    if n == 1:
+        return SeparatedDraw(max_excess, upper, in_core, decided, ((),) * rules, blocker_excess, 0.0, 0.0, exact)
+    eps_upper = np.inf
+    seeds: dict[int, None] = {}
+    for r in range(rules):
+        x = allocations[r]
+        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit)
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        best = ranked[0][1]
+        blocking = [(mask, value) for mask, value in ranked if value > tol][:BLOCKERS_PER_DRAW]
+        efficient = abs(float(x.sum()) - grand) <= tol * n
+        max_excess[r], upper[r] = best, bound
+        in_core[r] = efficient and not blocking
+        decided[r] = not in_core[r] or bound <= tol
+        blockers.append(tuple(mask for mask, _ in blocking))
+        blocker_excess[r, : len(blocking)] = [value for _, value in blocking]
+        seeds.update((mask, None) for mask, _ in ranked[:BLOCKERS_PER_DRAW])
+        if efficient:
+            eps_upper = min(eps_upper, bound)  # any efficient point's largest excess bounds epsilon
+    lower, eps = least_core_bracket(
+        game,
+        list(seeds),
+        time_limit=time_limit,
+        rounds=rounds if exact else min(rounds, SEARCH_ROUNDS),
+        upper=eps_upper,
+    )
+    return SeparatedDraw(
+        max_excess, upper, in_core, decided, tuple(blockers), blocker_excess, lower, min(eps, eps_upper), exact
+    )
+
+
+def summarize_separated(
+    players: Sequence[str],
+    total_draws: int,
+    max_excess: FloatArray,
+    in_core: np.ndarray,
+    decided: np.ndarray,
+    blockers: Sequence[Sequence[int]],
+    blocker_excess: FloatArray,
+    epsilon_lower: FloatArray,
+    epsilon_upper: FloatArray,
+    tolerances: FloatArray,
+    exact: np.ndarray,
+) -> DrawStability:
+    """One rule over the C draws checked by separation (checked_draws of the run's `total_draws`):
+    arrays of length C, `blockers` C sequences of masks (ints), `blocker_excess` (C, K).
+
+    P(in core) is the share of checked draws in which no coalition was found to block, with its
+    standard error over C; it is exact where the search is exact and the bound decided the verdict,
+    and an upper bound otherwise (the method says how many draws that concerns). P(core non-empty)
+    likewise counts the draws whose least-core epsilon's lower end is at most the tolerance (the
+    method counts those whose upper end is not). The
+    epsilon band reports each draw's upper end where it is finite, else the lower end."""
+    checked = len(max_excess)
+    p_core, se_core = proportion(int(np.count_nonzero(in_core)), checked)
+    p_nonempty, se_nonempty = proportion(int(np.count_nonzero(epsilon_lower <= tolerances)), checked)
+    counts: dict[int, list[float]] = {}
+    for row, masks in enumerate(blockers):
+        for j, mask in enumerate(masks):
+            counts.setdefault(int(mask), []).append(float(blocker_excess[row, j]))
+    ranked = sorted(counts.items(), key=lambda item: (-len(item[1]), -float(np.median(item[1])), item[0]))
+    n = len(players)
+    groups = []
+    for mask, gains in ranked[:REPORTED_BLOCKERS]:
+        share, stderr = proportion(len(gains), checked)
+        groups.append(
+            BlockingGroup(
+                members=tuple(players[i] for i in range(n) if (mask >> i) & 1),
+                share=share,
+                share_stderr=stderr,
+                gain_p50=float(np.median(gains)),
+                gain_max=float(max(gains)),
+            )
+        )
+    epsilon = np.where(np.isfinite(epsilon_upper), epsilon_upper, epsilon_lower)
+    ex = _bands(max_excess)
+    eps = _bands(epsilon)
+    return DrawStability(
+        draws=checked,
+        prob_in_core=p_core,
+        prob_in_core_stderr=se_core,
+        prob_core_nonempty=p_nonempty,
+        prob_core_nonempty_stderr=se_nonempty,
+        max_excess_p10=ex[0],
+        max_excess_p50=ex[1],
+        max_excess_p90=ex[2],
+        least_core_epsilon_p10=eps[0],
+        least_core_epsilon_p50=eps[1],
+        least_core_epsilon_p90=eps[2],
+        blocking=tuple(groups),
+        method=separation_method(
+            checked,
+            total_draws,
+            int(np.count_nonzero(exact)),
+            int(np.count_nonzero(~decided)),
+            int(np.count_nonzero((epsilon_lower <= tolerances) & ~(epsilon_upper <= tolerances))),
+        ),
+    )
+
+
+def separation_method(checked: int, total: int, exact: int, undecided: int, open_sign: int = 0) -> str:
+    """The method of a separated check in words, at most 200 characters (the stored column's width):
+    which draws, how, and how many verdicts (`undecided`) and least-core signs (`open_sign`) the
+    programs left as brackets (counted in the core and non-empty, so those shares are upper bounds)."""
+    stride = total // checked if checked else 1
+    head = f"{checked:,} of {total:,} draws" + (f" (one in {stride:,})" if stride > 1 else "") + " checked by "
+    if exact == 0:
+        return (head + METHOD_SEARCH + ", so P(in core) and P(core non-empty) are upper bounds")[:200]
+    if exact == checked:
+        text = head + METHOD_SEPARATION
+    else:
+        text = head + f"exact separation in {exact:,}, local search (spillover) in the rest"
+    if undecided:
+        text += f"; {undecided:,} undecided (time limit), counted in the core"
+    if open_sign:
+        text += f"; {open_sign:,} with emptiness open, counted non-empty"
+    return text[:200]

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._bits import FloatArray
-from .drawstability import BLOCKERS_PER_DRAW, MAX_DRAW_PLAYERS, WarmStart, check_draw, tolerance
+from .drawstability import (
+    BLOCKERS_PER_DRAW,
+    MAX_DRAW_PLAYERS,
+    WarmStart,
+    check_draw,
+    check_draw_separation,
+    checked_draws,
+    tolerance,
+)
 from .errors import EngineError
 from .model import build_game
 from .params import AREAS, LAB_SPECS, LAB_UNCERTAIN, PARAMETER_SPECS, LabInput, Params
@@ -114,11 +122,87 @@ class ChunkStability:
         }
 
 
+@dataclass(frozen=True)
+class ChunkSeparation:
+    """Per-draw core checks beyond MAX_DRAW_PLAYERS (drawstability.check_draw_separation) of the
+    draws of [start, stop) among the run's drawstability.checked_draws(n, draws): their indices `draws`
+    (c of them); per rule the largest excess found and its upper bound, the in-core and decided
+    flags (1.0 or 0.0) (rules x c), the blockers as arbitrary-precision coalition masks (rules x c
+    lists of up to BLOCKERS_PER_DRAW ints; lowercase hex in to_dict, exact for any n) and their
+    excesses (rules x c x BLOCKERS_PER_DRAW); per draw the least-core epsilon's bracket, the
+    check's tolerance and whether the search was exact (c)."""
+
+    draws: tuple[int, ...]
+    max_excess: FloatArray
+    max_excess_upper: FloatArray
+    in_core: FloatArray
+    decided: FloatArray
+    blockers: tuple[tuple[tuple[int, ...], ...], ...]
+    blocker_excess: FloatArray
+    epsilon_lower: FloatArray
+    epsilon_upper: FloatArray
+    tolerance: FloatArray
+    exact: FloatArray
+
+    ARRAYS = (
+        "max_excess",
+        "max_excess_upper",
+        "in_core",
+        "decided",
+        "blocker_excess",
+        "epsilon_lower",
+        "epsilon_upper",
+        "tolerance",
+        "exact",
+    )
+
+    @staticmethod
+    def shapes(rules: int, c: int) -> dict[str, tuple[int, ...]]:
+        per_rule = (rules, c)
+        per_draw = (c,)
+        return {
+            "max_excess": per_rule,
+            "max_excess_upper": per_rule,
+            "in_core": per_rule,
+            "decided": per_rule,
+            "blocker_excess": (rules, c, BLOCKERS_PER_DRAW),
+            "epsilon_lower": per_draw,
+            "epsilon_upper": per_draw,
+            "tolerance": per_draw,
+            "exact": per_draw,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"draws": list(self.draws)}
+        out.update({name: _encode(getattr(self, name)) for name in self.ARRAYS})
+        out["blockers"] = [[[format(mask, "x") for mask in masks] for masks in rule] for rule in self.blockers]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], rules: int) -> ChunkSeparation:
+        draws = tuple(int(k) for k in data["draws"])
+        shapes = cls.shapes(rules, len(draws))
+        blockers = tuple(tuple(tuple(int(mask, 16) for mask in masks) for masks in rule) for rule in data["blockers"])
+        arrays = {name: _decode(data[name], shape) for name, shape in shapes.items()}
+        return cls(draws=draws, blockers=blockers, **arrays)
+
+    @classmethod
+    def merge(cls, parts: Sequence[ChunkSeparation], rules: int) -> ChunkSeparation:
+        """Parts in draw order joined along the draws."""
+        axis = {name: len(shape) - (2 if name == "blocker_excess" else 1) for name, shape in cls.shapes(1, 1).items()}
+        return cls(
+            draws=tuple(k for part in parts for k in part.draws),
+            blockers=tuple(tuple(masks for part in parts for masks in part.blockers[r]) for r in range(rules)),
+            **{name: np.concatenate([getattr(part, name) for part in parts], axis=a) for name, a in axis.items()},
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class ChunkResult:
     """Draws [start, stop): outside options (draws x members), costs in a world without the
     consortium (draws x members) and allocated costs per rule (rules x draws x members); with at
-    most MAX_DRAW_PLAYERS members also every draw's core checks (`stability`, else None)."""
+    most MAX_DRAW_PLAYERS members also every draw's core checks (`stability`, else None); with more,
+    the separation checks of the run's checked draws that fall in the chunk (`separation`, else None)."""
 
     start: int
     stop: int
@@ -128,6 +212,7 @@ class ChunkResult:
     allocated: FloatArray
     no_consortium: FloatArray
     stability: ChunkStability | None = None
+    separation: ChunkSeparation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: arrays as base64 of little-endian float64 (exact round trip)."""
@@ -142,6 +227,8 @@ class ChunkResult:
         }
         if self.stability is not None:
             out["stability"] = {name: _encode(value) for name, value in vars(self.stability).items()}
+        if self.separation is not None:
+            out["separation"] = self.separation.to_dict()
         return out
 
     @classmethod
@@ -163,6 +250,11 @@ class ChunkResult:
             allocated=_decode(data["allocated"], (len(rules), m, len(players))),
             no_consortium=_decode(data["no_consortium"], (m, len(players))),
             stability=stability,
+            separation=(
+                ChunkSeparation.from_dict(data["separation"], len(rules))
+                if data.get("separation") is not None
+                else None
+            ),
         )
 
 
@@ -178,6 +270,9 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     weights = np.array([lab.weight for lab in spec.labs], dtype=np.float64)
     checks = ChunkStability.empty(len(spec.rules), m) if n <= MAX_DRAW_PLAYERS else None
     warm = central_warm_start(spec) if checks is not None and m > 0 else WarmStart()
+    # Beyond the table: the run's checked_draws(n, draws), wherever the chunk starts.
+    separated = [k for k in checked_draws(n, spec.draws) if start <= k < stop] if checks is None else []
+    separations: list[Any] = []
     for row, k in enumerate(range(start, stop)):
         labs, params = draw_inputs(spec, k)
         game = build_game(labs, params)
@@ -207,8 +302,40 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
             checks.blocker_excess[:, row] = check.blocker_excess
             checks.epsilon[row] = check.epsilon
             checks.tolerance[row] = tolerance(table.grand_cost(), standalone[row])
+        if k in separated:
+            separations.append(
+                (check_draw_separation(game, allocated[:, row]), tolerance(game.grand_cost(), standalone[row]))
+            )
     players = tuple(lab.name for lab in spec.labs)
-    return ChunkResult(start, stop, players, spec.rules, standalone, allocated, no_consortium, checks)
+    separation = _chunk_separation(tuple(separated), separations, len(spec.rules)) if n > MAX_DRAW_PLAYERS else None
+    return ChunkResult(start, stop, players, spec.rules, standalone, allocated, no_consortium, checks, separation)
+
+
+def _chunk_separation(draws: tuple[int, ...], checked: list[Any], rules: int) -> ChunkSeparation:
+    """The chunk's separated draws (drawstability.SeparatedDraw, tolerance) as ChunkSeparation arrays."""
+    c = len(draws)
+    if not c:
+        empty = {name: np.zeros(shape) for name, shape in ChunkSeparation.shapes(rules, 0).items()}
+        return ChunkSeparation(draws=(), blockers=((),) * rules, **empty)
+
+    def per_rule(name: str) -> FloatArray:
+        return np.array([getattr(d, name) for d, _ in checked], dtype=np.float64).T.reshape(rules, c)
+
+    return ChunkSeparation(
+        draws=draws,
+        max_excess=per_rule("max_excess"),
+        max_excess_upper=per_rule("max_excess_upper"),
+        in_core=per_rule("in_core"),
+        decided=per_rule("decided"),
+        blockers=tuple(tuple(d.blockers[r] for d, _ in checked) for r in range(rules)),
+        blocker_excess=np.array([d.blocker_excess for d, _ in checked], dtype=np.float64)
+        .transpose(1, 0, 2)
+        .reshape(rules, c, BLOCKERS_PER_DRAW),
+        epsilon_lower=np.array([d.epsilon_lower for d, _ in checked], dtype=np.float64),
+        epsilon_upper=np.array([d.epsilon_upper for d, _ in checked], dtype=np.float64),
+        tolerance=np.array([t for _, t in checked], dtype=np.float64),
+        exact=np.array([d.exact for d, _ in checked], dtype=np.float64),
+    )
 
 
 def central_warm_start(spec: ScenarioSpec) -> WarmStart:
@@ -233,4 +360,12 @@ def uncertain_names() -> tuple[str, ...]:
     return tuple(name for name, s in PARAMETER_SPECS.items() if s.uncertain) + LAB_UNCERTAIN
 
 
-__all__ = ["AREAS", "ChunkResult", "ChunkStability", "draw_inputs", "simulate_chunk", "uncertain_names"]
+__all__ = [
+    "AREAS",
+    "ChunkResult",
+    "ChunkSeparation",
+    "ChunkStability",
+    "draw_inputs",
+    "simulate_chunk",
+    "uncertain_names",
+]

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from ._bits import FloatArray
-from .drawstability import DrawStability, proportion, summarize
+from .drawstability import DrawStability, checked_draws, proportion, summarize, summarize_separated
 from .errors import EngineError, InvalidParameterError
 from .model import build_game, discount_factors, outsider_share, plausibility_warnings, yearly_games
-from .montecarlo import ChunkResult, ChunkStability, simulate_chunk, uncertain_names
+from .montecarlo import ChunkResult, ChunkSeparation, ChunkStability, simulate_chunk, uncertain_names
 from .params import LabInput, Params
 from .rules import RULE_LABELS, allocate, normalize_rule
 from .rules.simple import private_costs
@@ -265,6 +265,17 @@ def _merge_stability(chunks: Sequence[ChunkResult]) -> ChunkStability | None:
     )
 
 
+def _merge_separation(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ChunkSeparation | None:
+    """The separation checks of ordered chunks joined; None unless every chunk has them and together
+    they cover exactly the run's checked_draws(n, draws)."""
+    parts = [c.separation for c in chunks]
+    if not parts or any(part is None for part in parts):
+        return None
+    merged = ChunkSeparation.merge([part for part in parts if part is not None], len(spec.rules))
+    expected = tuple(checked_draws(len(spec.labs), spec.draws))
+    return merged if expected and merged.draws == expected else None
+
+
 def _merge(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> tuple[FloatArray, FloatArray, FloatArray]:
     players = tuple(lab.name for lab in spec.labs)
     ordered = sorted(chunks, key=lambda c: (c.start, c.stop))
@@ -328,6 +339,7 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
     """Merge chunks and compute every reported figure (see the module and docs/model.md)."""
     draw_standalone, draw_allocated, draw_alone = _merge(spec, chunks)
     checks = _merge_stability(sorted(chunks, key=lambda c: c.start)) if spec.draws > 0 else None
+    separated = _merge_separation(spec, sorted(chunks, key=lambda c: c.start)) if checks is None else None
     if checks is not None:
         draw_tol = checks.tolerance
     else:
@@ -389,6 +401,20 @@ def finalize(spec: ScenarioSpec, chunks: Sequence[ChunkResult]) -> ScenarioResul
                 checks.blocker_excess[r],
                 checks.epsilon,
                 checks.tolerance,
+            )
+        elif separated is not None:
+            draw_stability = summarize_separated(
+                names,
+                spec.draws,
+                separated.max_excess[r],
+                separated.in_core[r] > 0.5,
+                separated.decided[r] > 0.5,
+                separated.blockers[r],
+                separated.blocker_excess[r],
+                separated.epsilon_lower,
+                separated.epsilon_upper,
+                separated.tolerance,
+                separated.exact > 0.5,
             )
         if spec.draws > 0:
             head, head_pct = q_money[1], q_pct[1]

@@ -33,6 +33,16 @@ from .errors import EngineError
 
 def commons_max_excess_milp(game: CommonsGame, x: FloatArray, *, time_limit: float) -> tuple[np.ndarray | None, bool]:
     """(members of the coalition found, proven optimal) over 2 <= |S| <= n - 1; spillover must be off."""
+    members, optimal, _ = commons_max_excess_bound(game, x, time_limit=time_limit)
+    return members, optimal
+
+
+def commons_max_excess_bound(
+    game: CommonsGame, x: FloatArray, *, time_limit: float
+) -> tuple[np.ndarray | None, bool, float]:
+    """As commons_max_excess_milp, and an upper bound on the program's optimum, in money: the
+    optimum itself when proven, HiGHS's dual bound when it stops at the time limit (infinite when
+    it has none). A bracket of the largest excess over 2 <= |S| <= n - 1 running one commons or none."""
     if (game.spill > 0).any():
         raise EngineError("the exact separation needs a game without spillover")
     n, k = game.n, len(game.unit_cost)
@@ -95,6 +105,12 @@ def commons_max_excess_milp(game: CommonsGame, x: FloatArray, *, time_limit: flo
         bounds=Bounds(np.zeros(nvar), ub),
         options={"mip_rel_gap": 1e-9, "time_limit": time_limit, "disp": False},
     )
+    optimal = bool(res.status == 0)
+    if optimal:
+        ceiling = -float(res.fun) * scale
+    else:
+        dual = getattr(res, "mip_dual_bound", None)
+        ceiling = -float(dual) * scale if dual is not None and np.isfinite(dual) else np.inf
     if res.x is None:
-        return None, False
-    return np.asarray(res.x[iz : iz + n] > 0.5), bool(res.status == 0)
+        return None, False, ceiling
+    return np.asarray(res.x[iz : iz + n] > 0.5), optimal, ceiling

@@ -147,6 +147,7 @@ def _max_excess_searched(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray |
     best_mask: np.ndarray | None = None
     best = -np.inf
     flips = np.eye(n, dtype=bool)
+    tol = _tolerance(game)
     for start in starts:
         current = start.copy()
         if current.all():
@@ -162,7 +163,7 @@ def _max_excess_searched(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray |
                 break
             values = np.where(ok, candidates.astype(np.float64) @ x - game.costs_of(candidates), -np.inf)
             j = int(np.argmax(values))
-            if values[j] <= value + _tolerance(game):
+            if values[j] <= value + tol:
                 break
             current, value = candidates[j].copy(), float(values[j])
         if value > best:

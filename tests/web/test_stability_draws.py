@@ -7,6 +7,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
@@ -134,3 +135,45 @@ def test_a_run_too_large_for_the_draw_check_says_so(world, client):
     client.force_login(world.user_a)
     page = page_of(client, run.get_absolute_url())
     assert "Stability is checked in every draw for runs of up to 20 labs; this run has more" in page
+
+
+def test_a_run_of_more_than_20_labs_says_how_many_draws_were_checked_and_how(world, client):
+    """Beyond 20 labs only some of the run's draws are checked by separation: the results page and
+    the member report say how many of the run's draws, and the method, as the engine stored them."""
+    from simulations.engine.drawstability import summarize_separated
+    from simulations.models import MemberResult, StabilityResult
+    from tests.browser.seed import seed_results
+
+    run = seed_results(world.scenario)
+    SimulationRun.objects.filter(pk=run.pk).update(engine_version="2.1.0", draws=1000)
+    run.refresh_from_db()
+    players = [lab.name for lab in world.scenario.labs.order_by("name")]
+    figures = summarize_separated(
+        players,
+        1000,
+        np.array([5.0, -1.0, 2.0, 3.0]),
+        np.array([False, True, False, False]),
+        np.array([True, False, True, True]),
+        [(0b11,), (), (0b11,), (0b01,)],
+        np.array([[5.0] + [np.nan] * 7, [np.nan] * 8, [2.0] + [np.nan] * 7, [3.0] + [np.nan] * 7]),
+        np.array([1.0, -2.0, 0.5, 0.2]),
+        np.array([np.inf, -1.0, 0.7, 0.3]),
+        np.full(4, 1e-3),
+        np.ones(4, dtype=bool),
+    )
+    fields = services._draw_stability_fields(figures)
+    assert len(fields["draws_method"]) <= StabilityResult._meta.get_field("draws_method").max_length
+    StabilityResult.objects.filter(run=run).update(**fields)
+    MemberResult.objects.filter(run=run).update(prob_above_outside=0.25, prob_above_outside_stderr=0.2)
+    client.force_login(world.user_a)
+    page = re.sub(r"<[^>]+>", "", page_of(client, run.get_absolute_url()))
+    assert "In the core over 4 draws (of the run's 1,000)" in page
+    assert "in the core in 25.0 % of 4 draws" in page
+    assert (
+        "4 of 1,000 draws (one in 250) checked by exact separation (HiGHS MILP over all coalitions); "
+        "1 undecided (time limit), counted in the core." in page
+    )
+    assert f"{players[0]} + {players[1]} would rather leave in 50.0 % of draws" in page
+    lab = world.scenario.labs.order_by("name").first()
+    report = re.sub(r"<[^>]+>", "", page_of(client, reverse("simulations:member_report", args=[run.pk, lab.pk])))
+    assert "The split is in the core in 25.0 % of the 4 draws checked (of the run's 1,000)." in report

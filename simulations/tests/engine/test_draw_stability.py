@@ -180,12 +180,14 @@ def test_warm_started_least_core_equals_a_cold_solve(n: int, seed: int, prior: i
     assert warm == pytest.approx(cold, abs=1e-9 * max(1.0, abs(cold)))
 
 
-def test_beyond_the_table_limit_there_is_no_per_draw_check() -> None:
+def test_beyond_the_table_limit_the_per_draw_check_is_a_separation() -> None:
+    """Beyond 20 labs no table: the chunk carries separation checks instead (test_draw_separation)."""
     s = dataclasses.replace(spec(), labs=tuple(random_labs(21, 2)), rules=("proportional",), draws=1)
     chunk = simulate_chunk(s, 0, 1)
-    assert chunk.stability is None
+    assert chunk.stability is None and chunk.separation is not None and chunk.separation.draws == (0,)
     result = finalize(s, [chunk])
-    assert result.rules["proportional"].draw_stability is None
+    assert result.rules["proportional"].draw_stability.draws == 1
+    assert result.rules["proportional"].draw_stability.method.startswith("1 of 1 draws checked by ")
     assert result.rules["proportional"].members[0].prob_above_outside in (0.0, 1.0)
 
 
