@@ -354,3 +354,25 @@ def test_a_candidate_the_engine_refuses_is_skipped_with_its_reason(adv, client_a
     assert report.skipped == ("Sharer+Co: lab name 'Sharer+Co' must not contain '+'",)
     body = client_as("coordinator").get(f"/api/v1/scenarios/{adv.scenario.pk}/advisor/").json()
     assert body["candidates_skipped"] == list(report.skipped)
+
+
+def test_under_ledger_openness_a_candidate_joins_as_its_run_would(adv):
+    """With the scenario's openness from the ledger, a candidate with evidence joins with its measured
+    openness: the join's figures equal a run of the scenario with the candidate added."""
+    import datetime
+
+    today = datetime.date.today()
+    f.ArtifactFactory(lab=adv.juniper, openness="internal_fork", reproduction_gpu_hours=300, release_date=today)
+    f.ArtifactFactory(lab=adv.juniper, openness="open", reproduction_gpu_hours=100, release_date=today)
+    adv.scenario.openness_source = "ledger"
+    adv.scenario.save()
+    report = advisor_get(scenario=adv.scenario)
+    variant = next(v for v in report.advice.joins if v.lab == "Juniper")
+    joined = _copy(adv.scenario, [*adv.scenario.labs.all(), adv.juniper])
+    joined.openness_source = "ledger"
+    joined.save()
+    spec = scenario_spec_build(scenario=joined, draws=0)
+    assert {lab.name: lab.openness for lab in spec.labs}["Juniper"] == pytest.approx(0.25)
+    cost, after = _central(joined, adv.scenario.rules[0])
+    assert variant.grand_cost == pytest.approx(cost, rel=1e-12)
+    assert variant.own_savings == pytest.approx(after["Juniper"], rel=1e-12, abs=1e-6)
