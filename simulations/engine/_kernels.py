@@ -24,7 +24,7 @@ from numba import njit
 
 from ._bits import BoolArray, FloatArray
 
-SUFFIX_BITS = 10
+SUFFIX_BITS = 12
 
 
 @njit(cache=True, nogil=True)
@@ -35,7 +35,7 @@ def commons_term(
     m: FloatArray,  # margins of the "linear" members, same order (zeros when none)
     unit_cost: float,
     spill: bool,
-    out: FloatArray,  # (2^n, 4) in walk order: P, reach, unread, below (without u)
+    out: FloatArray,  # (4, 2^n) in walk order: P, reach, unread, below (without u)
     level: FloatArray,  # X in walk order, written when track_level
     track_level: bool,
 ) -> None:
@@ -43,11 +43,9 @@ def commons_term(
     (at least 0), position j (in descending demand) is bit n - 1 - j for j < h and bit j - h
     after (walk_bits gives each player's bit).
 
-    out[:, 0] = P(S) = sum_j width_j (E_j(S) - K)+
-    out[:, 1] = sum_{i in S} e_i min(d_i, X), out[:, 2] the same with m, out[:, 3] = P(S) -
-    P_{F-1}(S) (S's layers below X), all zero when the rest pools nothing of the term; level = X
-    (0 then). One 32-byte row per membership keeps a coalition's values in one cache line for the
-    gather into natural order.
+    out[0] = P(S) = sum_j width_j (E_j(S) - K)+
+    out[1] = sum_{i in S} e_i min(d_i, X), out[2] the same with m, out[3] = P(S) - P_{F-1}(S)
+    (S's layers below X), all zero when the rest pools nothing of the term; level = X (0 then).
     """
     b = min(SUFFIX_BITS, n)
     h = n - b
@@ -149,12 +147,12 @@ def commons_term(
         base = top << b
         for t in range(block):
             r = base + t
-            out[r, 0] = p[t]
+            out[0, r] = p[t]
             if spill:
                 f = fd[t]
-                out[r, 1] = f * (x[t] * esf[t] + ed[t])
-                out[r, 2] = f * (x[t] * emf[t] + md[t])
-                out[r, 3] = f * (p[t] - pf[t])
+                out[1, r] = f * (x[t] * esf[t] + ed[t])
+                out[2, r] = f * (x[t] * emf[t] + md[t])
+                out[3, r] = f * (p[t] - pf[t])
                 if track_level:
                     level[r] = f * x[t]
 
@@ -171,7 +169,7 @@ def gather_term(
     n: int,
     walk_bit: np.ndarray,  # walk_bit[i]: the walk-order bit of natural player i (int64)
     u: float,
-    values: FloatArray,  # (2^n, 4) from commons_term
+    values: FloatArray,  # (4, 2^n) from commons_term
     pool: FloatArray,  # natural order, accumulated
     reach: FloatArray,
     unread: FloatArray,
@@ -187,16 +185,17 @@ def gather_term(
         bit = walk_bit[i]
         for t in range(half):
             index[t + half] = index[t] + bit
+    # One output at a time: each pass reads one 2^n-float row at random (it stays in cache far
+    # better than rows of four values: 11 against 18 ms for four outputs at 20 players, measured).
+    for s in range(size):
+        pool[s] += values[0, index[s]]
     if u > 0.0:
         for s in range(size):
-            q = index[s]
-            pool[s] += values[q, 0]
-            reach[s] += u * values[q, 1]
-            unread[s] += u * values[q, 2]
-            below[s] += u * values[q, 3]
-    else:
+            reach[s] += u * values[1, index[s]]
         for s in range(size):
-            pool[s] += values[index[s], 0]
+            unread[s] += u * values[2, index[s]]
+        for s in range(size):
+            below[s] += u * values[3, index[s]]
 
 
 @njit(cache=True, nogil=True)

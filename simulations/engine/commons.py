@@ -291,7 +291,7 @@ class CommonsGame:
         below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
         unread = np.zeros(size)  # sum_k u_k sum_{i in S, linear} margin_ki min(d_ki, X_k)
         levels: list[FloatArray | None] = []  # X_k read at S, natural order, for the kinked members
-        values = np.empty((size, 4))
+        values = np.empty((4, size))
         walk_level = np.empty(size)
         index = np.empty(size, dtype=np.int64)
         for k in range(len(self.unit_cost)):
