@@ -19,12 +19,28 @@ exceeds K, so S reads up to X = d_F. The tests compare the table with costs_of o
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
 
 from ._bits import BoolArray, FloatArray
 
 SUFFIX_BITS = 12
+# From this many players a table walks the next term on a second thread while it gathers this one.
+PIPELINE_PLAYERS = 16
+
+_walker: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def walker() -> ThreadPoolExecutor:
+    """This process's one-thread pool for commons_term (made anew after a fork: a pool's thread does
+    not survive into a forked worker)."""
+    global _walker
+    if _walker is None or _walker[0] != os.getpid():
+        _walker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="commons-walk"))
+    return _walker[1]
 
 
 @njit(cache=True, nogil=True)

@@ -291,28 +291,45 @@ class CommonsGame:
         below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
         unread = np.zeros(size)  # sum_k u_k sum_{i in S, linear} margin_ki min(d_ki, X_k)
         levels: list[FloatArray | None] = []  # X_k read at S, natural order, for the kinked members
-        values = np.empty((4, size))
-        walk_level = np.empty(size)
         index = np.empty(size, dtype=np.int64)
-        for k in range(len(self.unit_cost)):
+        terms = len(self.unit_cost)
+
+        def walk(k: int, values: FloatArray, walk_level: FloatArray) -> None:
             order = self._order[k]  # type: ignore[attr-defined]
-            rank = np.empty(n, dtype=np.int64)
-            rank[order] = np.arange(n)
-            u = float(self.spill[k])
-            track = bool(u > 0 and kinked.size)
             _kernels.commons_term(
                 n,
                 np.ascontiguousarray(self.demand[k, order]),
                 np.ascontiguousarray(self.gain[k, order]),
                 np.ascontiguousarray((margin[k] * linear)[order]),
                 float(self.unit_cost[k]),
-                u > 0,
+                bool(self.spill[k] > 0),
                 values,
                 walk_level,
-                track,
+                bool(self.spill[k] > 0 and kinked.size),
             )
+
+        def gather(k: int, values: FloatArray, walk_level: FloatArray) -> None:
+            rank = np.empty(n, dtype=np.int64)
+            rank[self._order[k]] = np.arange(n)  # type: ignore[attr-defined]
+            u = float(self.spill[k])
             _kernels.gather_term(n, _kernels.walk_bits(rank), u, values, pool, reach, unread, below, index)
-            levels.append(walk_level[index] if track else None)
+            levels.append(walk_level[index] if u > 0 and kinked.size else None)
+
+        buffers = [(np.empty((4, size)), np.empty(size)) for _ in range(2 if terms > 1 else 1)]
+        if n >= _kernels.PIPELINE_PLAYERS and terms > 1:
+            # The next term's walk runs on a second thread while this term is gathered (both
+            # kernels release the GIL); gathers stay in term order, so the sums are the same.
+            walker = _kernels.walker()
+            pending = walker.submit(walk, 0, *buffers[0])
+            for k in range(terms):
+                pending.result()
+                if k + 1 < terms:
+                    pending = walker.submit(walk, k + 1, *buffers[(k + 1) % 2])
+                gather(k, *buffers[k % 2])
+        else:
+            for k in range(terms):
+                walk(k, *buffers[0])
+                gather(k, *buffers[0])
         overhead_by_size = self.overhead(np.arange(n + 1, dtype=np.float64))
         pooling: BoolArray = self._pooling  # type: ignore[attr-defined]
         extra = np.zeros(size) if kinked.size else np.empty(0)

@@ -55,3 +55,15 @@ def test_the_compiled_table_equals_each_coalition_evaluated(seed: int) -> None:
 def test_the_random_games_reach_kinked_members() -> None:
     """The differential test above is only as good as its games: some must have kinked members."""
     assert sum(kinked(random_commons(seed, 2 + seed % 9)) > 0 for seed in range(50)) >= 5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_pipelined_table_equals_each_coalition_evaluated(seed: int) -> None:
+    """From PIPELINE_PLAYERS on, the next term is walked on a second thread while one is gathered."""
+    from simulations.engine._kernels import PIPELINE_PLAYERS
+
+    n = PIPELINE_PLAYERS + seed % 2
+    game = random_commons(100 + seed, n)
+    every = masks_to_bool(np.arange(1 << n, dtype=np.int64), n)
+    direct = game.costs_of(every)
+    np.testing.assert_allclose(game.to_explicit().costs, direct, rtol=1e-9, atol=1e-12 * float(np.abs(direct).max()))
