@@ -33,6 +33,8 @@ class WhatIfForm(forms.Form):
     value = forms.CharField(label="To", required=False, max_length=40)
 
     def __init__(self, *args, scenario: Scenario, **kwargs):
+        # Its own ids: the scenario page also holds the lever study's form, whose field is `target` too.
+        kwargs.setdefault("auto_id", "whatif_%s")
         super().__init__(*args, **kwargs)
         self.scenario = scenario
         self.targets = {target.key: target for target in whatif.whatif_targets(scenario=scenario)}

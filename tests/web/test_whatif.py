@@ -141,7 +141,7 @@ def test_a_new_value_gets_the_figures_alone_and_a_new_target_the_whole_panel(wor
     assert 'id="whatif-results"' in page and 'id="whatif-value-error"' in page and '<form method="get"' not in page
     assert answer["Server-Timing"].startswith("engine;dur=")
     whole = client.get(url, {"target": "p.replication"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="whatif").content
-    assert b'<div id="whatif" class="whatif">' in whole and b'id="id_value"' in whole
+    assert b'<div id="whatif" class="whatif">' in whole and b'id="whatif_value"' in whole
 
 
 def test_the_panel_shows_the_baseline_beside_the_what_if_and_the_verdicts(world, client):
@@ -413,3 +413,14 @@ def test_a_lab_with_ledger_openness_keeps_it_when_another_input_changes(world, t
     derived = whatif.changed_spec(spec=own, scenario=world.scenario, change=change)
     built = services.scenario_spec_build(scenario=whatif.changed_scenario(scenario=world.scenario, change=change))
     assert derived == built
+
+
+def test_the_scenario_page_has_no_duplicate_ids(world, client):
+    """The what-if panel and the lever study both have a `target` field: their ids must differ, or a
+    label points at the other form's field."""
+    import re
+
+    client.force_login(world.coordinator)
+    body = client.get(world.scenario.get_absolute_url()).content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
