@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ._bits import FloatArray, subset_sums
 from .commons import CommonsGame
-from .errors import EngineError
 from .games import ExplicitGame
 from .rules.nucleolus import least_core_epsilon_warm
 from .separation import commons_max_excess_bound
-from .stability import _max_excess_searched
+from .stability import _max_excess_searched, least_core_over
 
 MAX_DRAW_PLAYERS = 20
 BLOCKERS_PER_DRAW = 8
@@ -199,14 +197,28 @@ def summarize(
                     gain_max=float(kept_gains[inverse == j].max()),
                 )
             )
+    return _draw_stability(draws, (p_core, se_core), (p_nonempty, se_nonempty), max_excess, epsilon, groups)
+
+
+def _draw_stability(
+    draws: int,
+    in_core: tuple[float, float],
+    nonempty: tuple[float, float],
+    max_excess: FloatArray,
+    epsilon: FloatArray,
+    groups: Sequence[BlockingGroup],
+    method: str = METHOD_EXHAUSTIVE,
+) -> DrawStability:
+    """A DrawStability from its probabilities (each with its standard error) and the per-draw largest
+    excesses and least-core epsilons, reported by their P10/P50/P90."""
     ex = _bands(max_excess)
     eps = _bands(epsilon)
     return DrawStability(
         draws=draws,
-        prob_in_core=p_core,
-        prob_in_core_stderr=se_core,
-        prob_core_nonempty=p_nonempty,
-        prob_core_nonempty_stderr=se_nonempty,
+        prob_in_core=in_core[0],
+        prob_in_core_stderr=in_core[1],
+        prob_core_nonempty=nonempty[0],
+        prob_core_nonempty_stderr=nonempty[1],
         max_excess_p10=ex[0],
         max_excess_p50=ex[1],
         max_excess_p90=ex[2],
@@ -214,6 +226,7 @@ def summarize(
         least_core_epsilon_p50=eps[1],
         least_core_epsilon_p90=eps[2],
         blocking=tuple(groups),
+        method=method,
     )
 
 
@@ -351,20 +364,7 @@ def least_core_bracket(
     if n == 1:
         return 0.0, 0.0
     for _ in range(rounds if upper > tol else 0):
-        members = np.array([_flags(mask, n) for mask in cuts])
-        a_ub = np.hstack([members.astype(np.float64), -np.ones((len(members), 1))])
-        res = linprog(
-            np.r_[np.zeros(n), 1.0],
-            A_ub=a_ub,
-            b_ub=game.costs_of(members),
-            A_eq=np.r_[np.ones(n), 0.0][None, :],
-            b_eq=[grand],
-            bounds=[(None, None)] * (n + 1),
-            method="highs",
-        )
-        if res.status != 0:
-            raise EngineError(f"the least-core linear program failed: {res.message}")
-        x, lower = res.x[:n], float(res.x[n])
+        x, lower = least_core_over(game, np.array([_flags(mask, n) for mask in cuts]), grand)
         found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit)
         upper = min(upper, max(bound, lower))
         if upper <= tol or lower > tol:
@@ -476,22 +476,14 @@ def summarize_separated(
             )
         )
     epsilon = np.where(np.isfinite(epsilon_upper), epsilon_upper, epsilon_lower)
-    ex = _bands(max_excess)
-    eps = _bands(epsilon)
-    return DrawStability(
-        draws=checked,
-        prob_in_core=p_core,
-        prob_in_core_stderr=se_core,
-        prob_core_nonempty=p_nonempty,
-        prob_core_nonempty_stderr=se_nonempty,
-        max_excess_p10=ex[0],
-        max_excess_p50=ex[1],
-        max_excess_p90=ex[2],
-        least_core_epsilon_p10=eps[0],
-        least_core_epsilon_p50=eps[1],
-        least_core_epsilon_p90=eps[2],
-        blocking=tuple(groups),
-        method=separation_method(
+    return _draw_stability(
+        checked,
+        (p_core, se_core),
+        (p_nonempty, se_nonempty),
+        max_excess,
+        epsilon,
+        groups,
+        separation_method(
             checked,
             total_draws,
             int(np.count_nonzero(exact)),

@@ -277,6 +277,26 @@ def _max_excess_commons(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | 
     return flags, value, optimal
 
 
+def least_core_over(game: Game, members: np.ndarray, grand: float) -> tuple[FloatArray, float]:
+    """The least-core LP over the given coalitions only (rows of membership flags): min eps such that
+    x(S) - c(S) <= eps for those S and x(N) = c(N). Returns (x, eps): eps is a lower bound on the
+    game's least-core epsilon, exact once no other coalition's excess exceeds it."""
+    n = game.n
+    a_ub = np.hstack([members.astype(np.float64), -np.ones((len(members), 1))])
+    res = linprog(
+        np.r_[np.zeros(n), 1.0],
+        A_ub=a_ub,
+        b_ub=game.costs_of(members),
+        A_eq=np.r_[np.ones(n), 0.0][None, :],
+        b_eq=[grand],
+        bounds=[(None, None)] * (n + 1),
+        method="highs",
+    )
+    if res.status != 0:
+        raise EngineError(f"the least-core linear program failed: {res.message}")
+    return np.asarray(res.x[:n], dtype=np.float64), float(res.x[n])
+
+
 def _least_core_cutting(
     game: Game, known: float, separate: Callable[[Any, FloatArray], tuple[np.ndarray | None, float, bool]]
 ) -> tuple[float, str | None]:
@@ -297,21 +317,7 @@ def _least_core_cutting(
     lower, upper = -np.inf, known
     proven = True
     while True:
-        members = np.array(cuts)
-        costs = game.costs_of(members)
-        a_ub = np.hstack([members.astype(np.float64), -np.ones((len(cuts), 1))])
-        res = linprog(
-            np.r_[np.zeros(n), 1.0],
-            A_ub=a_ub,
-            b_ub=costs,
-            A_eq=np.r_[np.ones(n), 0.0][None, :],
-            b_eq=[grand],
-            bounds=[(None, None)] * (n + 1),
-            method="highs",
-        )
-        if res.status != 0:
-            raise EngineError(f"the least-core linear program failed: {res.message}")
-        x, lower = res.x[:n], float(res.x[n])
+        x, lower = least_core_over(game, np.array(cuts), grand)
         found, value, optimal = separate(game, x)
         proven = proven and optimal
         if optimal:
