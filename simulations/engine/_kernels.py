@@ -1,296 +1,298 @@
 """Compiled enumeration of all 2^n coalitions of the commons game (numba).
 
-Why compiled: the numpy recursion CommonsGame.to_explicit used before made about thirty passes
+Why compiled: the numpy recursion CommonsGame.to_explicit used first made about thirty passes
 over 2^n-float arrays per term (research area) and four random gathers into natural bit order;
-at 20 players it was bound by memory traffic (0.42 s per table on the 20-lab bench scenario, about
-two thirds of a Monte Carlo draw). Here each term is one walk over the memberships in the term's
-descending-demand order: the first positions depth first (one path's running sums in
-registers), the last SUFFIX_BITS positions for all their 2^SUFFIX_BITS patterns at once in small
-arrays that stay in cache, writing the outputs in walk order; one gather per term then puts
-them in natural bit order. Measured on that scenario in one process, the table takes half the
-time the numpy recursion took (bench/engine prints the current figure). The kernels release the
-GIL (nogil), so threads can build several tables at once (the membership advisor does).
+at 20 players it was bound by memory traffic (0.42 s per table on the 20-lab bench scenario).
+Engine 2.2 walked each term in its descending-demand order and gathered the values into natural
+bit order (0.15 s); the gathers' random reads were most of it. Here everything is computed in
+natural bit order, so nothing is gathered:
 
-The walk follows the definitions (docs/model.md, section 3; commons.py's module docstring): with
-members sorted by the term's demand, layer j pays (E_j(S) - K)+ per hour of its width d_j -
-d_{j+1}, and the rest T = N \\ S pools from the first position F at which its own cumulative gain
-exceeds K, so S reads up to X = d_F. The tests compare the table with costs_of on every coalition.
+- commons_pool, per term: P(S) from S less its member m of smallest demand (an earlier entry),
+  P(S) = P(S - m) + d_m ((e(S) - K)+ - (e(S) - e_m - K)+), and the position F(S) at which S's own
+  cumulative gain first exceeds K (the level the rest pools to, when S is the rest);
+- commons_costs, one pass over the coalitions: c(S) = sum a_i - reach - max(0, together, apart)
+  from every term's P(S), the rest's F and P at the complement, and sums over the low and high
+  halves of the mask from small tables.
+
+Work arrays are kept per thread (scratch). From PIPELINE_PLAYERS on, half the terms and then
+half the coalitions run on a second thread (the kernels release the GIL). Measured on the 20-lab
+bench scenario in one process: 37 ms a table (wall; 70 ms of CPU) against 146 ms (195 ms) for
+the walk and gather, a ratio of 0.25 (0.36). The definitions are docs/model.md, section 3, and
+commons.py's module docstring; the tests compare the table with costs_of on every coalition.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-from ._bits import BoolArray, FloatArray
+from ._bits import FloatArray
 
-SUFFIX_BITS = 12
-# From this many players a table walks the next term on a second thread while it gathers this one.
+# From this many players half of a table is computed on a second thread.
 PIPELINE_PLAYERS = 16
+# Masks are split into their low LOW_BITS players and the rest; sums over each half come from small tables.
+LOW_BITS = 10
 
 _walker: tuple[int, ThreadPoolExecutor] | None = None
+_scratch = threading.local()
 
 
 def walker() -> ThreadPoolExecutor:
-    """This process's one-thread pool for commons_term (made anew after a fork: a pool's thread does
-    not survive into a forked worker)."""
+    """This process's one-thread pool for the second half of a table (made anew after a fork: a
+    pool's thread does not survive into a forked worker)."""
     global _walker
     if _walker is None or _walker[0] != os.getpid():
-        _walker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="commons-walk"))
+        _walker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="commons-table"))
     return _walker[1]
 
 
+def scratch(n: int, terms: int) -> tuple[FloatArray, np.ndarray]:
+    """Work arrays for one table of n players and `terms` terms: P (terms x 2^n floats) and F
+    (terms x 2^n int8), kept per thread and handed out as views of the largest size asked so far.
+
+    Why kept: a fresh array of 2^20 floats is a new mapping whose first touch faults in 2,048
+    pages. Allocating a 20-player table's work arrays anew every time took about half of its
+    time (measured with these kernels). A thread that has built a 20-player table keeps them
+    (63 MB for seven terms) until it ends.
+    """
+    size = 1 << n
+    held: tuple[FloatArray, np.ndarray] | None = getattr(_scratch, "arrays", None)
+    if held is None or held[0].size < size * terms:
+        held = (np.empty(size * terms), np.empty(size * terms, dtype=np.int8))
+        _scratch.arrays = held
+    return held[0][: size * terms].reshape(terms, size), held[1][: size * terms].reshape(terms, size)
+
+
 @njit(cache=True, nogil=True)
-def commons_term(
+def _half_sums(n: int, lb: int, values: FloatArray, low: FloatArray, high: FloatArray) -> None:
+    """Sums of `values` over every mask of the low lb players (low) and of the others (high)."""
+    low[0] = 0.0
+    for i in range(lb):
+        half = 1 << i
+        for t in range(half):
+            low[t + half] = low[t] + values[i]
+    high[0] = 0.0
+    for i in range(n - lb):
+        half = 1 << i
+        for t in range(half):
+            high[t + half] = high[t] + values[lb + i]
+
+
+@njit(cache=True, nogil=True)
+def _half_last(n: int, lb: int, rank: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """The member of largest rank (smallest demand) of every low and high mask (-1 when empty)."""
+    low[0] = -1
+    for i in range(lb):
+        half = 1 << i
+        for t in range(half):
+            j = low[t]
+            low[t + half] = i if j < 0 or rank[i] > rank[j] else j
+    high[0] = -1
+    for i in range(n - lb):
+        half = 1 << i
+        p = lb + i
+        for t in range(half):
+            j = high[t]
+            high[t + half] = p if j < 0 or rank[p] > rank[j] else j
+
+
+@njit(cache=True, nogil=True)
+def commons_pool(
     n: int,
-    d: FloatArray,  # demands, sorted descending
-    e: FloatArray,  # gains, same order
-    m: FloatArray,  # margins of the "linear" members, same order (zeros when none)
+    d: FloatArray,  # demands, natural order
+    e: FloatArray,  # gains, natural order
+    rank: np.ndarray,  # position of each player in descending demand (ties in a fixed order)
     unit_cost: float,
     spill: bool,
-    out: FloatArray,  # (4, 2^n) in walk order: P, reach, unread, below (without u)
-    level: FloatArray,  # X in walk order, written when track_level
-    track_level: bool,
+    pool: FloatArray,  # out, 2^n: P(S)
+    first: np.ndarray,  # out, 2^n int8 when spill: the player F at which S's own gain first exceeds K, or -1
 ) -> None:
-    """One term's values for every membership, indexed in walk order: with h = n - SUFFIX_BITS
-    (at least 0), position j (in descending demand) is bit n - 1 - j for j < h and bit j - h
-    after (walk_bits gives each player's bit).
+    """P(S) for every S in natural bit order, from S less its member m of smallest demand.
 
-    out[0] = P(S) = sum_j width_j (E_j(S) - K)+
-    out[1] = sum_{i in S} e_i min(d_i, X), out[2] the same with m, out[3] = P(S) - P_{F-1}(S)
-    (S's layers below X), all zero when the rest pools nothing of the term; level = X (0 then).
+    Below d_m every member of S is above the layer, so E_S(y) = e(S) there and E_S = E_{S - m}
+    above it: P(S) = P(S - m) + d_m ((e(S) - K)+ - (e(S) - e_m - K)+). Likewise F(S) = F(S - m)
+    when S - m already pools, else m when e(S) > K. e(S) and m come from tables of the low and
+    high halves of the mask, so each coalition takes one read of an earlier entry.
     """
-    b = min(SUFFIX_BITS, n)
-    h = n - b
-    width = np.empty(n)
-    for j in range(n):
-        width[j] = d[j] - (d[j + 1] if j + 1 < n else 0.0)
-    block = 1 << b
-    es = np.empty(block)
-    ems = np.empty(block)
-    et = np.empty(block)
-    fd = np.empty(block)  # 1.0 once the rest pools, else 0.0
-    x = np.empty(block)
-    esf = np.empty(block)
-    emf = np.empty(block)
-    pf = np.empty(block)
-    ed = np.empty(block)
-    md = np.empty(block)
-    p = np.empty(block)
-    for top in range(1 << h):
-        # The path of the first h positions: scalar running sums.
-        s_es = 0.0
-        s_ems = 0.0
-        s_et = 0.0
-        s_fd = 0.0
-        s_x = 0.0
-        s_esf = 0.0
-        s_emf = 0.0
-        s_pf = 0.0
-        s_ed = 0.0
-        s_md = 0.0
-        s_p = 0.0
-        for j in range(h):
-            if (top >> (h - 1 - j)) & 1:
-                s_es += e[j]
-                s_ems += m[j]
-                s_ed += s_fd * e[j] * d[j]
-                s_md += s_fd * m[j] * d[j]
-            elif spill:
-                s_et += e[j]
-                if s_fd == 0.0 and s_et > unit_cost:
-                    s_fd = 1.0
-                    s_x = d[j]
-                    s_esf = s_es
-                    s_emf = s_ems
-                    s_pf = s_p
-            gain = s_es - unit_cost
-            if gain > 0.0:
-                s_p += width[j] * gain
-        es[0] = s_es
-        ems[0] = s_ems
-        et[0] = s_et
-        fd[0] = s_fd
-        x[0] = s_x
-        esf[0] = s_esf
-        emf[0] = s_emf
-        pf[0] = s_pf
-        ed[0] = s_ed
-        md[0] = s_md
-        p[0] = s_p
-        # The last b positions, all patterns at once: entry t has children t (position j with the
-        # rest) and t + count (position j in S), so suffix position i is bit i of the pattern.
-        count = 1
-        for j in range(h, n):
-            ej = e[j]
-            mj = m[j]
-            dj = d[j]
-            wj = width[j]
-            # in S: children t + count, read from t before the in-place pass below
-            for t in range(count):
-                hi = t + count
-                i_es = es[t] + ej
-                g1 = i_es - unit_cost
-                es[hi] = i_es
-                ems[hi] = ems[t] + mj
-                et[hi] = et[t]
-                fd[hi] = fd[t]
-                x[hi] = x[t]
-                esf[hi] = esf[t]
-                emf[hi] = emf[t]
-                pf[hi] = pf[t]
-                ed[hi] = ed[t] + fd[t] * ej * dj
-                md[hi] = md[t] + fd[t] * mj * dj
-                p[hi] = p[t] + (wj * g1 if g1 > 0.0 else 0.0)
-            # with the rest: in place
-            for t in range(count):
-                a_p = p[t]
-                g0 = es[t] - unit_cost
-                p[t] = a_p + (wj * g0 if g0 > 0.0 else 0.0)
-                if spill:
-                    o_et = et[t] + ej
-                    et[t] = o_et
-                    if fd[t] == 0.0 and o_et > unit_cost:
-                        fd[t] = 1.0
-                        x[t] = dj
-                        esf[t] = es[t]
-                        emf[t] = ems[t]
-                        pf[t] = a_p
-            count *= 2
-        base = top << b
-        for t in range(block):
-            r = base + t
-            out[0, r] = p[t]
+    lb = min(LOW_BITS, n)
+    low_e = np.empty(1 << lb)
+    high_e = np.empty(1 << (n - lb))
+    _half_sums(n, lb, e, low_e, high_e)
+    low_m = np.empty(1 << lb, dtype=np.int64)
+    high_m = np.empty(1 << (n - lb), dtype=np.int64)
+    _half_last(n, lb, rank, low_m, high_m)
+    pool[0] = 0.0
+    if spill:
+        first[0] = -1
+    for hi in range(1 << (n - lb)):
+        eh = high_e[hi]
+        bh = high_m[hi]
+        base = hi << lb
+        for lo in range(1 if hi == 0 else 0, 1 << lb):
+            s = base | lo
+            j = low_m[lo]
+            if bh >= 0 and (j < 0 or rank[bh] > rank[j]):
+                j = bh
+            total = eh + low_e[lo]
+            prev = s ^ (1 << j)
+            g1 = total - unit_cost
+            g0 = g1 - e[j]
+            step = (g1 if g1 > 0.0 else 0.0) - (g0 if g0 > 0.0 else 0.0)
+            pool[s] = pool[prev] + d[j] * step
             if spill:
-                f = fd[t]
-                out[1, r] = f * (x[t] * esf[t] + ed[t])
-                out[2, r] = f * (x[t] * emf[t] + md[t])
-                out[3, r] = f * (p[t] - pf[t])
-                if track_level:
-                    level[r] = f * x[t]
-
-
-def walk_bits(rank: np.ndarray) -> np.ndarray:
-    """The walk-order bit (commons_term) of each natural player, from its sorted position."""
-    n = len(rank)
-    h = n - min(SUFFIX_BITS, n)
-    return np.where(rank < h, np.int64(1) << (n - 1 - rank), np.int64(1) << (rank - h)).astype(np.int64)
+                f = first[prev]
+                if f < 0 and g1 > 0.0:
+                    f = j
+                first[s] = f
 
 
 @njit(cache=True, nogil=True)
-def gather_term(
-    n: int,
-    walk_bit: np.ndarray,  # walk_bit[i]: the walk-order bit of natural player i (int64)
-    u: float,
-    values: FloatArray,  # (4, 2^n) from commons_term
-    pool: FloatArray,  # natural order, accumulated
-    reach: FloatArray,
-    unread: FloatArray,
-    below: FloatArray,
-    index: np.ndarray,  # scratch int64, 2^n
-) -> None:
-    """Accumulate one term into natural bit order: pool += P, and with spillover (u > 0)
-    reach, unread and below += u times theirs. `index` ends as the natural-to-walk map."""
-    size = 1 << n
-    index[0] = 0
-    for i in range(n):
+def _half_counts(n: int, lb: int, flags: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """How many players with a flag each low and high mask holds."""
+    low[0] = 0
+    for i in range(lb):
         half = 1 << i
-        bit = walk_bit[i]
         for t in range(half):
-            index[t + half] = index[t] + bit
-    # One output at a time: each pass reads one 2^n-float row at random (it stays in cache far
-    # better than rows of four values: 11 against 18 ms for four outputs at 20 players, measured).
-    for s in range(size):
-        pool[s] += values[0, index[s]]
-    if u > 0.0:
-        for s in range(size):
-            reach[s] += u * values[1, index[s]]
-        for s in range(size):
-            unread[s] += u * values[2, index[s]]
-        for s in range(size):
-            below[s] += u * values[3, index[s]]
+            low[t + half] = low[t] + flags[i]
+    high[0] = 0
+    for i in range(n - lb):
+        half = 1 << i
+        for t in range(half):
+            high[t + half] = high[t] + flags[lb + i]
 
 
 @njit(cache=True, nogil=True)
-def commons_combine(
+def commons_costs(
     n: int,
+    demand: FloatArray,  # (K, n)
+    gain: FloatArray,  # (K, n)
+    linear_margin: FloatArray,  # (K, n): margins of the "linear" members, zeros for the others
+    prefix: np.ndarray,  # (K, n) int64: per term and player j, the mask of the players before j
+    unit_cost: FloatArray,  # (K,)
+    spill: FloatArray,  # (K,)
+    term_pool: FloatArray,  # (K, 2^n): commons_pool's P per term
+    first: np.ndarray,  # (K, 2^n) int8: commons_pool's F per term (rows of unspilled terms unused)
     alone: FloatArray,
     linear_value: FloatArray,  # base_i - H(1) for linear players, else 0
-    pool: FloatArray,
-    reach: FloatArray,
-    unread: FloatArray,
-    below: FloatArray,
     overhead_by_size: FloatArray,  # H(s) for s = 0..n
-    pooling: BoolArray,  # per player: has anything to pool
-    spilling: bool,
+    pooling: np.ndarray,  # per player, int64: 1 if it has anything to pool
     apart_possible: bool,
-    extra: FloatArray,  # apart's terms of the kinked members, per S
-    has_extra: bool,
+    kinked: np.ndarray,  # players whose commons of one pays only with little outside reading
+    kinked_base: FloatArray,  # base_i of each kinked player
+    h1: float,
     out: FloatArray,
+    start: int,
+    stop: int,
 ) -> None:
-    """c(S) = sum alone - runs reach - max(0, together, apart) for every S: together is the pool
-    less what the rest's work makes unnecessary and the overhead; apart the linear members' sum
-    less what reading makes unnecessary, plus the kinked members' `extra`. Whether the rest runs
-    a commons (`runs`) is read at the complement."""
-    size = 1 << n
-    sums = np.empty(size)
-    lin = np.empty(size)
-    sizes = np.empty(size, dtype=np.uint8)
-    pooled = np.empty(size, dtype=np.uint8)
-    sums[0] = 0.0
-    lin[0] = 0.0
-    sizes[0] = 0
-    pooled[0] = 0
-    for i in range(n):
-        half = 1 << i
-        a = alone[i]
-        v = linear_value[i]
-        q = 1 if pooling[i] else 0
-        for t in range(half):
-            s = t + half
-            sums[s] = sums[t] + a
-            lin[s] = lin[t] + v
-            sizes[s] = sizes[t] + 1
-            pooled[s] = pooled[t] + q
-    last = size - 1
-    for s in range(size):
+    """c(S) = sum alone - reach - max(0, together, apart) for S in [start, stop), in one pass.
+
+    Per S: together = sum_k P_k(S) - H(|S|), and when the rest T = N \\ S runs a commons (at least
+    two of it pool and sum_k P_k(T) exceeds its overhead), per spilled term k at the rest's level
+    X = d_F, F = F_k(T), with A the players before F: S reads reach_k = u (X e(S & A) +
+    sum_{S - A} e_i d_i), its pooled layers below X, u (P(S) - P(S & A) + X (e(S & A) - K)+), leave
+    together, and apart's linear members read the same with their margins. A kinked member's
+    commons of one is max(0, base_i - sum_k u margin_ki min(d_ki, X_k) - H(1)).
+    """
+    terms = len(unit_cost)
+    lb = min(LOW_BITS, n)
+    low_mask = (1 << lb) - 1
+    nl = 1 << lb
+    nh = 1 << (n - lb)
+    low_alone = np.empty(nl)
+    high_alone = np.empty(nh)
+    _half_sums(n, lb, alone, low_alone, high_alone)
+    low_lin = np.empty(nl)
+    high_lin = np.empty(nh)
+    _half_sums(n, lb, linear_value, low_lin, high_lin)
+    low_size = np.empty(nl, dtype=np.int64)
+    high_size = np.empty(nh, dtype=np.int64)
+    _half_counts(n, lb, np.ones(n, dtype=np.int64), low_size, high_size)
+    low_pooled = np.empty(nl, dtype=np.int64)
+    high_pooled = np.empty(nh, dtype=np.int64)
+    _half_counts(n, lb, pooling, low_pooled, high_pooled)
+    # Per term: e, e d, margin and margin d summed over low and high masks.
+    low_t = np.empty((terms, 4, nl))
+    high_t = np.empty((terms, 4, nh))
+    for k in range(terms):
+        _half_sums(n, lb, gain[k], low_t[k, 0], high_t[k, 0])
+        _half_sums(n, lb, demand[k] * gain[k], low_t[k, 1], high_t[k, 1])
+        _half_sums(n, lb, linear_margin[k], low_t[k, 2], high_t[k, 2])
+        _half_sums(n, lb, demand[k] * linear_margin[k], low_t[k, 3], high_t[k, 3])
+    spilling = False
+    for k in range(terms):
+        if spill[k] > 0.0:
+            spilling = True
+    nk = len(kinked)
+    level = np.zeros(terms)
+    last = (1 << n) - 1
+    for s in range(start, stop):
+        sl = s & low_mask
+        sh = s >> lb
+        together = 0.0
+        for k in range(terms):
+            together += term_pool[k, s]
+        together -= overhead_by_size[low_size[sl] + high_size[sh]]
+        cost = low_alone[sl] + high_alone[sh]
+        apart = low_lin[sl] + high_lin[sh]
         runs = False
         if spilling:
-            c = last - s
-            runs = pooled[c] >= 2 and pool[c] > overhead_by_size[pooled[c]]
-        cost = sums[s]
-        together = pool[s] - overhead_by_size[sizes[s]]
+            t = last ^ s
+            count = low_pooled[t & low_mask] + high_pooled[t >> lb]
+            if count >= 2:
+                rest = 0.0
+                for k in range(terms):
+                    rest += term_pool[k, t]
+                runs = rest > overhead_by_size[count]
         if runs:
-            cost -= reach[s]
-            together -= below[s]
+            reach = 0.0
+            below = 0.0
+            unread = 0.0
+            t = last ^ s
+            for k in range(terms):
+                level[k] = 0.0
+                u = spill[k]
+                if u <= 0.0:
+                    continue
+                j = first[k, t]
+                if j < 0:
+                    continue
+                x = demand[k, j]
+                level[k] = x
+                a = s & prefix[k, j]
+                b = s ^ a
+                al = a & low_mask
+                ah = a >> lb
+                bl = b & low_mask
+                bh = b >> lb
+                ea = low_t[k, 0, al] + high_t[k, 0, ah]
+                reach += u * (x * ea + low_t[k, 1, bl] + high_t[k, 1, bh])
+                unread += u * (x * (low_t[k, 2, al] + high_t[k, 2, ah]) + low_t[k, 3, bl] + high_t[k, 3, bh])
+                ga = ea - unit_cost[k]
+                below += u * (term_pool[k, s] - term_pool[k, a] + (x * ga if ga > 0.0 else 0.0))
+            cost -= reach
+            together -= below
+            apart -= unread
         best = together if together > 0.0 else 0.0
         if apart_possible:
-            apart = lin[s] - unread[s] if runs else lin[s]
-            if has_extra:
-                apart += extra[s]
+            for q in range(nk):
+                i = kinked[q]
+                if (s >> i) & 1:
+                    own = kinked_base[q]
+                    if runs:
+                        for k in range(terms):
+                            margin = gain[k, i] - unit_cost[k]
+                            if spill[k] > 0.0 and margin > 0.0:
+                                di = demand[k, i]
+                                own -= spill[k] * margin * (di if di < level[k] else level[k])
+                    own -= h1
+                    if own > 0.0:
+                        apart += own
             if apart > best:
                 best = apart
         out[s] = cost - best
-    out[0] = 0.0
-
-
-@njit(cache=True, nogil=True)
-def runs_at_complement(n: int, pool: FloatArray, overhead_by_size: FloatArray, pooling: BoolArray) -> BoolArray:
-    """Whether the rest N minus S runs a commons, for every S (as commons_combine decides it)."""
-    size = 1 << n
-    pooled = np.zeros(size, dtype=np.int64)
-    for i in range(n):
-        half = 1 << i
-        q = 1 if pooling[i] else 0
-        for t in range(half):
-            pooled[t + half] = pooled[t] + q
-    out = np.zeros(size, dtype=np.bool_)
-    last = size - 1
-    for s in range(size):
-        c = last - s
-        out[s] = pooled[c] >= 2 and pool[c] > overhead_by_size[pooled[c]]
-    return out
-
+    if start == 0:
+        out[0] = 0.0

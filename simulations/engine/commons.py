@@ -249,17 +249,16 @@ class CommonsGame:
         return self.grand_cost() - float(self.private_costs().sum())
 
     def to_explicit(self) -> ExplicitGame:
-        """All 2^n costs in O(K 2^n): per term, one walk over the memberships (_kernels.commons_term).
+        """All 2^n costs in O(K 2^n), in natural bit order (_kernels).
 
-        With members in the term's descending-demand order, layer j (heights between the j-th and
-        (j+1)-th largest demand) depends only on the members among the first j + 1 positions, so
-        walking the positions in that order carries P_k(S) = sum_j width_j (E_j(S) - K)+ along
-        each path. Spillover needs, for every coalition S, the level of the rest T = N \\ S: the
-        first position F where T's own cumulative gain exceeds K; at that position the walk keeps
-        what S draws below it (sum_{i in S} e_i min(d_i, d_F) = d_F E_F(S) + sum_{i in S, i > F}
-        e_i d_i) and its layers below, P(S) - P_{F-1}(S). One gather per term puts the values in
-        natural bit order, and a last pass (_kernels.commons_combine) takes c(S) = sum a_i -
-        reach - max(0, together, apart), with whether the rest runs read at the complement.
+        Per term, P_k(S) comes from S less its member of smallest demand: below that member's
+        demand every member of S stands in the layer, so only the bottom layers change. Spillover
+        needs, for every coalition S, the level of the rest T = N \\ S: the first position F (in
+        descending demand) where T's own cumulative gain exceeds K, found the same way for T. S
+        then draws sum_{i in S} e_i min(d_i, d_F) = d_F e(S & A) + sum_{i in S - A} e_i d_i, with A
+        the players before F, and its layers below d_F are P(S) - P(S & A) + d_F (e(S & A) - K)+.
+        One pass (_kernels.commons_costs) takes c(S) = sum a_i - reach - max(0, together, apart),
+        with whether the rest runs read at the complement.
         """
         cached = self.__dict__.get("_explicit")
         if cached is not None:
@@ -274,7 +273,6 @@ class CommonsGame:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
         size = 1 << n
         h1 = float(self.overhead(np.ones(1))[0])
-        spilling = bool((self.spill > 0).any())
         margin = self._own_margin  # type: ignore[attr-defined]
         # A commons of one pays its member base_i less what outside reading makes unnecessary. Where
         # it pays even with the most reading, apart's term for i is linear in min(d_ki, X_k) and
@@ -286,72 +284,49 @@ class CommonsGame:
         linear = np.zeros(n, dtype=bool)
         linear[possible] = least[possible] >= h1
         kinked = np.array([i for i in possible if not linear[i]], dtype=np.int64)
-        pool = np.zeros(size)  # sum_k P_k(S)
-        reach = np.zeros(size)  # sum_k u_k sum_{i in S} e_ki min(d_ki, X_k), if the rest runs
-        below = np.zeros(size)  # sum_k u_k Q_k(S, X_k): S's pooled layers below the outside level
-        unread = np.zeros(size)  # sum_k u_k sum_{i in S, linear} margin_ki min(d_ki, X_k)
-        levels: list[FloatArray | None] = []  # X_k read at S, natural order, for the kinked members
-        index = np.empty(size, dtype=np.int64)
         terms = len(self.unit_cost)
-
-        def walk(k: int, values: FloatArray, walk_level: FloatArray) -> None:
+        term_pool, first = _kernels.scratch(n, terms)
+        rank = np.empty((terms, n), dtype=np.int64)
+        prefix = np.empty((terms, n), dtype=np.int64)
+        for k in range(terms):
             order = self._order[k]  # type: ignore[attr-defined]
-            _kernels.commons_term(
-                n,
-                np.ascontiguousarray(self.demand[k, order]),
-                np.ascontiguousarray(self.gain[k, order]),
-                np.ascontiguousarray((margin[k] * linear)[order]),
-                float(self.unit_cost[k]),
-                bool(self.spill[k] > 0),
-                values,
-                walk_level,
-                bool(self.spill[k] > 0 and kinked.size),
-            )
+            rank[k, order] = np.arange(n)
+            prefix[k, order] = np.concatenate([[0], np.cumsum(np.int64(1) << order.astype(np.int64))[:-1]])
 
-        def gather(k: int, values: FloatArray, walk_level: FloatArray) -> None:
-            rank = np.empty(n, dtype=np.int64)
-            rank[self._order[k]] = np.arange(n)  # type: ignore[attr-defined]
-            u = float(self.spill[k])
-            _kernels.gather_term(n, _kernels.walk_bits(rank), u, values, pool, reach, unread, below, index)
-            levels.append(walk_level[index] if u > 0 and kinked.size else None)
+        def pools(ks: range) -> None:
+            for k in ks:
+                _kernels.commons_pool(
+                    n, self.demand[k], self.gain[k], rank[k], float(self.unit_cost[k]), bool(self.spill[k] > 0),
+                    term_pool[k], first[k],
+                )  # fmt: skip
 
-        buffers = [(np.empty((4, size)), np.empty(size)) for _ in range(2 if terms > 1 else 1)]
-        if n >= _kernels.PIPELINE_PLAYERS and terms > 1:
-            # The next term's walk runs on a second thread while this term is gathered (both
-            # kernels release the GIL); gathers stay in term order, so the sums are the same.
-            walker = _kernels.walker()
-            pending = walker.submit(walk, 0, *buffers[0])
-            for k in range(terms):
-                pending.result()
-                if k + 1 < terms:
-                    pending = walker.submit(walk, k + 1, *buffers[(k + 1) % 2])
-                gather(k, *buffers[k % 2])
-        else:
-            for k in range(terms):
-                walk(k, *buffers[0])
-                gather(k, *buffers[0])
-        overhead_by_size = self.overhead(np.arange(n + 1, dtype=np.float64))
-        pooling: BoolArray = self._pooling  # type: ignore[attr-defined]
-        extra = np.zeros(size) if kinked.size else np.empty(0)
-        if kinked.size:
-            runs = (
-                _kernels.runs_at_complement(n, pool, overhead_by_size, pooling)
-                if spilling
-                else np.zeros(size, dtype=bool)
-            )
-            masks = np.arange(size, dtype=np.int64)
-            for i in kinked:
-                own: FloatArray | float = float(base[i])
-                for k, x in enumerate(levels):
-                    if x is not None and margin[k, i] > 0:
-                        own = own - self.spill[k] * margin[k, i] * np.minimum(self.demand[k, i], x * runs)
-                extra += np.maximum(np.asarray(own) - h1, 0.0) * ((masks >> i) & 1)
         costs = np.empty(size)
-        _kernels.commons_combine(
-            n, self.alone, np.where(linear, base - h1, 0.0), pool, reach, unread, below, overhead_by_size,
-            pooling, spilling, bool(possible.size), extra, bool(kinked.size), costs,
+        pooling: BoolArray = self._pooling  # type: ignore[attr-defined]
+        shared = (
+            n, self.demand, self.gain, np.ascontiguousarray(margin * linear), prefix, self.unit_cost, self.spill,
+            term_pool, first, self.alone, np.where(linear, base - h1, 0.0),
+            self.overhead(np.arange(n + 1, dtype=np.float64)), pooling.astype(np.int64), bool(possible.size),
+            kinked, np.ascontiguousarray(base[kinked]), h1, costs,
         )  # fmt: skip
-        return ExplicitGame(self.players, costs)
+
+        def costs_between(start: int, stop: int) -> None:
+            _kernels.commons_costs(*shared, start, stop)
+
+        if n >= _kernels.PIPELINE_PLAYERS:
+            # Half the terms' P, then half the coalitions' costs, on a second thread (the kernels
+            # release the GIL; each value is computed the same way wherever it runs).
+            walker = _kernels.walker()
+            pending = walker.submit(pools, range(1, terms, 2))
+            pools(range(0, terms, 2))
+            pending.result()
+            pending = walker.submit(costs_between, 0, size // 2)
+            costs_between(size // 2, size)
+            pending.result()
+        else:
+            pools(range(terms))
+            costs_between(0, size)
+        costs.setflags(write=False)
+        return ExplicitGame(self.players, costs)  # a read-only table is taken without a copy
 
 
 def combine_commons(games: Sequence[CommonsGame], factors: Sequence[float]) -> CommonsGame:

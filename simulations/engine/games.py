@@ -83,7 +83,15 @@ class ExplicitGame:
         n = len(players)
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"an explicit game has at most {MAX_EXPLICIT_PLAYERS} players; got {n}")
-        costs = np.array(self.costs, dtype=np.float64).reshape(-1)
+        costs = self.costs
+        if not (
+            isinstance(costs, np.ndarray)
+            and costs.dtype == np.float64
+            and costs.ndim == 1
+            and not costs.flags.writeable
+            and costs.flags.c_contiguous
+        ):
+            costs = np.array(costs, dtype=np.float64).reshape(-1)  # a read-only float64 vector is kept as is
         if costs.shape != (1 << n,):
             raise InvalidGameError(
                 f"an explicit game on {n} players needs {1 << n} costs (one per bitmask), got {costs.size}"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulations.engine._bits import masks_to_bool
-from simulations.engine._kernels import SUFFIX_BITS
+from simulations.engine._kernels import LOW_BITS
 from simulations.engine.commons import CommonsGame
 
 
@@ -44,7 +44,7 @@ def kinked(game: CommonsGame) -> int:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_the_compiled_table_equals_each_coalition_evaluated(seed: int) -> None:
-    n = 2 + seed % 9 if seed < 50 else SUFFIX_BITS + 1 + seed % 3
+    n = 2 + seed % 9 if seed < 50 else LOW_BITS + 1 + seed % 3
     game = random_commons(seed, n)
     every = masks_to_bool(np.arange(1 << n, dtype=np.int64), n)
     direct = game.costs_of(every)
