@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ._bits import FloatArray, subset_sums
+from ._bits import FloatArray
+from ._excess import check_allocations
 from .commons import CommonsGame
 from .games import ExplicitGame
 from .rules.nucleolus import least_core_epsilon_warm
@@ -83,20 +84,11 @@ def check_draw(
     blocker_excess = np.full((rules, BLOCKERS_PER_DRAW), np.nan)
     if n == 1:
         return DrawCheck(max_excess, in_core, blockers, blocker_excess, 0.0)
-    for r in range(rules):
-        x = allocations[r]
-        excess = subset_sums(x)
-        excess -= table.costs
-        excess[0] = excess[-1] = -np.inf
-        positive = np.flatnonzero(excess > tol)
-        if positive.size > BLOCKERS_PER_DRAW:
-            positive = positive[np.argpartition(excess[positive], -BLOCKERS_PER_DRAW)[-BLOCKERS_PER_DRAW:]]
-        positive = positive[np.argsort(-excess[positive], kind="stable")]
-        max_excess[r] = float(excess[positive[0]]) if positive.size else float(excess.max())
-        efficient = abs(float(x.sum()) - grand) <= tol * n
-        in_core[r] = efficient and not positive.size
-        blockers[r, : positive.size] = positive
-        blocker_excess[r, : positive.size] = excess[positive]
+    max_excess, blocked, blockers, blocker_excess = check_allocations(
+        table.costs, np.asarray(allocations, dtype=np.float64), tol, BLOCKERS_PER_DRAW
+    )
+    efficient = np.abs(allocations.sum(axis=1) - grand) <= tol * n
+    in_core = efficient & ~blocked
     if epsilon is None:
         epsilon, _, _ = least_core_epsilon_warm(table, warm.least_core)
     return DrawCheck(max_excess, in_core, blockers, blocker_excess, float(epsilon))
