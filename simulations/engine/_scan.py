@@ -21,6 +21,7 @@ from ._bits import BoolArray, FloatArray
 # Stands in for c(S) of a coalition that is not free: its excess is about -3e38, so no pass ever
 # counts it, and it stays finite (fastmath loops may assume no infinities).
 NOT_FREE = np.float32(np.finfo(np.float32).max)
+LOWEST = -np.finfo(np.float64).max  # stands in for minus infinity where fastmath loops compare
 LOW_BITS = 11  # the low bits' 2^11 sums (16 KB) stay in L1 while a pass walks the high part
 
 
@@ -80,6 +81,33 @@ def exact_excess(x: FloatArray, costs: FloatArray, scale: float, m: int) -> floa
 
 
 @njit(cache=True, nogil=True)
+def _keep(top_idx: np.ndarray, top_val: FloatArray, state: np.ndarray, m: int, e: float) -> None:
+    """Count coalition m (excess e) and keep it if it is among the len(top_idx) largest so far;
+    state holds the count and the position of the smallest kept value."""
+    k = top_idx.shape[0]
+    found = state[0]
+    state[0] = found + 1
+    if found < k:
+        top_idx[found] = m
+        top_val[found] = e
+        if found == k - 1:
+            state[1] = _smallest(top_val)
+    elif k > 0 and e > top_val[state[1]]:
+        top_idx[state[1]] = m
+        top_val[state[1]] = e
+        state[1] = _smallest(top_val)
+
+
+@njit(cache=True, nogil=True)
+def _smallest(values: FloatArray) -> int:
+    worst = 0
+    for p in range(1, values.shape[0]):
+        if values[p] < values[worst]:
+            worst = p
+    return worst
+
+
+@njit(cache=True, nogil=True)
 def excess_scan(
     x: FloatArray,
     c32: np.ndarray,
@@ -106,9 +134,7 @@ def excess_scan(
     lb = min(n, LOW_BITS)
     low = _sums(x, 0, lb)
     high = _sums(x, lb, n - lb)
-    k = top_idx.shape[0]
-    found = 0
-    worst = 0  # position of the smallest kept value once the top list is full
+    state = np.zeros(2, dtype=np.int64)  # how many found, position of the smallest kept
     cut = threshold - margin
     block = 1 << lb
     for hi in range(high.shape[0]):
@@ -121,23 +147,9 @@ def excess_scan(
             if c32[m] == NOT_FREE or h + (low[j] - np.float64(c32[m])) <= cut:
                 continue
             e = exact_excess(x, costs, scale, m)
-            if e <= threshold:
-                continue
-            if found < k:
-                top_idx[found] = m
-                top_val[found] = e
-                if found == k - 1:
-                    for p in range(k):
-                        if top_val[p] < top_val[worst]:
-                            worst = p
-            elif k > 0 and e > top_val[worst]:
-                top_idx[worst] = m
-                top_val[worst] = e
-                for p in range(k):
-                    if top_val[p] < top_val[worst]:
-                        worst = p
-            found += 1
-    return found
+            if e > threshold:
+                _keep(top_idx, top_val, state, m, e)
+    return int(state[0])
 
 
 @njit(cache=True, nogil=True)
@@ -246,3 +258,86 @@ def mark_span(
                 out[count] = coalition
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _add_to(source: FloatArray, shift: float, out: FloatArray) -> None:
+    for j in range(source.shape[0]):
+        out[j] = source[j] + shift
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _block_excess(sums: FloatArray, block: np.ndarray, tol: float, out: FloatArray) -> int:
+    """out = sums - block; returns how many exceed tol (vectorized)."""
+    count = 0
+    for j in range(sums.shape[0]):
+        value = sums[j] - block[j]
+        out[j] = value
+        count += value > tol
+    return count
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _count_above(values: FloatArray, level: float) -> int:
+    count = 0
+    for j in range(values.shape[0]):
+        count += values[j] > level
+    return count
+
+
+@njit(cache=True, nogil=True)
+def core_scan(
+    x: FloatArray, costs: FloatArray, tol: float, top_idx: np.ndarray, top_val: FloatArray
+) -> tuple[int, float]:
+    """The coalitions S other than the empty and the grand one with x(S) - costs[S] above tol:
+    returns their count and the largest excess over all those S (n >= 2), and writes the len(top_idx)
+    largest positives (all when fewer, in no particular order) into top_idx / top_val.
+
+    Every excess is exactly subset_sums(x)[S] - costs[S], bit for bit: blocks of 2^LOW_BITS
+    coalitions sharing the high part are visited depth first over the high bits, each block's
+    sums being its parent's (the high part without its top bit) plus that player's x, the
+    recurrence subset_sums uses, so one vectorized add per coalition replaces the numpy path's
+    four passes over 2^n arrays (sums, subtraction, comparison, maximum).
+    """
+    n = x.shape[0]
+    lb = min(n, LOW_BITS)
+    nh = n - lb
+    size = 1 << lb
+    full = (1 << n) - 1
+    stack = np.empty((nh + 1, size))
+    stack[0, :] = _sums(x, 0, lb)
+    node = np.zeros(nh + 1, dtype=np.int64)
+    next_bit = np.zeros(nh + 1, dtype=np.int64)
+    buf = np.empty(size)
+    state = np.zeros(2, dtype=np.int64)
+    best = LOWEST
+    level = 0
+    while True:
+        base = node[level] << lb
+        hits = _block_excess(stack[level], costs[base : base + size], tol, buf)
+        if base == 0:
+            hits -= buf[0] > tol
+            buf[0] = LOWEST
+        if base + size - 1 == full:
+            hits -= buf[size - 1] > tol
+            buf[size - 1] = LOWEST
+        if _count_above(buf, best):  # the scalar maximum runs only where it can rise
+            for j in range(size):
+                if buf[j] > best:
+                    best = buf[j]
+        if hits:
+            for j in range(size):
+                if buf[j] > tol:
+                    _keep(top_idx, top_val, state, base + j, buf[j])
+        # the next block depth first: a child adds a higher bit than any its node has
+        while level >= 0 and next_bit[level] >= nh:
+            level -= 1
+        if level < 0:
+            break
+        b = next_bit[level]
+        next_bit[level] = b + 1
+        _add_to(stack[level], x[lb + b], stack[level + 1])
+        node[level + 1] = node[level] | (np.int64(1) << b)
+        next_bit[level + 1] = b + 1
+        level += 1
+    return int(state[0]), best

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ._bits import FloatArray, subset_sums
+from . import _scan
+from ._bits import FloatArray
 from .commons import CommonsGame
 from .games import ExplicitGame
 from .rules.nucleolus import least_core_epsilon_warm
@@ -83,20 +84,18 @@ def check_draw(
     blocker_excess = np.full((rules, BLOCKERS_PER_DRAW), np.nan)
     if n == 1:
         return DrawCheck(max_excess, in_core, blockers, blocker_excess, 0.0)
+    top_idx = np.empty(BLOCKERS_PER_DRAW, dtype=np.int64)
+    top_val = np.empty(BLOCKERS_PER_DRAW)
     for r in range(rules):
-        x = allocations[r]
-        excess = subset_sums(x)
-        excess -= table.costs
-        excess[0] = excess[-1] = -np.inf
-        positive = np.flatnonzero(excess > tol)
-        if positive.size > BLOCKERS_PER_DRAW:
-            positive = positive[np.argpartition(excess[positive], -BLOCKERS_PER_DRAW)[-BLOCKERS_PER_DRAW:]]
-        positive = positive[np.argsort(-excess[positive], kind="stable")]
-        max_excess[r] = float(excess[positive[0]]) if positive.size else float(excess.max())
+        x = np.ascontiguousarray(allocations[r], dtype=np.float64)
+        # every excess subset_sums(x) - costs, in one compiled pass (_scan.core_scan)
+        count, max_excess[r] = _scan.core_scan(x, table.costs, tol, top_idx, top_val)
+        kept = min(count, BLOCKERS_PER_DRAW)
+        order = np.lexsort((top_idx[:kept], -top_val[:kept]))  # largest first, ties by mask
         efficient = abs(float(x.sum()) - grand) <= tol * n
-        in_core[r] = efficient and not positive.size
-        blockers[r, : positive.size] = positive
-        blocker_excess[r, : positive.size] = excess[positive]
+        in_core[r] = efficient and not count
+        blockers[r, :kept] = top_idx[:kept][order]
+        blocker_excess[r, :kept] = top_val[:kept][order]
     if epsilon is None:
         epsilon, _, _ = least_core_epsilon_warm(table, warm.least_core)
     return DrawCheck(max_excess, in_core, blockers, blocker_excess, float(epsilon))

@@ -52,7 +52,7 @@ def test_excess_scan_counts_and_keeps_the_same_coalitions_as_numpy(n: int, seed:
     excess = subset_sums(x) - costs / scale
     ranked = np.sort(excess[free])[::-1]
     if ranked.size == 0:  # one player: only the empty and the grand coalition, neither free
-        threshold = -np.inf
+        threshold = 0.0
     elif where == "none":
         threshold = float(ranked[0]) + 1e-12
     elif where == "few":
@@ -148,3 +148,55 @@ def test_costs_to_float32_rounds_each_scaled_cost_and_blocks_the_ends() -> None:
     _scan.costs_to_float32(costs, 7.0, out)
     np.testing.assert_array_equal(out[1:-1], (costs[1:-1] / 7.0).astype(np.float32))
     assert out[0] == out[-1] == _scan.NOT_FREE
+
+
+def numpy_core_check(x, costs, tol, k):
+    """The numpy pass of check_draw before _scan.core_scan."""
+    excess = subset_sums(x) - costs
+    excess[0] = excess[-1] = -np.inf
+    positive = np.flatnonzero(excess > tol)
+    count = positive.size
+    if positive.size > k:
+        positive = positive[np.argpartition(excess[positive], -k)[-k:]]
+    return count, float(excess.max()), set(positive.tolist()), excess
+
+
+@pytest.mark.parametrize("n", [2, 3, 11, 12, 16])
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("where", ["none", "few", "many"])
+def test_core_scan_equals_the_numpy_core_check(n: int, seed: int, where: str) -> None:
+    """Count of blocking coalitions, the largest excess (bit for bit) and the kept blockers equal
+    the numpy pass's, with no blocking coalition, a few or many more than are kept."""
+    rng = np.random.default_rng(seed)
+    costs = rng.uniform(0.5, 2.0, 1 << n) * 10.0 ** rng.integers(0, 7)
+    costs[0] = 0.0
+    x = rng.uniform(0.0, 2.0, n) * costs[-1] / n
+    excess = subset_sums(x) - costs
+    ranked = np.sort(excess[1:-1])[::-1]
+    pick = {"none": 0, "few": min(3, len(ranked) - 1), "many": min(40, len(ranked) - 1)}[where]
+    tol = float(ranked[pick]) + (abs(float(ranked[0])) * 1e-12 + 1e-300 if where == "none" else 0.0)
+    k = 8
+    want_count, want_max, want, values = numpy_core_check(x, costs, tol, k)
+    top_idx = np.empty(k, dtype=np.int64)
+    top_val = np.empty(k)
+    count, best = _scan.core_scan(x, costs, tol, top_idx, top_val)
+    kept = min(count, k)
+    assert count == want_count
+    assert best == want_max
+    assert set(top_idx[:kept].tolist()) == want
+    np.testing.assert_array_equal(top_val[:kept], values[top_idx[:kept]])
+
+
+def test_core_scan_leaves_out_the_empty_and_the_grand_coalition() -> None:
+    """The grand coalition's excess (here the only positive one) and the empty one's (0, above
+    every other) are neither counted nor the largest."""
+    n = 12
+    costs = np.full(1 << n, 100.0)
+    costs[0] = 0.0
+    costs[-1] = 1.0
+    x = np.ones(n)  # x(N) - c(N) = 11 > 0; every other excess is |S| - 100 < 0
+    top_idx = np.empty(8, dtype=np.int64)
+    top_val = np.empty(8)
+    count, best = _scan.core_scan(x, costs, 0.0, top_idx, top_val)
+    assert count == 0
+    assert best == 11.0 - 100.0  # eleven members, the largest other coalitions
