@@ -296,21 +296,8 @@ class _Problem:
 def _echelon(rows: FloatArray, n: int) -> tuple[FloatArray, list[int]]:
     """The reduced row echelon form of `rows` (its r non-zero rows) and its pivot columns."""
     a = np.array(rows, dtype=np.float64)
-    pivots: list[int] = []
-    row = 0
-    for col in range(n):
-        if row == len(a):
-            break
-        best = row + int(np.argmax(np.abs(a[row:, col])))
-        if abs(a[best, col]) <= SPAN_TOL:
-            continue
-        a[[row, best]] = a[[best, row]]
-        a[row] /= a[row, col]
-        others = np.arange(len(a)) != row
-        a[others] -= np.outer(a[others, col], a[row])
-        pivots.append(col)
-        row += 1
-    return np.ascontiguousarray(a[: len(pivots)]), pivots
+    pivots = _scan.echelon(a, SPAN_TOL)
+    return np.ascontiguousarray(a[: len(pivots)]), pivots.tolist()
 
 
 _NO_MASKS = np.zeros(0, dtype=np.int64)

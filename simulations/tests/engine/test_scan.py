@@ -200,3 +200,38 @@ def test_core_scan_leaves_out_the_empty_and_the_grand_coalition() -> None:
     count, best = _scan.core_scan(x, costs, 0.0, top_idx, top_val)
     assert count == 0
     assert best == 11.0 - 100.0  # eleven members, the largest other coalitions
+
+
+def numpy_echelon(rows, n):
+    """The numpy Gauss-Jordan loop of span_masks before _scan.echelon."""
+    a = np.array(rows, dtype=np.float64)
+    pivots: list[int] = []
+    row = 0
+    for col in range(n):
+        if row == len(a):
+            break
+        best = row + int(np.argmax(np.abs(a[row:, col])))
+        if abs(a[best, col]) <= SPAN_TOL:
+            continue
+        a[[row, best]] = a[[best, row]]
+        a[row] /= a[row, col]
+        others = np.arange(len(a)) != row
+        a[others] -= np.outer(a[others, col], a[row])
+        pivots.append(col)
+        row += 1
+    return a[: len(pivots)], pivots
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_echelon_gives_the_numpy_loops_pivots_and_entries_bit_for_bit(seed: int) -> None:
+    """On random 0/1 rows (with dependent and repeated rows) and on random real rows."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 21))
+    rows = (rng.random((int(rng.integers(1, n + 3)), n)) < rng.uniform(0.1, 0.9)).astype(np.float64)
+    rows = np.vstack([np.ones(n), rows, rows[:1]])
+    if seed % 4 == 0:
+        rows = rng.normal(size=rows.shape)
+    want, want_pivots = numpy_echelon(rows, n)
+    got, pivots = _echelon(rows, n)
+    assert pivots == want_pivots
+    np.testing.assert_array_equal(got, want)
