@@ -40,6 +40,7 @@ class IncrementalLP:
             ("presolve", "off"),
             ("primal_feasibility_tolerance", 1e-10),
             ("dual_feasibility_tolerance", 1e-10),
+            ("simplex_dual_edge_weight_strategy", 1),
         ):
             self._h.setOptionValue(name, value)
         k = len(cost)
@@ -78,8 +79,11 @@ class IncrementalLP:
         self._h.changeColBounds(int(col), float(lower), float(upper))
         self._h.changeColCost(int(col), float(cost))
 
-    def relax(self, row: int) -> None:
-        self._h.changeRowBounds(int(row), -np.inf, np.inf)
+    def delete_rows(self, rows: np.ndarray) -> None:
+        """Remove the given rows; the others keep their order and move down to fill the gaps."""
+        if len(rows):
+            self._h.deleteRows(len(rows), np.asarray(rows, dtype=np.int32))
+            self.rows -= len(rows)
 
     def solve(self) -> tuple[FloatArray, FloatArray] | None:
         """(column values, row duals) at the optimum, or None if HiGHS did not reach one."""

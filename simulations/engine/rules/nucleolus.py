@@ -8,12 +8,14 @@ Steps (Maschler, Peleg & Shapley 1979; constraint generation as in Benedek, Flie
 1. Stage LP: minimize eps subject to x(S) - c(S) <= eps for the free coalitions, x(B) - c(B) = e_B
    for the fixed basis B, and the domain's bounds. Only a working set of coalitions is written
    into the LP: singletons, their complements and the most violated coalitions so far.
-2. Separation: evaluate every excess at once (subset sums, O(2^n)); add the most violated free
+2. Separation: evaluate every excess (one compiled pass over all 2^n coalitions, _scan.excess_scan:
+   a float32 copy of the costs filters, the float64 costs decide); add the most violated free
    coalitions and their complements, and re-solve until none exceeds eps. The restricted
    optimum is then optimal for the full stage LP, and its duals (zero elsewhere) are optimal.
 3. Coalitions with a positive dual are tight in every optimal solution: fix their excess at eps,
    keeping only those linearly independent of the basis. Coalitions whose incidence vector now
-   lies in the span of the basis have a fixed excess and leave the free set.
+   lies in the span of the basis have a fixed excess and leave the free set (their LP rows are
+   deleted).
 4. Repeat until the basis has rank n; then x solves the square system of fixed coalitions.
 Each stage raises the rank by at least one, so at most n - 1 stages run.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
+from .. import _scan
 from .._bits import FloatArray, masks_to_bool, subset_sums
 from ..errors import EngineError
 from ..games import ExplicitGame
@@ -52,8 +55,12 @@ class _Problem:
         n = game.n
         self.n = n
         self.full = (1 << n) - 1
-        self.scale = max(1.0, float(np.abs(game.costs).max()))
-        self.c = game.costs / self.scale
+        self.costs = game.costs
+        self.scale = max(1.0, float(self.costs.max()), -float(self.costs.min()))
+        self._c: FloatArray | None = None
+        # c(S) / scale in float32, NOT_FREE where S is not free: all excess_scan reads per coalition
+        self._c32 = np.empty(1 << n, dtype=np.float32)
+        _scan.costs_to_float32(self.costs, self.scale, self._c32)
         self.free = np.ones(1 << n, dtype=bool)
         self.free[0] = self.free[self.full] = False
         self.in_work = np.zeros(1 << n, dtype=bool)
@@ -61,19 +68,36 @@ class _Problem:
         singles = np.int64(1) << np.arange(n, dtype=np.int64)
         self._add_work(singles)
         self.x_bounds: list[tuple[float | None, float | None]] = [
-            (None, float(self.c[1 << i]) + slack / self.scale) if imputation else (None, None) for i in range(n)
+            (None, self.cost(1 << i) + slack / self.scale) if imputation else (None, None) for i in range(n)
         ]
         self.eq_rows: list[FloatArray] = [np.ones(n)]
-        self.eq_vals: list[float] = [float(self.c[self.full])]
+        self.eq_vals: list[float] = [self.cost(self.full)]
         self.q = np.ones((n, 1)) / np.sqrt(n)
         self.lp_solves = 0
         self.basis: list[int] = []  # masks of the fixed coalitions, in the order they were fixed
         self._lp: _highs.IncrementalLP | None = None
-        self._row_of = np.full(1 << n, -1, dtype=np.int64)  # LP row of each coalition's inequality
+        self._row_of: dict[int, int] = {}  # LP row of each coalition's inequality in the incremental LP
+        self._lp_keys: list[int] = []  # what each LP row is: a coalition's inequality (its mask), or -1
         self._in_lp = np.zeros(0, dtype=np.int64)  # masks with a live row in the incremental LP
-        self._buf = np.empty(1 << n)  # scratch for excesses and projections (one 2^n pass each)
-        self._flag = np.empty(1 << n, dtype=bool)
+        self._top_idx = np.empty(BATCH, dtype=np.int64)
+        self._top_val = np.empty(BATCH)
         self._eq_in_lp = 0
+
+    @property
+    def c(self) -> FloatArray:
+        """Every scaled cost c(S) / scale (built on first use: the incremental path reads costs
+        one coalition at a time and never needs it)."""
+        if self._c is None:
+            self._c = self.costs / self.scale
+        return self._c
+
+    def cost(self, mask: int) -> float:
+        """c(S) / scale of one coalition (the same value as self.c[mask])."""
+        return float(self.costs[mask] / self.scale)
+
+    def costs_of(self, masks: np.ndarray) -> FloatArray:
+        """c(S) / scale of the given coalitions (the same values as self.c[masks])."""
+        return np.asarray(self.costs[masks] / self.scale, dtype=np.float64)
 
     def _add_work(self, masks: np.ndarray) -> None:
         masks = np.asarray(masks, dtype=np.int64)
@@ -148,7 +172,8 @@ class _Problem:
             self._add_work(violated)
 
     def _solve_incremental(self) -> _Stage:
-        """The stage LP on one warm-started HiGHS model: rows are added, never rebuilt."""
+        """The stage LP on one warm-started HiGHS model: rows are added and, once their coalition
+        leaves the free set, deleted; the model is never rebuilt."""
         n = self.n
         if self._lp is None:
             lower = np.full(n + 1, -np.inf)
@@ -161,24 +186,31 @@ class _Problem:
             new = np.array(self.eq_rows[self._eq_in_lp :])
             vals = np.array(self.eq_vals[self._eq_in_lp :])
             lp.add_rows(np.hstack([new, np.zeros((len(new), 1))]), vals, vals)
+            self._lp_keys.extend([-1] * len(new))
             self._eq_in_lp = len(self.eq_rows)
         stale = self._in_lp[~self.free[self._in_lp]]
-        for mask in stale:
-            lp.relax(int(self._row_of[mask]))
-            self._row_of[mask] = -1
+        if stale.size:
+            # Deleted rather than relaxed: the model stays small and each later solve is cheaper
+            # (a third of the per-draw HiGHS time at 20 players, measured; see the module docstring).
+            lp.delete_rows(np.array([self._row_of[m] for m in stale.tolist()]))
+            gone = set(stale.tolist())
+            self._lp_keys = [k for k in self._lp_keys if k not in gone]
+            self._row_of = {k: i for i, k in enumerate(self._lp_keys) if k >= 0}
         self._in_lp = self._in_lp[self.free[self._in_lp]]
         while True:
             pending = np.unique(np.concatenate(self._pending)) if self._pending else np.zeros(0, dtype=np.int64)
             self._pending = []
-            new_masks = pending[self.free[pending] & (self._row_of[pending] < 0)]
+            pending = pending[self.free[pending]]
+            new_masks = np.array([m for m in pending.tolist() if m not in self._row_of], dtype=np.int64)
             if new_masks.size:
                 members = masks_to_bool(new_masks, n).astype(np.float64)
                 rows = lp.add_rows(
                     np.hstack([members, -np.ones((len(new_masks), 1))]),
                     np.full(len(new_masks), -np.inf),
-                    self.c[new_masks],
+                    self.costs_of(new_masks),
                 )
-                self._row_of[new_masks] = rows
+                self._row_of.update(zip(new_masks.tolist(), rows.tolist(), strict=True))
+                self._lp_keys.extend(new_masks.tolist())
                 self._in_lp = np.concatenate([self._in_lp, new_masks])
             solved = lp.solve()
             self.lp_solves += 1
@@ -187,18 +219,21 @@ class _Problem:
             values, row_duals = solved
             x = np.asarray(values[:n], dtype=np.float64)
             eps = float(values[n])
-            excess = subset_sums(x, self._buf)
-            excess -= self.c
-            np.greater(excess, eps + FEAS_TOL, out=self._flag)
-            self._flag &= self.free
-            violated = np.flatnonzero(self._flag)
-            if violated.size == 0:
+            found = _scan.excess_scan(
+                x,
+                self._c32,
+                self.costs,
+                self.scale,
+                eps + FEAS_TOL,
+                _scan.scan_margin(x, 1.0),  # |c(S) / scale| <= 1 by the choice of scale
+                self._top_idx,
+                self._top_val,
+            )
+            if found == 0:
                 masks = np.sort(self._in_lp)
-                duals = -row_duals[self._row_of[masks]]
+                duals = -row_duals[[self._row_of[m] for m in masks.tolist()]]
                 return _Stage(x, eps, masks, duals, self.lp_solves)
-            if violated.size > BATCH:
-                violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
-            self._add_work(violated)
+            self._add_work(self._top_idx[: min(found, BATCH)].copy())
 
     def _solve_anchor_incremental(self, eps: float, anchor: FloatArray) -> _Stage:
         """After the epsilon stage on the incremental LP: fix eps, add a distance column t and the
@@ -219,6 +254,7 @@ class _Problem:
             np.concatenate([np.full(n, -np.inf), anchor]),
             np.concatenate([anchor, np.full(n, np.inf)]),
         )
+        self._lp_keys.extend([-1] * (2 * n))
         return self._solve_incremental()
 
     def fix(self, stage: _Stage) -> int:
@@ -238,17 +274,35 @@ class _Problem:
             unit = residual / norm
             self.q = np.hstack([self.q, unit[:, None]])
             self.eq_rows.append(chi)
-            self.eq_vals.append(float(self.c[mask]) + stage.eps)
+            self.eq_vals.append(self.cost(mask) + stage.eps)
             self.basis.append(mask)
             added += 1
             if len(self.eq_rows) == n:
                 break
-        if added:
-            self.free[span_masks(np.array(self.eq_rows), n)] = False
+        if added and len(self.eq_rows) == n:
+            self.free[:] = False  # rank n: every coalition's excess is fixed (listing 2^n would say so)
+            self._c32[:] = _scan.NOT_FREE
+        elif added:
+            reduced, pivots = _echelon(np.array(self.eq_rows), n)
+            others = np.array(sorted(set(range(n)) - set(pivots)), dtype=np.int64)
+            pivot_cols = np.array(pivots, dtype=np.int64)
+            _scan.mark_span(reduced, pivot_cols, others, SPAN_TOL, self.free, self._c32, _NO_MASKS)
         return added
 
     def final_x(self) -> FloatArray:
         return np.asarray(np.linalg.solve(np.array(self.eq_rows), np.array(self.eq_vals)))
+
+
+def _echelon(rows: FloatArray, n: int) -> tuple[FloatArray, list[int]]:
+    """The reduced row echelon form of `rows` (its r non-zero rows) and its pivot columns."""
+    a = np.array(rows, dtype=np.float64)
+    pivots = _scan.echelon(a, SPAN_TOL)
+    return np.ascontiguousarray(a[: len(pivots)]), pivots.tolist()
+
+
+_NO_MASKS = np.zeros(0, dtype=np.int64)
+_NO_FLAGS = np.zeros(0, dtype=bool)
+_NO_COSTS = np.zeros(0, dtype=np.float32)
 
 
 def span_masks(rows: FloatArray, n: int) -> np.ndarray:
@@ -257,39 +311,16 @@ def span_masks(rows: FloatArray, n: int) -> np.ndarray:
     In reduced row echelon form with pivot columns p_1..p_r, a vector v of the span is the sum of
     v[p_j] times row j, so a 0/1 vector of the span is fixed by which pivots it contains: for each
     subset P of the pivots, the sum of the rows in P must be 0 or 1 in every other column, and
-    then the coalition is P plus the columns where it is 1. That lists the span's coalitions in
-    O((n - r) 2^r) instead of projecting all 2^n incidence vectors onto the span (O(r 2^n), which
-    took two thirds of a 20-player nucleolus when measured).
+    then the coalition is P plus the columns where it is 1 (_scan.mark_span, which `fix` calls
+    to mark them directly). That lists the span's coalitions in O((n - r) 2^r) instead of
+    projecting all 2^n incidence vectors onto the span (O(r 2^n), which took two thirds of a
+    20-player nucleolus when measured).
     """
-    a = np.array(rows, dtype=np.float64)
-    pivots: list[int] = []
-    row = 0
-    for col in range(n):
-        if row == len(a):
-            break
-        best = row + int(np.argmax(np.abs(a[row:, col])))
-        if abs(a[best, col]) <= SPAN_TOL:
-            continue
-        a[[row, best]] = a[[best, row]]
-        a[row] /= a[row, col]
-        others = np.arange(len(a)) != row
-        a[others] -= np.outer(a[others, col], a[row])
-        pivots.append(col)
-        row += 1
-    r = len(pivots)
-    pivot_bits = np.zeros(1 << r, dtype=np.int64)
-    size = 1
-    for col in pivots:
-        pivot_bits[size : 2 * size] = pivot_bits[:size] | (1 << col)
-        size *= 2
-    ok = np.ones(1 << r, dtype=bool)
-    masks = pivot_bits
-    for col in sorted(set(range(n)) - set(pivots)):
-        value = subset_sums(a[:r, col])
-        one = np.abs(value - 1.0) <= SPAN_TOL
-        ok &= one | (np.abs(value) <= SPAN_TOL)
-        masks = masks | (one.astype(np.int64) << col)
-    return masks[ok]
+    reduced, pivots = _echelon(rows, n)
+    others = np.array(sorted(set(range(n)) - set(pivots)), dtype=np.int64)
+    out = np.empty(1 << len(pivots), dtype=np.int64)
+    count = _scan.mark_span(reduced, np.array(pivots, dtype=np.int64), others, SPAN_TOL, _NO_FLAGS, _NO_COSTS, out)
+    return out[:count]
 
 
 @dataclass(frozen=True)
