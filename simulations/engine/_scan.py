@@ -8,7 +8,7 @@ row index filled with -1 per problem. `excess_scan` makes one pass that reads 4 
 coalition and writes nothing of size 2^n (see its docstring); `mark_span` lists the coalitions a
 fixed basis determines without the numpy version's 2^r-long intermediate arrays. Measured on the
 bench scenario's 15 draws in one process, the per-draw nucleolus plus core check went from 85 ms
-to the figure in the module docstring of rules/nucleolus.py.
+to 26 ms of CPU (bench/engine read 24 ms on the idle machine later; docs/model.md, section 10).
 """
 
 from __future__ import annotations
