@@ -68,18 +68,23 @@ def scratch(n: int, terms: int) -> tuple[FloatArray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _half_sums(n: int, lb: int, values: FloatArray, low: FloatArray, high: FloatArray) -> None:
-    """Sums of `values` over every mask of the low lb players (low) and of the others (high)."""
-    low[0] = 0.0
-    for i in range(lb):
-        half = 1 << i
-        for t in range(half):
-            low[t + half] = low[t] + values[i]
-    high[0] = 0.0
-    for i in range(n - lb):
-        half = 1 << i
-        for t in range(half):
-            high[t + half] = high[t] + values[lb + i]
+def subset_sums_into(values: np.ndarray, first: int, bits: int, out: np.ndarray) -> None:
+    """out[m] = the sum of values[first + i] over the bits i of m, for every m < 2^bits, by
+    doubling (any numeric dtype; the same order of additions as _bits.subset_sums)."""
+    out[0] = 0
+    size = 1
+    for i in range(bits):
+        v = values[first + i]
+        for t in range(size):
+            out[size + t] = out[t] + v
+        size *= 2
+
+
+@njit(cache=True, nogil=True)
+def _half_sums(n: int, lb: int, values: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """Sums (or counts) of `values` over every mask of the low lb players (low) and of the others (high)."""
+    subset_sums_into(values, 0, lb, low)
+    subset_sums_into(values, lb, n - lb, high)
 
 
 @njit(cache=True, nogil=True)
@@ -151,21 +156,6 @@ def commons_pool(
 
 
 @njit(cache=True, nogil=True)
-def _half_counts(n: int, lb: int, flags: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
-    """How many players with a flag each low and high mask holds."""
-    low[0] = 0
-    for i in range(lb):
-        half = 1 << i
-        for t in range(half):
-            low[t + half] = low[t] + flags[i]
-    high[0] = 0
-    for i in range(n - lb):
-        half = 1 << i
-        for t in range(half):
-            high[t + half] = high[t] + flags[lb + i]
-
-
-@njit(cache=True, nogil=True)
 def commons_costs(
     n: int,
     demand: FloatArray,  # (K, n)
@@ -210,10 +200,10 @@ def commons_costs(
     _half_sums(n, lb, linear_value, low_lin, high_lin)
     low_size = np.empty(nl, dtype=np.int64)
     high_size = np.empty(nh, dtype=np.int64)
-    _half_counts(n, lb, np.ones(n, dtype=np.int64), low_size, high_size)
+    _half_sums(n, lb, np.ones(n, dtype=np.int64), low_size, high_size)
     low_pooled = np.empty(nl, dtype=np.int64)
     high_pooled = np.empty(nh, dtype=np.int64)
-    _half_counts(n, lb, pooling, low_pooled, high_pooled)
+    _half_sums(n, lb, pooling, low_pooled, high_pooled)
     # Per term: e, e d, margin and margin d summed over low and high masks.
     low_t = np.empty((terms, 4, nl))
     high_t = np.empty((terms, 4, nh))

@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from ._bits import BoolArray, FloatArray
+from ._kernels import subset_sums_into
 
 # Stands in for c(S) of a coalition that is not free: its excess is about -3e38, so no pass ever
 # counts it, and it stays finite (fastmath loops may assume no infinities).
@@ -42,15 +43,9 @@ def costs_to_float32(costs: FloatArray, scale: float, out: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True)
 def _sums(x: FloatArray, first: int, bits: int) -> FloatArray:
-    """Subset sums of x[first : first + bits], by doubling."""
+    """Subset sums of x[first : first + bits]."""
     out = np.empty(1 << bits)
-    out[0] = 0.0
-    size = 1
-    for i in range(bits):
-        xi = x[first + i]
-        for j in range(size):
-            out[size + j] = out[j] + xi
-        size *= 2
+    subset_sums_into(x, first, bits, out)
     return out
 
 
