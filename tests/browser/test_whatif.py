@@ -64,3 +64,29 @@ def test_the_what_if_panel_updates_without_a_page_load_and_saves_a_new_scenario(
     saved = Scenario.objects.get(name=f"Founders — what if {borealis.name}: openness = 0.5")
     assert saved.overrides == {str(borealis.pk): {"openness": 0.5}}
     assert page.url.endswith(saved.get_absolute_url())
+
+
+def test_a_value_typed_the_moment_the_panel_appears_is_not_lost(page, log_in):
+    """The new panel answers input as soon as it is in the page (htmx settles at once, not 20 ms later).
+
+    CI once lost the first value this way: the test typed within htmx's default settle delay, before
+    the new input had its listeners, and no request was ever sent.
+    """
+    world = seed_world()
+    scenario = ScenarioFactory(consortium=world.consortium, name="Founders", labs=world.labs, rules=["shapley"])
+    borealis = world.labs[1]
+    log_in("coord", world.password)
+    page.goto(scenario.get_absolute_url())
+    # Type into the new input in the same turn of the event loop as the swap that adds it.
+    page.evaluate(
+        """() => new MutationObserver((changes, observer) => {
+            const input = document.querySelector('#whatif_value');
+            if (!input) return;
+            observer.disconnect();
+            input.value = '0.2';
+            input.dispatchEvent(new Event('input', {bubbles: true}));
+        }).observe(document.body, {childList: true, subtree: true})"""
+    )
+    page.locator("#whatif").get_by_label("Change").select_option(f"o.{borealis.pk}.openness")
+    page.locator('#whatif-results[data-state="result"]').wait_for(timeout=5_000)
+    assert f"{borealis.name}: openness" in page.locator(".whatif-change").inner_text()
