@@ -37,17 +37,26 @@ PIPELINE_PLAYERS = 16
 # Masks are split into their low LOW_BITS players and the rest; sums over each half come from small tables.
 LOW_BITS = 10
 
-_walker: tuple[int, ThreadPoolExecutor] | None = None
+_pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+_pools_lock = threading.Lock()
 _scratch = threading.local()
 
 
+def thread_pool(name: str) -> ThreadPoolExecutor:
+    """This process's one-thread pool called `name`, made anew after a fork (a pool's thread does
+    not survive into a forked worker). "commons-table" runs the second half of a table; Monte
+    Carlo builds the next draw's table on "draw-ahead" (montecarlo.simulate_chunk)."""
+    with _pools_lock:
+        held = _pools.get(name)
+        if held is None or held[0] != os.getpid():
+            held = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
+            _pools[name] = held
+        return held[1]
+
+
 def walker() -> ThreadPoolExecutor:
-    """This process's one-thread pool for the second half of a table (made anew after a fork: a
-    pool's thread does not survive into a forked worker)."""
-    global _walker
-    if _walker is None or _walker[0] != os.getpid():
-        _walker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="commons-table"))
-    return _walker[1]
+    """The pool for the second half of a table."""
+    return thread_pool("commons-table")
 
 
 def scratch(n: int, terms: int) -> tuple[FloatArray, np.ndarray]:

@@ -28,7 +28,7 @@ count on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -217,17 +217,28 @@ class CommonsGame:
             savings += float(self._apart(s[None, :], outside[None, :])[0])
         return float(self.alone[s].sum()) - savings
 
+    def _memo(self, name: str, compute: Callable[[], FloatArray]) -> FloatArray:
+        """A value kept on the (immutable) game: a Monte Carlo draw asks for c(N) about twelve
+        times and for the stand-alone costs five, and each evaluation took 1-2 ms at 20 players
+        (a sixth of a draw's time outside the table and the LPs, measured)."""
+        held = self.__dict__.get(name)
+        if held is None:
+            held = np.asarray(compute(), dtype=np.float64)
+            held.setflags(write=False)
+            object.__setattr__(self, name, held)
+        return held.copy()
+
     def standalone(self) -> FloatArray:
         """c({i}): each player's outside option (alone, reading what the rest publish)."""
-        return self.costs_of(np.eye(self.n, dtype=bool))
+        return self._memo("_standalone", lambda: self.costs_of(np.eye(self.n, dtype=bool)))
 
     def grand_cost(self) -> float:
-        return float(self.costs_of(np.ones((1, self.n), dtype=bool))[0])
+        return float(self._memo("_grand", lambda: self.costs_of(np.ones((1, self.n), dtype=bool)))[0])
 
     def costs_without_each(self) -> FloatArray:
         if self.n == 1:
             return np.zeros(1)
-        return self.costs_of(~np.eye(self.n, dtype=bool))
+        return self._memo("_without_each", lambda: self.costs_of(~np.eye(self.n, dtype=bool)))
 
     def private_costs(self) -> FloatArray:
         """What each member pays itself in the grand coalition: all but its share of the joint costs.
@@ -235,6 +246,9 @@ class CommonsGame:
         Under a joint commons that is everything but the commons and the overhead; when the
         members do best apart, each pays its own way and nothing is joint.
         """
+        return self._memo("_private", self._private_costs)
+
+    def _private_costs(self) -> FloatArray:
         full = np.ones(self.n, dtype=bool)
         arr = self.arrangement(full)
         if arr.mode == APART:
@@ -248,7 +262,7 @@ class CommonsGame:
         """The commons' cost and the overhead in the grand coalition: c(N) minus the private costs."""
         return self.grand_cost() - float(self.private_costs().sum())
 
-    def to_explicit(self) -> ExplicitGame:
+    def to_explicit(self, *, split: bool = True) -> ExplicitGame:
         """All 2^n costs in O(K 2^n), in natural bit order (_kernels).
 
         Per term, P_k(S) comes from S less its member of smallest demand: below that member's
@@ -259,15 +273,20 @@ class CommonsGame:
         the players before F, and its layers below d_F are P(S) - P(S & A) + d_F (e(S & A) - K)+.
         One pass (_kernels.commons_costs) takes c(S) = sum a_i - reach - max(0, together, apart),
         with whether the rest runs read at the complement.
+
+        From _kernels.PIPELINE_PLAYERS on, half the work runs on a second thread unless `split` is
+        False (Monte Carlo builds the next draw's table on its own thread meanwhile, where one
+        thread costs less CPU: the split's two threads contend for memory). Either way every value
+        is computed the same way.
         """
         cached = self.__dict__.get("_explicit")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        table = self._build_explicit()
+        table = self._build_explicit(split)
         object.__setattr__(self, "_explicit", table)  # several rules and the core check share one table
         return table
 
-    def _build_explicit(self) -> ExplicitGame:
+    def _build_explicit(self, split: bool = True) -> ExplicitGame:
         n = self.n
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
@@ -312,7 +331,7 @@ class CommonsGame:
         def costs_between(start: int, stop: int) -> None:
             _kernels.commons_costs(*shared, start, stop)
 
-        if n >= _kernels.PIPELINE_PLAYERS:
+        if split and n >= _kernels.PIPELINE_PLAYERS:
             # Half the terms' P, then half the coalitions' costs, on a second thread (the kernels
             # release the GIL; each value is computed the same way wherever it runs).
             walker = _kernels.walker()

@@ -13,12 +13,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _kernels
 from ._bits import FloatArray
+from .commons import CommonsGame
 from .drawstability import (
     BLOCKERS_PER_DRAW,
     MAX_DRAW_PLAYERS,
@@ -258,6 +261,16 @@ class ChunkResult:
         )
 
 
+def _draw(spec: ScenarioSpec, k: int, table: bool) -> tuple[CommonsGame, FloatArray]:
+    """Draw k's game (with its table of every coalition's cost when `table`) and each member's
+    cost alone without the consortium's spillover."""
+    labs, params = draw_inputs(spec, k)
+    game = build_game(labs, params)
+    if table:
+        game.to_explicit(split=False)  # kept on the game; on one thread, beside the rules of the draw before
+    return game, build_game(labs, params, spillover=False).standalone()
+
+
 def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     """Run draws start .. stop - 1 of the scenario's Monte Carlo."""
     if not 0 <= start <= stop <= spec.draws:
@@ -273,18 +286,22 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     # Beyond the table: the run's checked_draws(n, draws), wherever the chunk starts.
     separated = [k for k in checked_draws(n, spec.draws) if start <= k < stop] if checks is None else []
     separations: list[Any] = []
+    tables = checks is not None
+    # Draw k + 1's table is built on another thread while draw k's rules and checks run: the
+    # table's kernels release the GIL, and the LPs (HiGHS holds it) leave the second core idle.
+    ahead = _kernels.thread_pool("draw-ahead") if tables and m > 1 else None
+    pending: Future[tuple[CommonsGame, FloatArray]] | None = None
     for row, k in enumerate(range(start, stop)):
-        labs, params = draw_inputs(spec, k)
-        game = build_game(labs, params)
+        game, no_consortium[row] = pending.result() if pending is not None else _draw(spec, k, tables)
+        pending = ahead.submit(_draw, spec, k + 1, tables) if ahead is not None and k + 1 < stop else None
         standalone[row] = game.standalone()
-        no_consortium[row] = build_game(labs, params, spillover=False).standalone()
         epsilon = None
         for r, rule in enumerate(spec.rules):
             if checks is not None and rule == "nucleolus":
                 allocated[r, row] = nucleolus(game.to_explicit(), seed=warm.nucleolus).values
                 continue
             if checks is not None and rule == "least_core":
-                epsilon, allocated[r, row] = least_core(game.to_explicit())
+                epsilon, allocated[r, row] = least_core(game.to_explicit(), seed=warm.least_core)
                 continue
             allocated[r, row] = allocate(
                 game,

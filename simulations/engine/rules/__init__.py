@@ -98,7 +98,7 @@ def allocate(
         return Allocation(name, result.values, True, None, how, game.players, extra)
     if name == "least_core":
         eps, values = _nucleolus.least_core(_explicit(game, MAX_NUCLEOLUS_PLAYERS, "the least core"))
-        how = "LP (HiGHS): least-core point nearest to the proportional split (max norm)"
+        how = "LP (HiGHS) for epsilon, then the least-core point nearest to the proportional split (Euclidean)"
         return Allocation(name, values, True, None, how, game.players, {"epsilon": eps})
     if name == "weighted":
         if weights is None:

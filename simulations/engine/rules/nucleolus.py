@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog, nnls
 
 from .. import _scan
 from .._bits import FloatArray, masks_to_bool, subset_sums
@@ -113,43 +113,24 @@ class _Problem:
         if count > 0:
             self._add_work(np.argpartition(excess, -count)[-count:])
 
-    def solve(self, *, fixed_eps: float | None = None, anchor: FloatArray | None = None) -> _Stage:
-        """Minimize eps (or, with an anchor, the max-norm distance to it at eps = fixed_eps)."""
-        if anchor is None and fixed_eps is None and _highs.available():
+    def solve(self) -> _Stage:
+        """Minimize eps over the stage's constraints (incremental HiGHS, or linprog without it)."""
+        if _highs.available():
             return self._solve_incremental()
-        if anchor is not None and fixed_eps is not None and self._lp is not None:
-            return self._solve_anchor_incremental(fixed_eps, anchor)
         n = self.n
         eq_a = np.array(self.eq_rows)
-        extra = 1 if anchor is not None else 0
-        a_eq = np.hstack([eq_a, np.zeros((len(eq_a), 1 + extra))])
+        a_eq = np.hstack([eq_a, np.zeros((len(eq_a), 1))])
         b_eq = np.array(self.eq_vals)
-        objective = np.zeros(n + 1 + extra)
+        objective = np.zeros(n + 1)
         objective[-1] = 1.0
-        eps_bounds: tuple[float | None, float | None] = (None, None)
-        if fixed_eps is not None:
-            eps_bounds = (fixed_eps, fixed_eps)
-        bounds = [*self.x_bounds, eps_bounds] + ([(0.0, None)] if anchor is not None else [])
-        anchor_rows = np.zeros((0, n + 1 + extra))
-        anchor_b = np.zeros(0)
-        if anchor is not None:
-            eye = np.eye(n)
-            ones = np.ones((n, 1))
-            anchor_rows = np.vstack(
-                [
-                    np.hstack([eye, np.zeros((n, 1)), -ones]),
-                    np.hstack([-eye, np.zeros((n, 1)), -ones]),
-                ]
-            )
-            anchor_b = np.concatenate([anchor, -anchor])
+        bounds = [*self.x_bounds, (None, None)]
         while True:
             masks = np.flatnonzero(self.in_work & self.free)
             members = masks_to_bool(masks, n).astype(np.float64)
-            a_ub = np.hstack([members, -np.ones((len(masks), 1)), np.zeros((len(masks), extra))])
             res = linprog(
                 objective,
-                A_ub=np.vstack([a_ub, anchor_rows]),
-                b_ub=np.concatenate([self.c[masks], anchor_b]),
+                A_ub=np.hstack([members, -np.ones((len(masks), 1))]),
+                b_ub=self.c[masks],
                 A_eq=a_eq,
                 b_eq=b_eq,
                 bounds=bounds,
@@ -235,28 +216,6 @@ class _Problem:
                 return _Stage(x, eps, masks, duals, self.lp_solves)
             self._add_work(self._top_idx[: min(found, BATCH)].copy())
 
-    def _solve_anchor_incremental(self, eps: float, anchor: FloatArray) -> _Stage:
-        """After the epsilon stage on the incremental LP: fix eps, add a distance column t and the
-        rows |x_i - anchor_i| <= t, minimize t, and go on generating the violated coalitions
-        (the stage's working set carries over, so few rounds remain)."""
-        assert self._lp is not None
-        n = self.n
-        lp = self._lp
-        lp.set_column(n, eps, eps, 0.0)
-        t = lp.add_column(0.0, np.inf, 1.0)
-        rows = np.zeros((2 * n, t + 1))
-        rows[:n, :n] = np.eye(n)
-        rows[n:, :n] = np.eye(n)
-        rows[:n, t] = -1.0  # x_i - t <= anchor_i
-        rows[n:, t] = 1.0  # x_i + t >= anchor_i
-        lp.add_rows(
-            rows,
-            np.concatenate([np.full(n, -np.inf), anchor]),
-            np.concatenate([anchor, np.full(n, np.inf)]),
-        )
-        self._lp_keys.extend([-1] * (2 * n))
-        return self._solve_incremental()
-
     def fix(self, stage: _Stage) -> int:
         """Fix the positive-dual coalitions; return how many independent rows were added."""
         n = self.n
@@ -288,6 +247,34 @@ class _Problem:
             pivot_cols = np.array(pivots, dtype=np.int64)
             _scan.mark_span(reduced, pivot_cols, others, SPAN_TOL, self.free, self._c32, _NO_MASKS)
         return added
+
+    def project(self, anchor: FloatArray, bound: float) -> FloatArray:
+        """The point nearest (Euclidean) to `anchor` with x(N) = c(N) and x(S) - c(S) <= bound for
+        every free S, all scaled: least distance programming on the working set (least_distance),
+        then a pass over every coalition adds the violated ones, until none is. The epsilon
+        stage's working set holds the coalitions that pin the least core, so one to three rounds
+        are usual at 20 players. anchor must sum to c(N) (the equality then reads 1 @ y = 0)."""
+        n = self.n
+        work = np.sort(self._in_lp) if self._lp is not None else np.flatnonzero(self.in_work & self.free)
+        while True:
+            members = masks_to_bool(work, n).astype(np.float64)
+            # y = x - anchor: -members @ y >= -(c(S) + bound - anchor(S)), and 1 @ y = 0 as two rows.
+            g = np.vstack([-members, np.ones((1, n)), -np.ones((1, n))])
+            h = np.concatenate([members @ anchor - self.costs_of(work) - bound, [0.0, 0.0]])
+            x = anchor + least_distance(g, h)
+            found = _scan.excess_scan(
+                x,
+                self._c32,
+                self.costs,
+                self.scale,
+                bound + FEAS_TOL,
+                _scan.scan_margin(x, 1.0),
+                self._top_idx,
+                self._top_val,
+            )
+            if found == 0:
+                return x
+            work = np.union1d(work, self._top_idx[: min(found, BATCH)])
 
     def final_x(self) -> FloatArray:
         return np.asarray(np.linalg.solve(np.array(self.eq_rows), np.array(self.eq_vals)))
@@ -401,20 +388,42 @@ def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) 
     return stage.eps * problem.scale, stage.x * problem.scale, tight
 
 
-def least_core(game: ExplicitGame) -> tuple[float, FloatArray]:
-    """The least-core point closest (max norm) to the proportional split, and the epsilon.
+def least_core(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[float, FloatArray]:
+    """The least-core point nearest (Euclidean distance) to the proportional split, and the epsilon.
 
-    The closest point need not be unique (coordinates off the binding distance may move), so it is
-    solved from a cold working set every time, continuing on the epsilon stage's LP
-    (_solve_anchor_incremental): the same game gives the same point wherever it is asked for
-    (seeding from another draw could land on another point of the same distance).
+    The epsilon stage is `least_core_epsilon_warm`'s LP; the point is the projection of the
+    proportional split onto the least core, {x : x(N) = c(N), x(S) - c(S) <= eps for all S}
+    (_Problem.project). A projection onto a convex set is unique, so the point depends only on
+    the game: `seed` (coalition masks, as for the epsilon) changes how fast it is found, never
+    what is found (a property test checks seeded against cold to 1e-12 of c(N)).
     """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)
+    if seed is not None and len(seed):
+        masks = np.asarray(seed, dtype=np.int64)
+        problem._add_work(masks[(masks > 0) & (masks < problem.full)])
     stage = problem.solve()
     alone = game.standalone()
     anchor = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
-    eps = stage.eps + FEAS_TOL
-    point = problem.solve(fixed_eps=eps, anchor=anchor)
-    return stage.eps * problem.scale, point.x * problem.scale
+    point = problem.project(anchor, stage.eps + FEAS_TOL)
+    return stage.eps * problem.scale, point * problem.scale
+
+
+def least_distance(g: FloatArray, h: FloatArray) -> FloatArray:
+    """The shortest y with g @ y >= h (least distance programming), by non-negative least squares
+    (Lawson & Hanson 1974, Solving Least Squares Problems, chapter 23): with E = [g^T; h^T] and
+    f = (0, ..., 0, 1), solve min |E u - f| over u >= 0 (scipy.optimize.nnls, an active-set
+    method); the residual r = E u - f gives y = -r[:n] / r[n], and r = 0 means no y exists."""
+    m, n = g.shape
+    e = np.vstack([g.T, h[None, :]])
+    f = np.zeros(n + 1)
+    f[n] = 1.0
+    try:
+        u, _ = nnls(e, f, maxiter=max(50 * m, 1000))
+    except RuntimeError as error:  # its iteration limit
+        raise EngineError(f"the least-core projection did not converge: {error}") from error
+    r = e @ u - f
+    if not -r[n] > 1e-12:
+        raise EngineError("the least-core projection found no feasible point")
+    return np.asarray(-r[:n] / r[n], dtype=np.float64)
