@@ -272,9 +272,13 @@ class _Problem:
                 self._top_idx,
                 self._top_val,
             )
-            if found == 0:
+            violated = self._top_idx[: min(found, BATCH)]
+            new = np.setdiff1d(violated, work)
+            if found == 0 or new.size == 0:
+                # Nothing violated, or only coalitions already in the program, by the rounding
+                # of the least-squares solve (below 1e-9 of the costs: the scan's threshold).
                 return x
-            work = np.union1d(work, self._top_idx[: min(found, BATCH)])
+            work = np.union1d(work, new)
 
     def final_x(self) -> FloatArray:
         return np.asarray(np.linalg.solve(np.array(self.eq_rows), np.array(self.eq_vals)))
