@@ -24,7 +24,7 @@ run: install
 test: install-dev
 	scripts/ensure-chromium
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PY=$(PY) scripts/run-tests $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
