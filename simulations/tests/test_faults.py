@@ -206,7 +206,8 @@ def test_broker_restarted_without_persistence_while_a_run_is_queued_is_noticed_o
     wait_for(lambda: queue_length(broker) == 1, timeout=30, interval=0.05, what="the run to be sent again")
     noticed = time.monotonic() - back
     assert noticed <= 1 + SLACK, noticed  # SIMULATION_DISPATCH_INTERVAL is 1 s here
-    assert run_get(run).dispatched_at > sent_at
+    # The watchdog records the new dispatch just after it publishes (CI once read between the two).
+    wait_for(lambda: run_get(run).dispatched_at > sent_at, timeout=5, interval=0.05, what="the new dispatch time")
     wait_for(lambda: "'dispatched': 1" in watcher.output(), timeout=10, what="the watchdog's report")
 
     start_worker(concurrency=1)
