@@ -106,6 +106,11 @@ class _Problem:
         self.in_work[both] = True
         self._pending.append(both)
 
+    def seed_with(self, seed: np.ndarray) -> None:
+        """Start the working set from `seed` (coalition masks; the empty and grand ones are dropped)."""
+        masks = np.asarray(seed, dtype=np.int64)
+        self._add_work(masks[(masks > 0) & (masks < self.full)])
+
     def seed_from(self, x: FloatArray, count: int) -> None:
         excess = subset_sums(x) - self.c
         excess[~self.free] = -np.inf
@@ -348,8 +353,7 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
     problem = _Problem(game, imputation, slack)
     start = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
     if seed is not None and len(seed):
-        masks = np.asarray(seed, dtype=np.int64)
-        problem._add_work(masks[(masks > 0) & (masks < problem.full)])
+        problem.seed_with(seed)
     else:
         problem.seed_from(start, 4 * n)
     levels: list[float] = []
@@ -384,9 +388,7 @@ def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) 
         return 0.0, np.array([game.grand_cost()]), np.zeros(0, dtype=np.int64)
     problem = _Problem(game, imputation=False)
     if seed is not None and len(seed):
-        masks = np.asarray(seed, dtype=np.int64)
-        masks = masks[(masks > 0) & (masks < problem.full)]
-        problem._add_work(masks)
+        problem.seed_with(seed)
     stage = problem.solve()
     tight = stage.masks[stage.duals > DUAL_TOL].astype(np.int64)
     return stage.eps * problem.scale, stage.x * problem.scale, tight
@@ -405,8 +407,7 @@ def least_core(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[floa
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)
     if seed is not None and len(seed):
-        masks = np.asarray(seed, dtype=np.int64)
-        problem._add_work(masks[(masks > 0) & (masks < problem.full)])
+        problem.seed_with(seed)
     stage = problem.solve()
     alone = game.standalone()
     anchor = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
