@@ -219,7 +219,7 @@ class _Problem:
                 masks = np.sort(self._in_lp)
                 duals = -row_duals[[self._row_of[m] for m in masks.tolist()]]
                 return _Stage(x, eps, masks, duals, self.lp_solves)
-            self._add_work(self._top_idx[: min(found, BATCH)].copy())
+            self._add_work(self._top_idx[:found].copy())
 
     def fix(self, stage: _Stage) -> int:
         """Fix the positive-dual coalitions; return how many independent rows were added."""
@@ -277,7 +277,7 @@ class _Problem:
                 self._top_idx,
                 self._top_val,
             )
-            violated = self._top_idx[: min(found, BATCH)]
+            violated = self._top_idx[:found]
             new = np.setdiff1d(violated, work)
             if found == 0 or new.size == 0:
                 # Nothing violated, or only coalitions already in the program, by the rounding
