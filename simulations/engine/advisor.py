@@ -160,7 +160,8 @@ def _central(labs: tuple[LabInput, ...], params: Params, rule: str, weights: Seq
     else:
         full = check_stability(game, x, least_core=True)
         eps = full.least_core_epsilon if math.isfinite(full.least_core_epsilon) else None
-        in_core = full.in_core or (None if not full.exhaustive else False)
+        # A blocking coalition found is a real one: not in the core, whether or not the search is exhaustive.
+        in_core = True if full.in_core else False if full.exhaustive or full.blocking_coalition else None
         nonempty = True if full.in_core else None if eps is None else eps <= _tolerance(grand, standalone)
         if full.in_core:
             eps = None

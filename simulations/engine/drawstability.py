@@ -236,10 +236,9 @@ SEPARATION_MAX_DRAWS = 50
 SEPARATION_SECONDS = 2.0
 # Rounds of the least-core cutting planes per draw (a count, not a clock, so results repeat).
 SEPARATION_ROUNDS = 12
-# With spillover the local search gives the cuts and no bound, so the cutting planes can only ever
-# prove the core empty; a few rounds (each a search of well under a second at 50 members) do.
-SEARCH_ROUNDS = 3
 METHOD_SEPARATION = "exact separation (HiGHS MILP over all coalitions)"
+# Runs stored before engine 2.5 checked draws with spillover by local search alone; their method
+# still reads so (summarize_separated), though every check now is exact separation.
 METHOD_SEARCH = "local search (spillover: no exact separation)"
 
 
@@ -268,17 +267,21 @@ def _flags(mask: int, n: int) -> np.ndarray:
 
 
 def max_excess_bracket(
-    game: CommonsGame, x: FloatArray, *, time_limit: float = SEPARATION_SECONDS
+    game: CommonsGame, x: FloatArray, *, time_limit: float = SEPARATION_SECONDS, enough: float | None = None
 ) -> tuple[dict[int, float], float, bool]:
     """Coalitions found with their exact excess x(S) - c(S) (masks as ints), an upper bound on the
-    largest excess over proper coalitions, and whether the search is exact.
+    largest excess over proper coalitions, and whether the program proved its optimum.
 
-    Without spillover: singletons directly, members apart in closed form and one joint commons by
-    the separation program (separation.commons_max_excess_bound); the bound is the program's
-    optimum, or its dual bound when the time limit stops it. With spillover the program does not
-    model the rest's level (a bilevel problem): a greedy local search (stability._max_excess_searched)
-    finds real coalitions but no bound (infinite). Proven optimal, the bound is the largest exact
-    excess found."""
+    Singletons directly, members apart in closed form and the separation program
+    (separation.commons_max_excess_bound: one joint commons without spillover, every arrangement
+    and the rest's levels with it); the bound is the program's optimum, or its dual bound when the
+    time limit stops it. Proven optimal, the bound is the largest exact excess found.
+
+    With spillover the program is much slower (seconds from 20 members on), so a greedy local
+    search (stability._max_excess_searched) runs first: when `enough` is given and the search finds
+    a coalition whose excess exceeds it (a blocker, for a verdict; a violated cut, for the
+    least-core planes), that answers the caller and the program does not run (the bound is then
+    infinite). Otherwise its coalition joins the program's (HiGHS takes no starting point)."""
     n = game.n
     single = x - game.standalone()
     found = {1 << i: float(single[i]) for i in range(n)}
@@ -289,24 +292,29 @@ def max_excess_bracket(
     apart[order[: int(np.clip((single > 0).sum(), 2, n - 1))]] = True
     rows = [apart]
     if (game.spill > 0).any():
-        members, _ = _max_excess_searched(game, x)
-        if members is not None:
-            rows.append(members)
-        upper, exact = np.inf, False
-    else:
-        members, exact, bound = commons_max_excess_bound(game, x, time_limit=time_limit)
-        if members is not None:
-            rows.append(members)
-        # Proven optimal, the program's coalition is the largest excess: its exact value (below) is
-        # the bound, free of HiGHS's feasibility tolerance; stopped early, the dual bound is.
-        upper = -np.inf if exact else bound
+        searched, value = _max_excess_searched(game, x)
+        if searched is not None:
+            rows.append(searched)
+        if enough is not None and max(value, float(single.max())) > enough:
+            return _evaluated(game, x, rows, found), np.inf, False
+    members, exact, bound = commons_max_excess_bound(game, x, time_limit=time_limit)
+    if members is not None:
+        rows.append(members)
+    # Proven optimal, the program's coalition is the largest excess: its exact value (below) is
+    # the bound, free of HiGHS's feasibility tolerance; stopped early, the dual bound is.
+    upper = -np.inf if exact else bound
+    found = _evaluated(game, x, rows, found)
+    upper = max(upper, float(max(found.values())))
+    return found, upper, exact
+
+
+def _evaluated(game: CommonsGame, x: FloatArray, rows: list[np.ndarray], found: dict[int, float]) -> dict[int, float]:
+    """`found` with the exact excess of each coalition in `rows` (membership flags) added."""
     stack = np.array(rows)
     values = stack.astype(np.float64) @ x - game.costs_of(stack)
     for flags, value in zip(stack, values, strict=True):
         found[_mask(flags)] = float(value)
-    # Without spillover members apart have an additive excess, exactly the closed form's.
-    upper = max(upper, float(max(found.values())))
-    return found, upper, exact
+    return found
 
 
 @dataclass(frozen=True)
@@ -315,7 +323,8 @@ class SeparatedDraw:
     upper bound (equal when proven, infinite without a bound), whether no blocker was found (the
     in-core verdict: a proof when the search is exact and the bound at most the tolerance), whether
     the verdict is decided, the blockers found (masks as ints, largest first) and their excesses;
-    the least-core epsilon's bracket; whether the search is exact (no spillover)."""
+    the least-core epsilon's bracket; whether the search is exact (every check from engine 2.5 on:
+    runs stored before it checked draws with spillover by local search)."""
 
     max_excess: FloatArray  # (R,)
     max_excess_upper: FloatArray  # (R,)
@@ -357,7 +366,7 @@ def least_core_bracket(
         return 0.0, 0.0
     for _ in range(rounds if upper > tol else 0):
         x, lower = least_core_over(game, np.array([_flags(mask, n) for mask in cuts]), grand)
-        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit)
+        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit, enough=lower + tol)
         upper = min(upper, max(bound, lower))
         if upper <= tol or lower > tol:
             break  # the sign is decided: the core is non-empty, or empty
@@ -392,14 +401,14 @@ def check_draw_separation(
     decided = np.ones(rules, dtype=bool)
     blockers: list[tuple[int, ...]] = []
     blocker_excess = np.full((rules, BLOCKERS_PER_DRAW), np.nan)
-    exact = not bool((game.spill > 0).any())
+    exact = True  # the programs are exact with and without spillover; the time limit leaves brackets
     if n == 1:
         return SeparatedDraw(max_excess, upper, in_core, decided, ((),) * rules, blocker_excess, 0.0, 0.0, exact)
     eps_upper = np.inf
     seeds: dict[int, None] = {}
     for r in range(rules):
         x = allocations[r]
-        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit)
+        found, bound, _ = max_excess_bracket(game, x, time_limit=time_limit, enough=tol)
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         best = ranked[0][1]
         blocking = [(mask, value) for mask, value in ranked if value > tol][:BLOCKERS_PER_DRAW]
@@ -416,7 +425,7 @@ def check_draw_separation(
         game,
         list(seeds),
         time_limit=time_limit,
-        rounds=rounds if exact else min(rounds, SEARCH_ROUNDS),
+        rounds=rounds,
         upper=eps_upper,
     )
     return SeparatedDraw(

@@ -96,26 +96,24 @@ def check_stability(game: Game, x: FloatArray | Any, *, least_core: bool = True)
         )
         if eps_note:
             method += "; " + eps_note
-    elif isinstance(game, CommonsGame) and not (game.spill > 0).any():
+    elif isinstance(game, CommonsGame):
         mask, excess, exhaustive = _max_excess_commons(game, alloc)
         eps, eps_note = _least_core_cutting(game, excess, _max_excess_commons) if least_core else (float("nan"), None)
-        method = (
-            "exact mixed-integer search over the commons game's structure (HiGHS), singletons directly"
-            if exhaustive
-            else "mixed-integer search stopped before proving optimality: the blocking check "
-            "is a lower bound, not a proof"
-        )
+        if exhaustive:
+            method = "exact mixed-integer search over the commons game's structure (HiGHS), singletons directly"
+        elif excess > tol:
+            method = (
+                "a blocking coalition found by local search proves the verdict; the largest excess may be "
+                "larger than the one reported (with spillover the exact program runs only when the search "
+                "finds no blocker)"
+            )
+        else:
+            method = (
+                "mixed-integer search stopped before proving optimality: the blocking check "
+                "is a lower bound, not a proof"
+            )
         if eps_note:
             method += "; " + eps_note
-    elif isinstance(game, CommonsGame):
-        mask, excess = _max_excess_searched(game, alloc)
-        eps = float("nan")
-        exhaustive = False
-        method = (
-            f"local search over coalitions of the {game.n} members (greedy flips from every singleton and from the "
-            "grand coalition): with spillover the exact search is not available beyond "
-            f"{MAX_ENUMERATED_PLAYERS} members, so the largest excess found is a lower bound, not a proof"
-        )
     else:
         raise TooLargeError(
             f"a core check of a {game.n}-player game needs the model's structure or n <= {MAX_ENUMERATED_PLAYERS}"
@@ -256,10 +254,14 @@ def _max_excess_structured(game: StructuredGame, x: FloatArray) -> tuple[np.ndar
 
 
 def _max_excess_commons(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | None, float, bool]:
-    """Largest excess: singletons directly, one joint commons by the MILP, members apart in closed form.
+    """Largest excess: singletons directly, members apart in closed form and the separation MILP
+    (one joint commons without spillover, every arrangement with it: separation.py).
 
     Without spillover, apart(S) is additive (each member's commons of one, where it pays), so the best
     coalition apart takes every member whose x_i - c({i}) is positive, kept between 2 and n - 1 members.
+    With spillover the program is much slower (seconds from 20 members on), so a greedy local search
+    runs first: a coalition it finds with a positive excess (above the tolerance) proves the verdict,
+    and is returned, not proven the largest, without the program.
     """
     n = game.n
     single = x - game.standalone()
@@ -270,7 +272,14 @@ def _max_excess_commons(game: CommonsGame, x: FloatArray) -> tuple[np.ndarray | 
     candidates: list[tuple[np.ndarray, float]] = [(np.eye(n, dtype=bool)[int(order[0])], float(single[order[0]]))]
     if n > 2:
         candidates.append((apart, float(x[apart].sum() - game.costs_of(apart[None, :])[0])))
-    members, optimal = commons_max_excess_milp(game, x, time_limit=MILP_SECONDS)
+    if n > 2 and (game.spill > 0).any():
+        searched, value = _max_excess_searched(game, x)
+        if searched is not None:
+            candidates.append((searched, value))
+        if max(value for _, value in candidates) > _tolerance(game):
+            flags, value = max(candidates, key=lambda item: item[1])
+            return flags, value, False
+    members, optimal = commons_max_excess_milp(game, x, time_limit=MILP_SECONDS) if n > 2 else (None, True)
     if members is not None:
         candidates.append((members, float(x[members].sum() - game.costs_of(members[None, :])[0])))
     flags, value = max(candidates, key=lambda item: item[1])
@@ -315,15 +324,15 @@ def _least_core_cutting(
     grand = game.grand_cost()
     started = time.perf_counter()
     lower, upper = -np.inf, known
-    proven = True
     while True:
         x, lower = least_core_over(game, np.array(cuts), grand)
         found, value, optimal = separate(game, x)
-        proven = proven and optimal
         if optimal:
             upper = min(upper, max(value, lower))
         if found is None or value <= lower + _tolerance(game):
-            return lower, None if proven else "the separation search was not proven optimal"
+            # Converged exactly when this last search is proven: earlier cuts are real coalitions
+            # whichever search found them.
+            return lower, None if optimal else "the separation search was not proven optimal"
         if time.perf_counter() - started > LEAST_CORE_SECONDS:
             return upper, (
                 f"least-core epsilon not converged after {LEAST_CORE_SECONDS:g} s: it lies in "

@@ -107,23 +107,30 @@ def test_large_commons_games_without_spillover_use_the_exact_search(monkeypatch:
     assert fast.least_core_epsilon >= full.least_core_epsilon - 1e-6 * max(1.0, abs(full.least_core_epsilon))
 
 
-def test_large_commons_games_with_spillover_say_the_search_is_not_a_proof(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With spillover, beyond the enumeration limit the search is greedy: labelled non-exhaustive,
-    never claims core membership, and what it finds is a lower bound on the enumerated largest excess."""
+@pytest.mark.parametrize("rule", ["shapley", "nucleolus", "equal"])
+def test_large_commons_games_with_spillover_use_the_exact_search(monkeypatch: pytest.MonkeyPatch, rule: str) -> None:
+    """With spillover too, beyond the enumeration limit the check is exact: the same verdict as
+    enumeration, and the blocking coalition really blocks. Where the local search finds a blocker
+    first, that settles the verdict (labelled, its largest excess a lower bound); otherwise the
+    MILP (the rest's levels written with binaries) proves it, with the enumerated largest excess."""
     game = build_game(random_labs(8, 5), Params())
-    explicit = game.to_explicit()
-    for rule in ("shapley", "equal"):
-        x = allocate(game, rule).values
-        _, enumerated = stability_module._max_excess_enumerated(explicit, x)
-        monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 4)
-        s = check_stability(game, x)
-        monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 20)
-        assert not s.exhaustive and not s.in_core
-        assert "lower bound, not a proof" in s.method
-        assert s.max_excess <= enumerated + 1e-9 * game.grand_cost()
-        if s.blocking_coalition:
-            members = np.array([p in s.blocking_coalition for p in game.players])
-            assert x[members].sum() - game.costs_of(members[None, :])[0] == pytest.approx(s.max_excess)
+    assert (game.spill > 0).any()
+    x = allocate(game, rule).values
+    full = check_stability(game, x)
+    monkeypatch.setattr(stability_module, "MAX_ENUMERATED_PLAYERS", 4)
+    monkeypatch.setattr(stability_module, "LEAST_CORE_SECONDS", 5.0)
+    fast = check_stability(game, x)
+    assert fast.in_core == full.in_core
+    if fast.exhaustive:
+        assert "exact mixed-integer search" in fast.method
+        assert fast.max_excess == pytest.approx(full.max_excess, rel=1e-9, abs=1e-6)
+    else:
+        assert "found by local search proves the verdict" in fast.method and not fast.in_core
+        assert 0 < fast.max_excess <= full.max_excess + 1e-9 * game.grand_cost()
+    assert fast.least_core_epsilon >= full.least_core_epsilon - 1e-6 * max(1.0, abs(full.least_core_epsilon))
+    if fast.blocking_coalition:
+        members = np.array([p in fast.blocking_coalition for p in game.players])
+        assert x[members].sum() - game.costs_of(members[None, :])[0] == pytest.approx(fast.max_excess)
 
 
 def test_a_member_charged_above_its_outside_option_blocks() -> None:
