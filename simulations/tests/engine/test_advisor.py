@@ -173,3 +173,24 @@ def test_core_sentences(before, after, text):
 @pytest.mark.parametrize(("value", "text"), [(2.1e6, "2.1M"), (350_000, "350k"), (900, "900"), (3.2e9, "3.2B")])
 def test_gpu_hours_text(value, text):
     assert gpu_hours_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("exhaustive", "blocking", "expected"),
+    [(True, None, False), (True, ("lab0",), False), (False, ("lab0", "lab1"), False), (False, None, None)],
+)
+def test_a_blocking_coalition_found_settles_the_verdict_even_without_a_proof(
+    monkeypatch: pytest.MonkeyPatch, exhaustive: bool, blocking: tuple[str, ...] | None, expected: bool | None
+) -> None:
+    """Beyond the table a check may stop short of a proof (a time limit, or with spillover the
+    local search's blocker): a coalition it names is a real one, so the variant is not in the core;
+    with none named and no proof the verdict stays open (None)."""
+    from simulations.engine import advisor as advisor_module
+    from simulations.engine.stability import Stability
+
+    def not_in_core(game, x, *, least_core=True):
+        return Stability(False, True, blocking, 1.0 if blocking else 0.0, float("nan"), exhaustive, "test")
+
+    monkeypatch.setattr(advisor_module, "check_stability", not_in_core)
+    central = advisor_module._central(tuple(random_labs(3, 1)), Params(), "shapley", [1.0] * 3, 0)
+    assert central.in_core is expected
