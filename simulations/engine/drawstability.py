@@ -236,6 +236,10 @@ SEPARATION_MAX_DRAWS = 50
 SEPARATION_SECONDS = 2.0
 # Rounds of the least-core cutting planes per draw (a count, not a clock, so results repeat).
 SEPARATION_ROUNDS = 12
+# With spillover a round costs a local search and often a program stopped at its limit: 1 to 7 s
+# at 50 to 100 members, and 12 rounds left the sign of epsilon open at 50 and at 100 members
+# (83 s a draw at 100, measured), so fewer rounds are run, as the local search alone had before.
+SPILL_ROUNDS = 3
 METHOD_SEPARATION = "exact separation (HiGHS MILP over all coalitions)"
 # Runs stored before engine 2.5 checked draws with spillover by local search alone; their method
 # still reads so (summarize_separated), though every check now is exact separation.
@@ -388,9 +392,10 @@ def check_draw_separation(
 ) -> SeparatedDraw:
     """check_draw without the 2^n table: every rule's allocation (rows) against the core of `game`
     by max_excess_bracket, and the least-core epsilon by least_core_bracket (SEPARATION_SECONDS and
-    SEPARATION_ROUNDS unless given)."""
+    SEPARATION_ROUNDS, SPILL_ROUNDS with spillover, unless given)."""
     time_limit = SEPARATION_SECONDS if time_limit is None else time_limit
-    rounds = SEPARATION_ROUNDS if rounds is None else rounds
+    if rounds is None:
+        rounds = SPILL_ROUNDS if (game.spill > 0).any() else SEPARATION_ROUNDS
     n = game.n
     rules = allocations.shape[0]
     grand = game.grand_cost()
