@@ -109,6 +109,13 @@ def commons_max_excess_bound(
         bounds=Bounds(np.zeros(nvar), ub),
         options={"mip_rel_gap": 1e-9, "time_limit": time_limit, "disp": False},
     )
+    return _outcome(res, np.arange(iz, iz + n), scale)
+
+
+def _outcome(res: Any, members: np.ndarray, scale: float) -> tuple[np.ndarray | None, bool, float]:
+    """(members found, proven optimal, upper bound in money) of a maximising program solved as a
+    minimisation: the optimum when proven, HiGHS's dual bound when the time limit stops it
+    (infinite when it has none)."""
     optimal = bool(res.status == 0)
     if optimal:
         ceiling = -float(res.fun) * scale
@@ -117,7 +124,7 @@ def commons_max_excess_bound(
         ceiling = -float(dual) * scale if dual is not None and np.isfinite(dual) else np.inf
     if res.x is None:
         return None, False, ceiling
-    return np.asarray(res.x[iz : iz + n] > 0.5), optimal, ceiling
+    return np.asarray(res.x[members] > 0.5), optimal, ceiling
 
 
 class _Program:
@@ -334,13 +341,4 @@ def commons_max_excess_spill(
                     if sorted_d[k, p] <= demand[k, i] and width[k, p] > 0.0:
                         reading.append((int(q[k, p]), float(margin[k, i] * spill[k] * width[k, p])))
             prog.row([(int(alpha[j]), 1.0), (int(beta[j]), cap), *reading], -np.inf, best + cap)
-    res = prog.solve(time_limit)
-    optimal = bool(res.status == 0)
-    if optimal:
-        ceiling = -float(res.fun) * scale
-    else:
-        dual = getattr(res, "mip_dual_bound", None)
-        ceiling = -float(dual) * scale if dual is not None and np.isfinite(dual) else np.inf
-    if res.x is None:
-        return None, False, ceiling
-    return np.asarray(res.x[z] > 0.5), optimal, ceiling
+    return _outcome(prog.solve(time_limit), z, scale)
