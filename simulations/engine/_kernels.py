@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,6 +35,8 @@ from ._bits import FloatArray
 
 # From this many players half of a table is computed on a second thread.
 PIPELINE_PLAYERS = 16
+# A table's costs are computed in this many tasks (Job), so two threads can share them.
+COST_CHUNKS = 16
 # Masks are split into their low LOW_BITS players and the rest; sums over each half come from small tables.
 LOW_BITS = 10
 
@@ -74,6 +77,59 @@ def scratch(n: int, terms: int) -> tuple[FloatArray, np.ndarray]:
         held = (np.empty(size * terms), np.empty(size * terms, dtype=np.int8))
         _scratch.arrays = held
     return held[0][: size * terms].reshape(terms, size), held[1][: size * terms].reshape(terms, size)
+
+
+class Job:
+    """Tasks in phases that any number of threads may run together: a phase's tasks start once the
+    phase before has finished. A table is one (its terms' pools, then its coalitions' costs in
+    chunks), so the thread that needs it can take the tasks its builder has not reached yet:
+    Monte Carlo's draw-ahead thread builds the next draw's table while the main thread runs the
+    draw's rules, and the main thread, done with them, helps instead of waiting (montecarlo).
+    Where a task runs does not change what it computes."""
+
+    def __init__(self, phases: Sequence[Sequence[Callable[[], None]]]) -> None:
+        self._phases = [list(p) for p in phases if p]
+        self._cond = threading.Condition()
+        self._phase = 0  # the phase whose tasks are being handed out
+        self._next = 0  # its next task not yet handed out
+        self._running = 0  # tasks handed out and not yet finished
+        self._error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        with self._cond:
+            return self._phase >= len(self._phases) or self._error is not None
+
+    def work(self) -> None:
+        """Run tasks until none is left, then wait until every one has finished; re-raise the
+        first error any task raised (on every thread that works on the job)."""
+        while True:
+            with self._cond:
+                while True:
+                    if self._error is not None:
+                        raise self._error
+                    if self._phase >= len(self._phases):
+                        return
+                    tasks = self._phases[self._phase]
+                    if self._next < len(tasks):
+                        task = tasks[self._next]
+                        self._next += 1
+                        self._running += 1
+                        break
+                    self._cond.wait()  # the phase's last tasks run elsewhere
+            try:
+                task()
+            except BaseException as error:
+                with self._cond:
+                    self._error = self._error or error
+                    self._cond.notify_all()
+                raise
+            with self._cond:
+                self._running -= 1
+                if self._running == 0 and self._next == len(self._phases[self._phase]):
+                    self._phase += 1
+                    self._next = 0
+                    self._cond.notify_all()
 
 
 @njit(cache=True, nogil=True)
@@ -164,41 +220,181 @@ def commons_pool(
                 first[s] = f
 
 
+def block_pairs(n: int) -> int:
+    """How many units of work commons_costs splits a table of n players into: pairs of blocks of
+    2^LOW_BITS coalitions, each block with its mirror (the complements of its coalitions)."""
+    return max(1, 1 << max(0, n - LOW_BITS - 1))
+
+
 @njit(cache=True, nogil=True)
-def commons_costs(
+def _term_sums(
+    n: int, lb: int, demand: FloatArray, gain: FloatArray, linear_margin: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per term, e, e d, margin and margin d summed over every low mask (low) and high mask
+    (high), the four side by side: one coalition's lookups share a cache line."""
+    terms = demand.shape[0]
+    low = np.empty((terms, 1 << lb, 4))
+    high = np.empty((terms, 1 << (n - lb), 4))
+    low_one = np.empty(1 << lb)
+    high_one = np.empty(1 << (n - lb))
+    for k in range(terms):
+        for c in range(4):
+            if c == 0:
+                values = gain[k].copy()
+            elif c == 1:
+                values = demand[k] * gain[k]
+            elif c == 2:
+                values = linear_margin[k].copy()
+            else:
+                values = demand[k] * linear_margin[k]
+            _half_sums(n, lb, values, low_one, high_one)
+            low[k, :, c] = low_one
+            high[k, :, c] = high_one
+    return low, high
+
+
+@njit(cache=True, nogil=True)
+def _cost_block(
     n: int,
-    demand: FloatArray,  # (K, n)
-    gain: FloatArray,  # (K, n)
-    linear_margin: FloatArray,  # (K, n): margins of the "linear" members, zeros for the others
-    prefix: np.ndarray,  # (K, n) int64: per term and player j, the mask of the players before j
-    unit_cost: FloatArray,  # (K,)
-    spill: FloatArray,  # (K,)
-    term_pool: FloatArray,  # (K, 2^n): commons_pool's P per term
-    first: np.ndarray,  # (K, 2^n) int8: commons_pool's F per term (rows of unspilled terms unused)
-    alone: FloatArray,
-    linear_value: FloatArray,  # base_i - H(1) for linear players, else 0
-    overhead_by_size: FloatArray,  # H(s) for s = 0..n
-    pooling: np.ndarray,  # per player, int64: 1 if it has anything to pool
+    lb: int,
+    base: int,
+    own: FloatArray,  # sum_k P_k(S) over the block
+    rest: FloatArray,  # sum_k P_k at each coalition's complement
+    demand: FloatArray,
+    gain: FloatArray,
+    prefix: np.ndarray,
+    unit_cost: FloatArray,
+    spill: FloatArray,
+    term_pool: FloatArray,
+    first: np.ndarray,
+    halves: tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    low_t: FloatArray,
+    high_t: FloatArray,
+    overhead_by_size: FloatArray,
+    spilling: bool,
     apart_possible: bool,
-    kinked: np.ndarray,  # players whose commons of one pays only with little outside reading
-    kinked_base: FloatArray,  # base_i of each kinked player
+    kinked: np.ndarray,
+    kinked_base: FloatArray,
     h1: float,
     out: FloatArray,
-    start: int,
-    stop: int,
+    work: FloatArray,  # (6, B) scratch: together, cost, apart, reach, below, unread
+    runs: np.ndarray,  # (B,) bool scratch
+    at_level: FloatArray,  # (n, 8) scratch: the high half's sums of S & A and S - A, per level player
+    level_low: np.ndarray,  # (n, 2) int64 scratch: A's low mask, and S & A's high bits in place
+    level: FloatArray,  # (terms,) scratch
 ) -> None:
-    """c(S) = sum alone - reach - max(0, together, apart) for S in [start, stop), in one pass.
+    """c(S) for the block of coalitions [base, base + 2^lb), which share their high bits.
 
-    Per S: together = sum_k P_k(S) - H(|S|), and when the rest T = N \\ S runs a commons (at least
-    two of it pool and sum_k P_k(T) exceeds its overhead), per spilled term k at the rest's level
-    X = d_F, F = F_k(T), with A the players before F: S reads reach_k = u (X e(S & A) +
-    sum_{S - A} e_i d_i), its pooled layers below X, u (P(S) - P(S & A) + X (e(S & A) - K)+), leave
-    together, and apart's linear members read the same with their margins. A kinked member's
-    commons of one is max(0, base_i - sum_k u margin_ki min(d_ki, X_k) - H(1)).
+    First every coalition's own values and whether its rest runs a commons; then each spilled term
+    in turn over the whole block (every coalition's step is independent of the others', where one
+    coalition's terms one after another were a chain of dependent lookups); then the costs. Each
+    coalition adds its terms in the same order as it would alone, so the values do not depend on
+    the blocking.
     """
-    terms = len(unit_cost)
+    low_alone, high_alone, low_lin, high_lin, low_size, high_size, low_pooled, high_pooled = halves
+    terms = unit_cost.shape[0]
+    size = 1 << lb
+    low_mask = size - 1
+    last = (1 << n) - 1
+    high = base >> lb
+    rest_base = last ^ base  # the complement of base + lo is rest_base ^ lo
+    rest_pooled = high_pooled[rest_base >> lb]
+    together, cost, apart, reach, below, unread = work[0], work[1], work[2], work[3], work[4], work[5]
+    for lo in range(size):
+        together[lo] = own[lo] - overhead_by_size[low_size[lo] + high_size[high]]
+        cost[lo] = low_alone[lo] + high_alone[high]
+        apart[lo] = low_lin[lo] + high_lin[high]
+        reach[lo] = 0.0
+        below[lo] = 0.0
+        unread[lo] = 0.0
+        r = False
+        if spilling:
+            count = low_pooled[low_mask ^ lo] + rest_pooled
+            if count >= 2:
+                r = rest[lo] > overhead_by_size[count]
+        runs[lo] = r
+    if spilling:
+        for k in range(terms):
+            u = spill[k]
+            if u <= 0.0:
+                continue
+            for j in range(n):  # the level player j's A = prefix[k, j]: the block's high half of S & A and S - A
+                a_high = high & (prefix[k, j] >> lb)
+                for c in range(4):
+                    at_level[j, c] = high_t[k, a_high, c]
+                    at_level[j, 4 + c] = high_t[k, high ^ a_high, c]
+                level_low[j, 0] = prefix[k, j] & low_mask
+                level_low[j, 1] = a_high << lb
+            uk = unit_cost[k]
+            for lo in range(size):
+                if not runs[lo]:
+                    continue
+                j = first[k, rest_base ^ lo]
+                if j < 0:
+                    continue
+                x = demand[k, j]
+                al = lo & level_low[j, 0]
+                bl = lo ^ al
+                ea = low_t[k, al, 0] + at_level[j, 0]
+                reach[lo] += u * (x * ea + low_t[k, bl, 1] + at_level[j, 5])
+                unread[lo] += u * (x * (low_t[k, al, 2] + at_level[j, 2]) + low_t[k, bl, 3] + at_level[j, 7])
+                ga = ea - uk
+                drawn = term_pool[k, base + lo] - term_pool[k, level_low[j, 1] | al]
+                below[lo] += u * (drawn + (x * ga if ga > 0.0 else 0.0))
+    nk = len(kinked)
+    for lo in range(size):
+        s = base + lo
+        c = cost[lo]
+        tog = together[lo]
+        ap = apart[lo]
+        if runs[lo]:
+            c -= reach[lo]
+            tog -= below[lo]
+            ap -= unread[lo]
+        best = tog if tog > 0.0 else 0.0
+        if apart_possible:
+            if nk:
+                for k in range(terms):
+                    level[k] = 0.0
+                    if runs[lo] and spill[k] > 0.0:
+                        j = first[k, rest_base ^ lo]
+                        if j >= 0:
+                            level[k] = demand[k, j]
+            for q in range(nk):
+                i = kinked[q]
+                if (s >> i) & 1:
+                    value = kinked_base[q]
+                    if runs[lo]:
+                        for k in range(terms):
+                            margin = gain[k, i] - unit_cost[k]
+                            if spill[k] > 0.0 and margin > 0.0:
+                                di = demand[k, i]
+                                value -= spill[k] * margin * (di if di < level[k] else level[k])
+                    value -= h1
+                    if value > 0.0:
+                        ap += value
+            if ap > best:
+                best = ap
+        out[s] = c - best
+
+
+@njit(cache=True, nogil=True)
+def cost_tables(
+    n: int,
+    demand: FloatArray,
+    gain: FloatArray,
+    linear_margin: FloatArray,
+    alone: FloatArray,
+    linear_value: FloatArray,
+    pooling: np.ndarray,
+) -> tuple[
+    tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    FloatArray,
+    FloatArray,
+]:
+    """The small tables commons_costs reads: sums of alone, linear_value, ones and pooling over
+    every low and high mask, and the terms' sums (_term_sums). Built once per table."""
     lb = min(LOW_BITS, n)
-    low_mask = (1 << lb) - 1
     nl = 1 << lb
     nh = 1 << (n - lb)
     low_alone = np.empty(nl)
@@ -213,85 +409,86 @@ def commons_costs(
     low_pooled = np.empty(nl, dtype=np.int64)
     high_pooled = np.empty(nh, dtype=np.int64)
     _half_sums(n, lb, pooling, low_pooled, high_pooled)
-    # Per term: e, e d, margin and margin d summed over low and high masks.
-    low_t = np.empty((terms, 4, nl))
-    high_t = np.empty((terms, 4, nh))
-    for k in range(terms):
-        _half_sums(n, lb, gain[k], low_t[k, 0], high_t[k, 0])
-        _half_sums(n, lb, demand[k] * gain[k], low_t[k, 1], high_t[k, 1])
-        _half_sums(n, lb, linear_margin[k], low_t[k, 2], high_t[k, 2])
-        _half_sums(n, lb, demand[k] * linear_margin[k], low_t[k, 3], high_t[k, 3])
+    low_t, high_t = _term_sums(n, lb, demand, gain, linear_margin)
+    return (low_alone, high_alone, low_lin, high_lin, low_size, high_size, low_pooled, high_pooled), low_t, high_t
+
+
+@njit(cache=True, nogil=True)
+def commons_costs(
+    n: int,
+    demand: FloatArray,  # (K, n)
+    gain: FloatArray,  # (K, n)
+    prefix: np.ndarray,  # (K, n) int64: per term and player j, the mask of the players before j
+    unit_cost: FloatArray,  # (K,)
+    spill: FloatArray,  # (K,)
+    term_pool: FloatArray,  # (K, 2^n): commons_pool's P per term
+    first: np.ndarray,  # (K, 2^n) int8: commons_pool's F per term (rows of unspilled terms unused)
+    halves: tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    low_t: FloatArray,  # cost_tables' term sums
+    high_t: FloatArray,
+    overhead_by_size: FloatArray,  # H(s) for s = 0..n
+    apart_possible: bool,
+    kinked: np.ndarray,  # players whose commons of one pays only with little outside reading
+    kinked_base: FloatArray,  # base_i of each kinked player
+    h1: float,
+    out: FloatArray,
+    start: int,  # the pairs of blocks [start, stop) of block_pairs(n)
+    stop: int,
+) -> None:
+    """c(S) = sum alone - reach - max(0, together, apart) for the coalitions of block pairs [start, stop).
+
+    Per S: together = sum_k P_k(S) - H(|S|), and when the rest T = N \\ S runs a commons (at least
+    two of it pool and sum_k P_k(T) exceeds its overhead), per spilled term k at the rest's level
+    X = d_F, F = F_k(T), with A the players before F: S reads reach_k = u (X e(S & A) +
+    sum_{S - A} e_i d_i), its pooled layers below X, u (P(S) - P(S & A) + X (e(S & A) - K)+), leave
+    together, and apart's linear members read the same with their margins. A kinked member's
+    commons of one is max(0, base_i - sum_k u margin_ki min(d_ki, X_k) - H(1)).
+
+    Blocks of 2^LOW_BITS coalitions share their high bits; block i is paired with its mirror, the
+    block of its coalitions' complements, so sum_k P_k is read once per coalition and serves both
+    as its own value and as its complement's rest (_cost_block).
+    """
+    terms = len(unit_cost)
+    lb = min(LOW_BITS, n)
+    nl = 1 << lb
+    nh = 1 << (n - lb)
     spilling = False
     for k in range(terms):
         if spill[k] > 0.0:
             spilling = True
-    nk = len(kinked)
+    work = np.empty((6, nl))
+    runs = np.zeros(nl, dtype=np.bool_)
+    own_a = np.empty(nl)
+    own_m = np.empty(nl)
+    rest_a = np.empty(nl)
+    rest_m = np.empty(nl)
+    at_level = np.empty((n, 8))
+    level_low = np.empty((n, 2), dtype=np.int64)
     level = np.zeros(terms)
-    last = (1 << n) - 1
-    for s in range(start, stop):
-        sl = s & low_mask
-        sh = s >> lb
-        together = 0.0
-        for k in range(terms):
-            together += term_pool[k, s]
-        together -= overhead_by_size[low_size[sl] + high_size[sh]]
-        cost = low_alone[sl] + high_alone[sh]
-        apart = low_lin[sl] + high_lin[sh]
-        runs = False
-        if spilling:
-            t = last ^ s
-            count = low_pooled[t & low_mask] + high_pooled[t >> lb]
-            if count >= 2:
-                rest = 0.0
-                for k in range(terms):
-                    rest += term_pool[k, t]
-                runs = rest > overhead_by_size[count]
-        if runs:
-            reach = 0.0
-            below = 0.0
-            unread = 0.0
-            t = last ^ s
+    for i in range(start, stop):
+        base_a = i << lb
+        base_m = (nh - 1 - i) << lb  # the mirror block: base_m + lo is the complement of base_a + (nl - 1 - lo)
+        for lo in range(nl):
+            pa = 0.0
+            pm = 0.0
             for k in range(terms):
-                level[k] = 0.0
-                u = spill[k]
-                if u <= 0.0:
-                    continue
-                j = first[k, t]
-                if j < 0:
-                    continue
-                x = demand[k, j]
-                level[k] = x
-                a = s & prefix[k, j]
-                b = s ^ a
-                al = a & low_mask
-                ah = a >> lb
-                bl = b & low_mask
-                bh = b >> lb
-                ea = low_t[k, 0, al] + high_t[k, 0, ah]
-                reach += u * (x * ea + low_t[k, 1, bl] + high_t[k, 1, bh])
-                unread += u * (x * (low_t[k, 2, al] + high_t[k, 2, ah]) + low_t[k, 3, bl] + high_t[k, 3, bh])
-                ga = ea - unit_cost[k]
-                below += u * (term_pool[k, s] - term_pool[k, a] + (x * ga if ga > 0.0 else 0.0))
-            cost -= reach
-            together -= below
-            apart -= unread
-        best = together if together > 0.0 else 0.0
-        if apart_possible:
-            for q in range(nk):
-                i = kinked[q]
-                if (s >> i) & 1:
-                    own = kinked_base[q]
-                    if runs:
-                        for k in range(terms):
-                            margin = gain[k, i] - unit_cost[k]
-                            if spill[k] > 0.0 and margin > 0.0:
-                                di = demand[k, i]
-                                own -= spill[k] * margin * (di if di < level[k] else level[k])
-                    own -= h1
-                    if own > 0.0:
-                        apart += own
-            if apart > best:
-                best = apart
-        out[s] = cost - best
+                pa += term_pool[k, base_a + lo]
+                pm += term_pool[k, base_m + lo]
+            own_a[lo] = pa
+            own_m[lo] = pm
+        for lo in range(nl):
+            rest_a[lo] = own_m[nl - 1 - lo]
+            rest_m[lo] = own_a[nl - 1 - lo]
+        _cost_block(
+            n, lb, base_a, own_a, rest_a, demand, gain, prefix, unit_cost, spill, term_pool, first, halves,
+            low_t, high_t, overhead_by_size, spilling, apart_possible, kinked, kinked_base, h1, out, work, runs,
+            at_level, level_low, level,
+        )  # fmt: skip
+        if base_m != base_a:  # else one block is its own mirror (n <= LOW_BITS)
+            _cost_block(
+                n, lb, base_m, own_m, rest_m, demand, gain, prefix, unit_cost, spill, term_pool, first, halves,
+                low_t, high_t, overhead_by_size, spilling, apart_possible, kinked, kinked_base, h1, out, work, runs,
+                at_level, level_low, level,
+            )  # fmt: skip
     if start == 0:
         out[0] = 0.0

@@ -28,6 +28,7 @@ count on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -274,23 +275,55 @@ class CommonsGame:
         One pass (_kernels.commons_costs) takes c(S) = sum a_i - reach - max(0, together, apart),
         with whether the rest runs read at the complement.
 
-        From _kernels.PIPELINE_PLAYERS on, half the work runs on a second thread unless `split` is
-        False (Monte Carlo builds the next draw's table on its own thread meanwhile, where one
-        thread costs less CPU: the split's two threads contend for memory). Either way every value
-        is computed the same way.
+        The table is built by a job (table_job) any thread may work on. If another thread has
+        started it (Monte Carlo's draw-ahead thread), this one takes the tasks left and waits for
+        the rest. Otherwise, from _kernels.PIPELINE_PLAYERS on, a second thread works on it too
+        unless `split` is False. Wherever a task runs, every value is computed the same way.
         """
         cached = self.__dict__.get("_explicit")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        table = self._build_explicit(split)
+        job, costs = self.table_job()
+        if split and self.n >= _kernels.PIPELINE_PLAYERS and not job.done:
+            helper = _kernels.walker().submit(job.work)
+            job.work()
+            helper.result()
+        else:
+            job.work()
+        costs.setflags(write=False)
+        table = ExplicitGame(self.players, costs)  # a read-only table is taken without a copy
         object.__setattr__(self, "_explicit", table)  # several rules and the core check share one table
+        self.__dict__.pop("_table_job", None)
         return table
 
+    def table_job(self) -> tuple[_kernels.Job, FloatArray]:
+        """The job that fills this game's table, made once, and the array it fills."""
+        with _JOB_LOCK:
+            held = self.__dict__.get("_table_job")
+            if held is None:
+                held = self._table_job()
+                object.__setattr__(self, "_table_job", held)
+        return held  # type: ignore[no-any-return]
+
     def _build_explicit(self, split: bool = True) -> ExplicitGame:
+        """A new table, not kept on the game (the tests and the bench compare builds)."""
+        job, costs = self._table_job()
+        if split and self.n >= _kernels.PIPELINE_PLAYERS:
+            helper = _kernels.walker().submit(job.work)
+            job.work()
+            helper.result()
+        else:
+            job.work()
+        costs.setflags(write=False)
+        return ExplicitGame(self.players, costs)
+
+    def _table_job(self) -> tuple[_kernels.Job, FloatArray]:
+        """The table's tasks: each term's P and F (commons_pool), then the costs in chunks of
+        block pairs (commons_costs). The work arrays are the scratch of the thread that makes the
+        job, which works on it until it is done before it makes another."""
         n = self.n
         if n > MAX_EXPLICIT_PLAYERS:
             raise TooLargeError(f"cannot enumerate all coalitions of {n} players (limit {MAX_EXPLICIT_PLAYERS})")
-        size = 1 << n
         h1 = float(self.overhead(np.ones(1))[0])
         margin = self._own_margin  # type: ignore[attr-defined]
         # A commons of one pays its member base_i less what outside reading makes unnecessary. Where
@@ -312,40 +345,36 @@ class CommonsGame:
             rank[k, order] = np.arange(n)
             prefix[k, order] = np.concatenate([[0], np.cumsum(np.int64(1) << order.astype(np.int64))[:-1]])
 
-        def pools(ks: range) -> None:
-            for k in ks:
-                _kernels.commons_pool(
-                    n, self.demand[k], self.gain[k], rank[k], float(self.unit_cost[k]), bool(self.spill[k] > 0),
-                    term_pool[k], first[k],
-                )  # fmt: skip
+        def pool(k: int) -> Callable[[], None]:
+            return lambda: _kernels.commons_pool(
+                n, self.demand[k], self.gain[k], rank[k], float(self.unit_cost[k]), bool(self.spill[k] > 0),
+                term_pool[k], first[k],
+            )  # fmt: skip
 
-        costs = np.empty(size)
+        costs = np.empty(1 << n)
         pooling: BoolArray = self._pooling  # type: ignore[attr-defined]
+        halves, low_t, high_t = _kernels.cost_tables(
+            n, self.demand, self.gain, np.ascontiguousarray(margin * linear), self.alone,
+            np.where(linear, base - h1, 0.0), pooling.astype(np.int64),
+        )  # fmt: skip
         shared = (
-            n, self.demand, self.gain, np.ascontiguousarray(margin * linear), prefix, self.unit_cost, self.spill,
-            term_pool, first, self.alone, np.where(linear, base - h1, 0.0),
-            self.overhead(np.arange(n + 1, dtype=np.float64)), pooling.astype(np.int64), bool(possible.size),
-            kinked, np.ascontiguousarray(base[kinked]), h1, costs,
+            n, self.demand, self.gain, prefix, self.unit_cost, self.spill, term_pool, first, halves, low_t, high_t,
+            self.overhead(np.arange(n + 1, dtype=np.float64)), bool(possible.size), kinked,
+            np.ascontiguousarray(base[kinked]), h1, costs,
         )  # fmt: skip
 
-        def costs_between(start: int, stop: int) -> None:
-            _kernels.commons_costs(*shared, start, stop)
+        def chunk(start: int, stop: int) -> Callable[[], None]:
+            return lambda: _kernels.commons_costs(*shared, start, stop)
 
-        if split and n >= _kernels.PIPELINE_PLAYERS:
-            # Half the terms' P, then half the coalitions' costs, on a second thread (the kernels
-            # release the GIL; each value is computed the same way wherever it runs).
-            walker = _kernels.walker()
-            pending = walker.submit(pools, range(1, terms, 2))
-            pools(range(0, terms, 2))
-            pending.result()
-            pending = walker.submit(costs_between, 0, size // 2)
-            costs_between(size // 2, size)
-            pending.result()
-        else:
-            pools(range(terms))
-            costs_between(0, size)
-        costs.setflags(write=False)
-        return ExplicitGame(self.players, costs)  # a read-only table is taken without a copy
+        pairs = _kernels.block_pairs(n)
+        step = -(-pairs // _kernels.COST_CHUNKS)
+        job = _kernels.Job(
+            [[pool(k) for k in range(terms)], [chunk(s, min(s + step, pairs)) for s in range(0, pairs, step)]]
+        )
+        return job, costs
+
+
+_JOB_LOCK = threading.Lock()
 
 
 def combine_commons(games: Sequence[CommonsGame], factors: Sequence[float]) -> CommonsGame:

@@ -261,14 +261,24 @@ class ChunkResult:
         )
 
 
-def _draw(spec: ScenarioSpec, k: int, table: bool) -> tuple[CommonsGame, FloatArray]:
-    """Draw k's game (with its table of every coalition's cost when `table`) and each member's
-    cost alone without the consortium's spillover."""
+def _draw(spec: ScenarioSpec, k: int) -> tuple[CommonsGame, FloatArray]:
+    """Draw k's game and each member's cost alone without the consortium's spillover."""
     labs, params = draw_inputs(spec, k)
-    game = build_game(labs, params)
-    if table:
-        game.to_explicit(split=False)  # kept on the game; on one thread, beside the rules of the draw before
-    return game, build_game(labs, params, spillover=False).standalone()
+    return build_game(labs, params), build_game(labs, params, spillover=False).standalone()
+
+
+def _draw_ahead(spec: ScenarioSpec, k: int, ready: Future[tuple[CommonsGame, FloatArray]]) -> None:
+    """On the draw-ahead thread: draw k's game, handed over through `ready` as soon as it exists,
+    then its table's job (CommonsGame.table_job), which the main thread joins once it is done
+    with the draw before (its first to_explicit takes the tasks this thread has not reached)."""
+    try:
+        drawn = _draw(spec, k)
+        job, _ = drawn[0].table_job()
+    except BaseException as error:
+        ready.set_exception(error)
+        raise
+    ready.set_result(drawn)
+    job.work()
 
 
 def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
@@ -289,11 +299,19 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     tables = checks is not None
     # Draw k + 1's table is built on another thread while draw k's rules and checks run: the
     # table's kernels release the GIL, and the LPs (HiGHS holds it) leave the second core idle.
+    # Done with draw k, the main thread joins the table's job instead of waiting for it.
     ahead = _kernels.thread_pool("draw-ahead") if tables and m > 1 else None
-    pending: Future[tuple[CommonsGame, FloatArray]] | None = None
+    ready: Future[tuple[CommonsGame, FloatArray]] | None = None
+    running: list[Future[None]] = []
     for row, k in enumerate(range(start, stop)):
-        game, no_consortium[row] = pending.result() if pending is not None else _draw(spec, k, tables)
-        pending = ahead.submit(_draw, spec, k + 1, tables) if ahead is not None and k + 1 < stop else None
+        game, no_consortium[row] = ready.result() if ready is not None else _draw(spec, k)
+        ready = None
+        if ahead is not None and k + 1 < stop:
+            ready = Future()
+            running = [f for f in running if not f.done()]
+            running.append(ahead.submit(_draw_ahead, spec, k + 1, ready))
+        if tables:
+            game.to_explicit(split=False)  # joins the job the draw-ahead thread started, if any
         standalone[row] = game.standalone()
         epsilon = None
         for r, rule in enumerate(spec.rules):
@@ -323,6 +341,8 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
             separations.append(
                 (check_draw_separation(game, allocated[:, row]), tolerance(game.grand_cost(), standalone[row]))
             )
+    for future in running:
+        future.result()  # the ahead thread's errors surface here
     players = tuple(lab.name for lab in spec.labs)
     separation = _chunk_separation(tuple(separated), separations, len(spec.rules)) if n > MAX_DRAW_PLAYERS else None
     return ChunkResult(start, stop, players, spec.rules, standalone, allocated, no_consortium, checks, separation)

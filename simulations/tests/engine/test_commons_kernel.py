@@ -7,6 +7,8 @@ model's games rarely do: members whose commons of one pays only with little outs
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,85 @@ def test_one_thread_or_two_give_the_same_table_bit_for_bit() -> None:
     held = game.standalone()
     held[0] = -1.0  # a caller's copy: what the game keeps does not change
     assert game.standalone()[0] != -1.0
+
+
+def test_a_job_runs_its_phases_in_order_whichever_threads_work_on_it() -> None:
+    """A task of a later phase never starts before every task of the phase before has finished,
+    however many threads take tasks, and every task runs exactly once."""
+    import threading
+    import time
+
+    from simulations.engine._kernels import Job
+
+    events: list[tuple[str, int, int]] = []
+    lock = threading.Lock()
+
+    def task(phase: int, i: int) -> Callable[[], None]:
+        def run() -> None:
+            with lock:
+                events.append(("start", phase, i))
+            time.sleep(0.002 * (i % 3))
+            with lock:
+                events.append(("end", phase, i))
+
+        return run
+
+    job = Job([[task(p, i) for i in range(7)] for p in range(3)])
+    threads = [threading.Thread(target=job.work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    job.work()
+    for t in threads:
+        t.join()
+    assert job.done
+    assert sorted((p, i) for kind, p, i in events if kind == "start") == [(p, i) for p in range(3) for i in range(7)]
+    for p in range(1, 3):
+        first_start = min(idx for idx, (kind, q, _) in enumerate(events) if kind == "start" and q == p)
+        last_end = max(idx for idx, (kind, q, _) in enumerate(events) if kind == "end" and q == p - 1)
+        assert last_end < first_start
+
+
+def test_a_failing_task_raises_on_every_thread_that_works_on_the_job() -> None:
+    import threading
+
+    from simulations.engine._kernels import Job
+
+    ran: list[int] = []
+
+    def fail() -> None:
+        raise ValueError("broken task")
+
+    job = Job([[fail], [lambda: ran.append(1)]])
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            job.work()
+        except ValueError as error:
+            errors.append(error)
+
+    t = threading.Thread(target=other)
+    t.start()
+    with pytest.raises(ValueError, match="broken task"):
+        job.work()
+    t.join()
+    assert len(errors) == 1 and not ran  # the next phase never starts
+    assert job.done
+
+
+def test_a_table_whose_job_two_threads_share_equals_one_built_alone() -> None:
+    """Monte Carlo's draw-ahead thread starts a table's job and the main thread joins it: the
+    table is the same, bit for bit, as one thread's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulations.engine._kernels import PIPELINE_PLAYERS
+
+    game = random_commons(11, PIPELINE_PLAYERS + 1)
+    alone = game._build_explicit(split=False).costs
+    job, _ = game.table_job()
+    with ThreadPoolExecutor(1) as pool:
+        started = pool.submit(job.work)
+        shared = game.to_explicit(split=False).costs
+        started.result()
+    assert np.array_equal(shared, alone)
+    assert "_table_job" not in game.__dict__  # the job and its work arrays are let go

@@ -183,3 +183,15 @@ def test_draws_stay_in_the_plausible_range_widened_to_the_scenario_value() -> No
             assert min(0.7, base.rd_share) <= lab.rd_share <= max(0.9, base.rd_share)
         assert 2.0 <= params.growth <= 4.0
         assert params.horizon_years == 3
+
+
+def test_a_shared_draw_ahead_table_does_not_change_a_single_number() -> None:
+    """From 16 labs a draw's table is built by the draw-ahead thread while the draw before runs,
+    and the main thread joins it: a chunk of several draws gives the numbers of one-draw chunks
+    (which build their table alone)."""
+    s = spec(labs=tuple(random_labs(16, 8)), draws=3, rules=("shapley", "nucleolus", "least_core"))
+    whole = simulate_chunk(s, 0, 3)
+    parts = [simulate_chunk(s, k, k + 1) for k in range(3)]
+    assert np.array_equal(np.concatenate([p.allocated for p in parts], axis=1), whole.allocated)
+    assert whole.stability is not None
+    assert np.array_equal(np.concatenate([p.stability.max_excess for p in parts], axis=1), whole.stability.max_excess)
