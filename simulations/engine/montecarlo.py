@@ -261,6 +261,11 @@ class ChunkResult:
         )
 
 
+# How many draws the draw-ahead thread may build ahead of the main thread: with two, a draw whose
+# rules take longer than its table (more LP rounds) does not leave the thread idle.
+DRAWS_AHEAD = 2
+
+
 def _draw(spec: ScenarioSpec, k: int) -> tuple[CommonsGame, FloatArray]:
     """Draw k's game and each member's cost alone without the consortium's spillover."""
     labs, params = draw_inputs(spec, k)
@@ -297,19 +302,21 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
     separated = [k for k in checked_draws(n, spec.draws) if start <= k < stop] if checks is None else []
     separations: list[Any] = []
     tables = checks is not None
-    # Draw k + 1's table is built on another thread while draw k's rules and checks run: the
+    # The next draws' tables are built on another thread while draw k's rules and checks run: the
     # table's kernels release the GIL, and the LPs (HiGHS holds it) leave the second core idle.
-    # Done with draw k, the main thread joins the table's job instead of waiting for it.
+    # Done with draw k, the main thread joins the next table's job instead of waiting for it.
     ahead = _kernels.thread_pool("draw-ahead") if tables and m > 1 else None
-    ready: Future[tuple[CommonsGame, FloatArray]] | None = None
+    ready: dict[int, Future[tuple[CommonsGame, FloatArray]]] = {}
     running: list[Future[None]] = []
     for row, k in enumerate(range(start, stop)):
-        game, no_consortium[row] = ready.result() if ready is not None else _draw(spec, k)
-        ready = None
-        if ahead is not None and k + 1 < stop:
-            ready = Future()
-            running = [f for f in running if not f.done()]
-            running.append(ahead.submit(_draw_ahead, spec, k + 1, ready))
+        if ahead is not None:
+            for later in range(k + 1, min(k + 1 + DRAWS_AHEAD, stop)):
+                if later not in ready:
+                    ready[later] = Future()
+                    running = [f for f in running if not f.done()]
+                    running.append(ahead.submit(_draw_ahead, spec, later, ready[later]))
+        held = ready.pop(k, None)
+        game, no_consortium[row] = held.result() if held is not None else _draw(spec, k)
         if tables:
             game.to_explicit(split=False)  # joins the job the draw-ahead thread started, if any
         standalone[row] = game.standalone()
