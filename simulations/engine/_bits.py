@@ -48,22 +48,6 @@ def subset_max(d: FloatArray) -> FloatArray:
     return out
 
 
-def bit_sums(values: FloatArray, n: int) -> FloatArray:
-    """For each player i, the sum of values[S] over masks S containing i, in O(2^n).
-
-    Folds the array in half along the top bit: the upper half holds the masks containing the top
-    player; adding the halves removes that player and leaves the same question on n - 1 players.
-    """
-    out = np.empty(n, dtype=np.float64)
-    work = values
-    for i in range(n - 1, -1, -1):
-        half = 1 << i
-        out[i] = work[half:].sum()
-        if i:
-            work = work[:half] + work[half:]
-    return out
-
-
 def masks_to_bool(masks: NDArray[np.int64], n: int) -> BoolArray:
     """Rows of membership flags for the given masks."""
     return ((masks[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)

@@ -10,15 +10,23 @@ natural bit order, so nothing is gathered:
 - commons_pool, per term: P(S) from S less its member m of smallest demand (an earlier entry),
   P(S) = P(S - m) + d_m ((e(S) - K)+ - (e(S) - e_m - K)+), and the position F(S) at which S's own
   cumulative gain first exceeds K (the level the rest pools to, when S is the rest);
-- commons_costs, one pass over the coalitions: c(S) = sum a_i - reach - max(0, together, apart)
-  from every term's P(S), the rest's F and P at the complement, and sums over the low and high
-  halves of the mask from small tables.
+- commons_costs, over blocks of 2^LOW_BITS coalitions: c(S) = sum a_i - reach - max(0, together,
+  apart) from every term's P(S), the rest's F and P at the complement, and sums over the low and
+  high halves of the mask from small tables.
 
-Work arrays are kept per thread (scratch). From PIPELINE_PLAYERS on, half the terms and then
-half the coalitions run on a second thread (the kernels release the GIL). Measured on the 20-lab
-bench scenario in one process: 37 ms a table (wall; 70 ms of CPU) against 146 ms (195 ms) for
-the walk and gather, a ratio of 0.25 (0.36). The definitions are docs/model.md, section 3, and
-commons.py's module docstring; the tests compare the table with costs_of on every coalition.
+Work arrays are kept per thread (scratch). A table is a Job of tasks (the terms' P, then the
+costs in COST_CHUNKS chunks) that any thread may take: from PIPELINE_PLAYERS on a second thread
+shares it, and in Monte Carlo the main thread joins the table the draw-ahead thread started
+(montecarlo.simulate_chunk). Measured on the 20-lab bench scenario in one process: 37 ms a table
+(wall; 70 ms of CPU) against 146 ms (195 ms) for the walk and gather, a ratio of 0.25 (0.36).
+
+The costs pass used to take each coalition's terms one after another, a chain of dependent
+lookups, and read every P twice (at S, and at S's complement for the rest): 88 ms of the 108 ms a
+one-thread table took on a later, slower machine. In blocks, each spilled term runs over the
+whole block (independent steps), and each block is paired with its mirror, whose coalitions are
+its complements, so each P is read once: 47 ms, 69 ms for the table (medians, same session), with
+the same values bit for bit. The definitions are docs/model.md, section 3, and commons.py's
+module docstring; the tests compare the table with costs_of on every coalition.
 """
 
 from __future__ import annotations
@@ -168,6 +176,50 @@ def _half_last(n: int, lb: int, rank: np.ndarray, low: np.ndarray, high: np.ndar
         for t in range(half):
             j = high[t]
             high[t + half] = p if j < 0 or rank[p] > rank[j] else j
+
+
+@njit(cache=True, nogil=True)
+def member_sums(values: FloatArray, n: int, weights: FloatArray) -> tuple[FloatArray, float]:
+    """For each player i, the sum of weights[|S|] values[S] over the masks S containing i, and
+    the sum over every mask, in one pass over `values` (2^n floats).
+
+    Why compiled: Shapley's enumeration took the weighted costs as a new 2^n array (a gather of
+    the weights by popcount, then a product) and folded it in half twenty times in numpy, some
+    40 MB of memory traffic and 4 ms a 20-player table (the bench scenario, measured); Banzhaf
+    folded the costs likewise. Here each block of 2^LOW_BITS masks, which share their high bits,
+    is weighted and folded in a small buffer: the low players' sums come from the folds, and the
+    block's total goes to each of its high players.
+    """
+    lb = min(LOW_BITS, n)
+    nl = 1 << lb
+    nh = 1 << (n - lb)
+    low_size = np.empty(nl, dtype=np.int64)
+    high_size = np.empty(nh, dtype=np.int64)
+    _half_sums(n, lb, np.ones(n, dtype=np.int64), low_size, high_size)
+    out = np.zeros(n)
+    block = np.empty(nl)
+    total = 0.0
+    for h in range(nh):
+        base = h << lb
+        hs = high_size[h]
+        for lo in range(nl):
+            block[lo] = values[base + lo] * weights[low_size[lo] + hs]
+        size = nl
+        for i in range(lb - 1, -1, -1):
+            half = size >> 1
+            acc = 0.0
+            for t in range(half):
+                v = block[half + t]
+                acc += v
+                block[t] += v
+            out[i] += acc
+            size = half
+        whole = block[0]
+        total += whole
+        for i in range(n - lb):
+            if (h >> i) & 1:
+                out[lb + i] += whole
+    return out, total
 
 
 @njit(cache=True, nogil=True)

@@ -267,9 +267,11 @@ DRAWS_AHEAD = 2
 
 
 def _draw(spec: ScenarioSpec, k: int) -> tuple[CommonsGame, FloatArray]:
-    """Draw k's game and each member's cost alone without the consortium's spillover."""
+    """Draw k's game and each member's cost alone without the consortium's spillover (the same
+    game with no spillover: build_game(spillover=False) gives it term by term, built again)."""
     labs, params = draw_inputs(spec, k)
-    return build_game(labs, params), build_game(labs, params, spillover=False).standalone()
+    game = build_game(labs, params)
+    return game, dataclasses.replace(game, spill=np.zeros_like(game.spill)).standalone()
 
 
 def _draw_ahead(spec: ScenarioSpec, k: int, ready: Future[tuple[CommonsGame, FloatArray]]) -> None:
@@ -321,12 +323,15 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
             game.to_explicit(split=False)  # joins the job the draw-ahead thread started, if any
         standalone[row] = game.standalone()
         epsilon = None
+        first: float | None = None  # the nucleolus's first-stage epsilon, once computed
         for r, rule in enumerate(spec.rules):
             if checks is not None and rule == "nucleolus":
-                allocated[r, row] = nucleolus(game.to_explicit(), seed=warm.nucleolus).values
+                solved = nucleolus(game.to_explicit(), seed=warm.nucleolus)
+                allocated[r, row] = solved.values
+                first = float(solved.levels[0]) if len(solved.levels) else None
                 continue
             if checks is not None and rule == "least_core":
-                epsilon, allocated[r, row] = least_core(game.to_explicit(), seed=warm.least_core)
+                epsilon, allocated[r, row] = least_core(game.to_explicit(), seed=warm.least_core, nucleolus_first=first)
                 continue
             allocated[r, row] = allocate(
                 game,

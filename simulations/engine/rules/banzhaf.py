@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-from .._bits import FloatArray, bit_sums
+from .._bits import FloatArray
+from .._kernels import member_sums
 from ..errors import EngineError
 from ..games import ExplicitGame, StructuredGame
 from .shapley import singleton_corrections
@@ -22,8 +23,8 @@ from .shapley import singleton_corrections
 
 def banzhaf_raw_enumeration(game: ExplicitGame) -> FloatArray:
     n = game.n
-    totals = bit_sums(game.costs, n)
-    return np.asarray((2.0 * totals - game.costs.sum()) / 2.0 ** (n - 1), dtype=np.float64)
+    totals, everything = member_sums(game.costs, n, np.ones(n + 1))
+    return np.asarray((2.0 * totals - everything) / 2.0 ** (n - 1), dtype=np.float64)
 
 
 def airport_banzhaf(demand: FloatArray) -> FloatArray:

@@ -394,7 +394,9 @@ def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) 
     return stage.eps * problem.scale, stage.x * problem.scale, tight
 
 
-def least_core(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[float, FloatArray]:
+def least_core(
+    game: ExplicitGame, seed: np.ndarray | None = None, *, nucleolus_first: float | None = None
+) -> tuple[float, FloatArray]:
     """The least-core point nearest (Euclidean distance) to the proportional split, and the epsilon.
 
     The epsilon stage is `least_core_epsilon_warm`'s LP; the point is the projection of the
@@ -402,17 +404,27 @@ def least_core(game: ExplicitGame, seed: np.ndarray | None = None) -> tuple[floa
     (_Problem.project). A projection onto a convex set is unique, so the point depends only on
     the game: `seed` (coalition masks, as for the epsilon) changes how fast it is found, never
     what is found (a property test checks seeded against cold to 1e-12 of c(N)).
+
+    `nucleolus_first` is the first stage's epsilon of the same game's nucleolus (its `levels[0]`),
+    if known. When it is at most 0 it is the least-core epsilon, and the LP is not solved again:
+    that stage minimizes the same epsilon with x_i <= c({i}) added, and at an epsilon of at most 0
+    every singleton's row x_i - c({i}) <= epsilon already implies those bounds, so neither LP can
+    do better than the other. In Monte Carlo that saves the epsilon LP in every draw whose core is
+    not empty.
     """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)
     if seed is not None and len(seed):
         problem.seed_with(seed)
-    stage = problem.solve()
+    if nucleolus_first is not None and nucleolus_first <= 0.0:
+        eps = nucleolus_first / problem.scale
+    else:
+        eps = problem.solve().eps
     alone = game.standalone()
     anchor = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
-    point = problem.project(anchor, stage.eps + FEAS_TOL)
-    return stage.eps * problem.scale, point * problem.scale
+    point = problem.project(anchor, eps + FEAS_TOL)
+    return eps * problem.scale, point * problem.scale
 
 
 def least_distance(g: FloatArray, h: FloatArray) -> FloatArray:

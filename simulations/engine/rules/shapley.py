@@ -4,7 +4,7 @@ Enumeration (any explicit game, O(2^n)):
     phi_i = sum_{S containing i} w1(|S|) c(S) - sum_{S not containing i} w0(|S|) c(S),
     w1(s) = (s-1)!(n-s)!/n!,  w0(s) = s!(n-s-1)!/n!.
     With d(S) = c(S) (w1 + w0)(|S|), phi_i = D_i - B where D_i sums d over the masks containing i
-    (one halving pass, `bit_sums`) and B = sum_S w0(|S|) c(S) follows from efficiency:
+    (one pass, `_kernels.member_sums`) and B = sum_S w0(|S|) c(S) follows from efficiency:
     B = (sum_i D_i - c(N)) / n.
 
 Closed form (structured games, O(K n log n)), by linearity of the Shapley value:
@@ -24,7 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._bits import FloatArray, bit_sums, popcount
+from .._bits import FloatArray
+from .._kernels import member_sums
 from ..games import ExplicitGame, Game, StructuredGame
 
 
@@ -46,8 +47,7 @@ def shapley_enumeration(game: ExplicitGame) -> FloatArray:
     n = game.n
     if n == 1:
         return np.array([game.grand_cost()])
-    d = game.costs * _size_weights(n)[popcount(n)]
-    totals = bit_sums(d, n)
+    totals, _ = member_sums(game.costs, n, _size_weights(n))
     b = (totals.sum() - game.grand_cost()) / n
     return np.asarray(totals - b, dtype=np.float64)
 

@@ -168,3 +168,18 @@ def test_a_table_whose_job_two_threads_share_equals_one_built_alone() -> None:
         started.result()
     assert np.array_equal(shared, alone)
     assert "_table_job" not in game.__dict__  # the job and its work arrays are let go
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, LOW_BITS, LOW_BITS + 1, LOW_BITS + 3])
+def test_member_sums_are_the_weighted_sums_over_the_coalitions_containing_each_player(n: int) -> None:
+    """Shapley's and Banzhaf's pass (_kernels.member_sums) against the definition, coalition by coalition."""
+    from simulations.engine._kernels import member_sums
+
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=1 << n) * 1e9
+    weights = rng.random(n + 1)
+    members = masks_to_bool(np.arange(1 << n, dtype=np.int64), n)
+    weighted = values * weights[members.sum(axis=1)]
+    sums, total = member_sums(values, n, weights)
+    np.testing.assert_allclose(sums, weighted @ members, rtol=1e-12, atol=1e-12 * np.abs(weighted).sum())
+    assert total == pytest.approx(weighted.sum(), rel=1e-12, abs=1e-12 * np.abs(weighted).sum())

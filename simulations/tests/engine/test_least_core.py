@@ -97,3 +97,41 @@ def test_least_distance_on_hand_solved_cases() -> None:
     # y_1 >= 1 and -y_1 >= 0 cannot both hold.
     with pytest.raises(EngineError, match="no feasible point"):
         least_distance(np.array([[1.0], [-1.0]]), np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_the_nucleolus_first_stage_gives_the_epsilon_exactly_when_it_is_not_positive(seed: int) -> None:
+    """Monte Carlo hands least_core the nucleolus's first-stage epsilon. At most 0 it is the
+    least-core epsilon (the imputation bounds are then implied), and the point is the same; above
+    0 it is ignored and the LP runs, whose epsilon may be lower (the bounds can bind). The games
+    cover both sides."""
+    from simulations.engine.rules.nucleolus import nucleolus
+
+    rng = np.random.default_rng(50 + seed)
+    n = int(rng.integers(4, 10))
+    game = build_game(random_labs(n, 200 + seed), Params()).to_explicit() if seed % 2 else random_game(n, seed)
+    first = float(nucleolus(game).levels[0])
+    eps, point = least_core(game)
+    given_eps, given_point = least_core(game, nucleolus_first=first)
+    tol = 1e-9 * abs(game.grand_cost())
+    assert given_eps == pytest.approx(eps, abs=tol)
+    np.testing.assert_allclose(given_point, point, rtol=0, atol=1e-12 * abs(game.grand_cost()))
+    if first <= 0:
+        assert first == pytest.approx(eps, abs=tol)
+    else:
+        assert eps <= first + tol
+
+
+def test_the_nucleolus_epsilon_is_not_taken_when_the_imputation_bounds_bind() -> None:
+    """A game whose least-core epsilon is positive and below the imputation-constrained one: the
+    first-stage epsilon handed in must not be used (it would overstate the epsilon)."""
+    from simulations.engine.rules.nucleolus import nucleolus
+
+    for seed in range(200):
+        game = random_game(5, 1000 + seed)
+        first = float(nucleolus(game).levels[0])
+        eps, _ = least_core(game)
+        if first > eps + 1e-6 * abs(game.grand_cost()):
+            assert least_core(game, nucleolus_first=first)[0] == pytest.approx(eps, abs=1e-9 * abs(game.grand_cost()))
+            return
+    pytest.fail("no random game has binding imputation bounds at its least core")

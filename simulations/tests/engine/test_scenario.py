@@ -195,3 +195,15 @@ def test_a_shared_draw_ahead_table_does_not_change_a_single_number() -> None:
     assert np.array_equal(np.concatenate([p.allocated for p in parts], axis=1), whole.allocated)
     assert whole.stability is not None
     assert np.array_equal(np.concatenate([p.stability.max_excess for p in parts], axis=1), whole.stability.max_excess)
+
+
+def test_each_draws_cost_without_the_consortium_is_the_closed_worlds_stand_alone_cost() -> None:
+    from simulations.engine import draw_inputs
+
+    """A draw's no-consortium costs are each lab's stand-alone cost in the world with no
+    spillover, build_game(spillover=False), exactly (the chunk builds that game differently)."""
+    s = spec(draws=4)
+    chunk = simulate_chunk(s, 0, 4)
+    for k in range(4):
+        labs, params = draw_inputs(s, k)
+        assert np.array_equal(chunk.no_consortium[k], build_game(labs, params, spillover=False).standalone())
