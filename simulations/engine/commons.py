@@ -283,15 +283,7 @@ class CommonsGame:
         cached = self.__dict__.get("_explicit")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        job, costs = self.table_job()
-        if split and self.n >= _kernels.PIPELINE_PLAYERS and not job.done:
-            helper = _kernels.walker().submit(job.work)
-            job.work()
-            helper.result()
-        else:
-            job.work()
-        costs.setflags(write=False)
-        table = ExplicitGame(self.players, costs)  # a read-only table is taken without a copy
+        table = self._finish(*self.table_job(), split)
         object.__setattr__(self, "_explicit", table)  # several rules and the core check share one table
         self.__dict__.pop("_table_job", None)
         return table
@@ -307,15 +299,19 @@ class CommonsGame:
 
     def _build_explicit(self, split: bool = True) -> ExplicitGame:
         """A new table, not kept on the game (the tests and the bench compare builds)."""
-        job, costs = self._table_job()
-        if split and self.n >= _kernels.PIPELINE_PLAYERS:
+        return self._finish(*self._table_job(), split)
+
+    def _finish(self, job: _kernels.Job, costs: FloatArray, split: bool) -> ExplicitGame:
+        """Work on the job until it is done (with the second thread from PIPELINE_PLAYERS on,
+        when `split` and the job is not already done) and take its costs as the table."""
+        if split and self.n >= _kernels.PIPELINE_PLAYERS and not job.done:
             helper = _kernels.walker().submit(job.work)
             job.work()
             helper.result()
         else:
             job.work()
         costs.setflags(write=False)
-        return ExplicitGame(self.players, costs)
+        return ExplicitGame(self.players, costs)  # a read-only table is taken without a copy
 
     def _table_job(self) -> tuple[_kernels.Job, FloatArray]:
         """The table's tasks: each term's P and F (commons_pool), then the costs in chunks of
