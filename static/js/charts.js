@@ -33,11 +33,29 @@
   function gpuhShort(v) { return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(v) + " GPU-h"; }
   function pct(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " %"; }
 
+  // On a phone (a window under NARROW px), members' names under a chart stand upright, cut to
+  // LABEL_CHARS characters (the tooltip keeps the whole name): tilted, the first one ran past the
+  // chart's left edge.
+  var NARROW = 560;
+  var LABEL_CHARS = 14;
+  function narrowLabels(config) {
+    var scales = config.options.scales = config.options.scales || {};
+    var x = scales.x = scales.x || {};
+    x.ticks = x.ticks || {};
+    x.ticks.minRotation = 90;
+    x.ticks.maxRotation = 90;
+    x.ticks.callback = function (value) {
+      var label = String(this.getLabelForValue(value));
+      return label.length > LABEL_CHARS ? label.slice(0, LABEL_CHARS - 1) + "\u2026" : label;
+    };
+  }
+
   function draw(canvasId, config) {
     var canvas = document.getElementById(canvasId);
     if (!canvas) { return; }
     config.options = config.options || {};
     config.options.plugins = config.options.plugins || {};
+    if (config.options.indexAxis !== "y" && window.innerWidth < NARROW) { narrowLabels(config); }
     config.plugins = (config.plugins || []).concat([{
       id: "mark-drawn",
       afterRender: function (chart) { chart.canvas.dataset.drawn = "true"; }

@@ -52,6 +52,39 @@ def test_on_a_phone_the_results_savings_and_settlement_are_inside_the_viewport(p
     assert "Savings" in label
 
 
+CHART_AXIS = """(id) => {
+  const chart = Chart.getChart(document.getElementById(id));
+  const x = chart.scales.x;
+  return {
+    rotation: x.labelRotation, shown: x.ticks.map((t) => t.label), names: chart.data.labels,
+    drawn: chart.canvas.dataset.drawn,
+  };
+}"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_members_names_under_the_results_charts_stay_inside_them(page, log_in, viewport):
+    """Tilted, the first member's name ran past the chart's left edge on a phone: there the names
+    stand upright, cut to 14 characters (the tooltip and the data keep them whole); on a desktop
+    they are shown whole."""
+    world = seed_world()
+    scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
+    run = seed_results(scenario)
+    page.set_viewport_size(viewport)
+    log_in("alice", world.password)
+    page.goto(run.get_absolute_url())
+    for chart in ("chart-costs", "chart-savings"):
+        axis = page.evaluate(CHART_AXIS, chart)
+        assert axis["drawn"] == "true"
+        assert "Cirrus Research" in axis["names"]
+        if viewport is PHONE:
+            assert axis["rotation"] == 90, axis
+            assert "Cirrus Resear\u2026" in axis["shown"], axis
+            assert max(len(label) for label in axis["shown"]) <= 14
+        else:
+            assert "Cirrus Research" in axis["shown"], axis
+
+
 # An A4 page's printable width at 96 px per inch (210 mm less 2 x 12.7 mm margins).
 PRINTABLE_WIDTH = 698
 
