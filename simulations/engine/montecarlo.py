@@ -323,15 +323,18 @@ def simulate_chunk(spec: ScenarioSpec, start: int, stop: int) -> ChunkResult:
             game.to_explicit(split=False)  # joins the job the draw-ahead thread started, if any
         standalone[row] = game.standalone()
         epsilon = None
-        first: float | None = None  # the nucleolus's first-stage epsilon, once computed
+        solved = None  # the draw's nucleolus, once computed: it may prove the least-core epsilon
         for r, rule in enumerate(spec.rules):
             if checks is not None and rule == "nucleolus":
                 solved = nucleolus(game.to_explicit(), seed=warm.nucleolus)
                 allocated[r, row] = solved.values
-                first = float(solved.levels[0]) if len(solved.levels) else None
                 continue
             if checks is not None and rule == "least_core":
-                epsilon, allocated[r, row] = least_core(game.to_explicit(), seed=warm.least_core, nucleolus_first=first)
+                seed, known = warm.least_core, None
+                if solved is not None:
+                    known = solved.least_core_epsilon
+                    seed = solved.least_core_tight if seed is None else np.union1d(solved.least_core_tight, seed)
+                epsilon, allocated[r, row] = least_core(game.to_explicit(), seed=seed, epsilon=known)
                 continue
             allocated[r, row] = allocate(
                 game,

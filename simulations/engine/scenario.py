@@ -22,7 +22,7 @@ from .rules import RULE_LABELS, allocate, normalize_rule
 from .rules.simple import private_costs
 from .stability import Stability, check_stability
 
-ENGINE_VERSION = "2.5.1"
+ENGINE_VERSION = "2.5.2"
 MAX_DRAWS = 1_000_000
 # Generator stream for the central run (draws use [seed, k]; k < MAX_DRAWS never equals this).
 CENTRAL_STREAM = 2**32 - 1

@@ -143,7 +143,7 @@ def test_results_hold_every_rule_member_stability_and_year(world, client_as, fin
     body = client_as("token").get(f"/api/v1/runs/{finished_run.pk}/results/").json()
     assert body["run"]["status"] == "succeeded"
     assert (body["run"]["engine_label"], body["run"]["headline"]) == (
-        "Engine 2.5.1 (cost model v2)",
+        "Engine 2.5.2 (cost model v2)",
         "median of the draws",
     )
     assert body["run"]["warnings"] == [] and 0 <= body["run"]["outsider_share"] <= 1

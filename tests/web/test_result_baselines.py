@@ -74,9 +74,9 @@ def test_results_page_says_the_headline_is_the_median_of_the_draws_against_both_
 
 def test_results_page_shows_the_engine_that_made_the_run(world, client, v2_run):
     client.force_login(world.user_a)
-    assert "Engine 2.5.1 (cost model v2)" in page_of(client, v2_run.get_absolute_url())
+    assert "Engine 2.5.2 (cost model v2)" in page_of(client, v2_run.get_absolute_url())
     queued = services.run_create(scenario=world.scenario, started_by=world.coordinator)
-    assert "Engine 2.5.1 (cost model v2)" in page_of(client, queued.get_absolute_url())
+    assert "Engine 2.5.2 (cost model v2)" in page_of(client, queued.get_absolute_url())
 
 
 def test_plausible_inputs_give_no_warning_box(world, client, v2_run):
@@ -143,7 +143,7 @@ def test_member_report_labels_the_headline_and_both_baselines(world, client, v2_
     report = page_of(client, member_url(v2_run, world.lab_b))
     assert f"Savings {LEAVING}, median of 50 draws" in report
     assert "Savings vs no consortium: <strong" in report
-    assert "Engine 2.5.1 (cost model v2)" in report
+    assert "Engine 2.5.2 (cost model v2)" in report
     row = v2_run.member_results.get(rule="shapley", lab_name="Lab B")
     assert f"{row.savings_pct:.1f} %" in report
     assert f"of which it pays <strong>${round(row.direct_cost):,}</strong> itself" in report
@@ -210,7 +210,7 @@ def test_results_api_and_savings_report_carry_the_headline_warnings_and_v2_figur
     report = make_key_for_world.get(
         "/api/v1/consortia/c/reports/savings/", {"scenario": world.scenario.pk, "rule": "proportional"}
     ).json()
-    assert (report["engine_version"], report["headline"]) == ("2.5.1", "median of the draws")
+    assert (report["engine_version"], report["headline"]) == ("2.5.2", "median of the draws")
     assert report["warnings"] == body["run"]["warnings"]
     assert report["outsider_share"] == pytest.approx(body["run"]["outsider_share"])
     lab_a = report["results"][0]

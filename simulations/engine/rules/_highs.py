@@ -85,10 +85,10 @@ class IncrementalLP:
             self._h.deleteRows(len(rows), np.asarray(rows, dtype=np.int32))
             self.rows -= len(rows)
 
-    def solve(self) -> tuple[FloatArray, FloatArray] | None:
-        """(column values, row duals) at the optimum, or None if HiGHS did not reach one."""
+    def solve(self) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        """(column values, row duals, column duals) at the optimum, or None if HiGHS did not reach one."""
         self._h.run()
         if self._h.getModelStatus() != _OPTIMAL:
             return None
         solution = self._h.getSolution()
-        return np.asarray(solution.col_value), np.asarray(solution.row_dual)
+        return np.asarray(solution.col_value), np.asarray(solution.row_dual), np.asarray(solution.col_dual)

@@ -46,6 +46,7 @@ class _Stage:
     masks: np.ndarray
     duals: FloatArray
     lp_solves: int
+    bound_duals: FloatArray  # of the upper bounds x_i <= c({i}) (0 where there are none)
 
 
 class _Problem:
@@ -152,7 +153,8 @@ class _Problem:
             violated = np.flatnonzero(excess > eps + FEAS_TOL)
             if violated.size == 0:
                 duals = -np.asarray(res.ineqlin.marginals[: len(masks)], dtype=np.float64)
-                return _Stage(x, eps, masks, duals, self.lp_solves)
+                bound_duals = np.asarray(res.upper.marginals[:n], dtype=np.float64)
+                return _Stage(x, eps, masks, duals, self.lp_solves, bound_duals)
             if violated.size > BATCH:
                 violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
             self._add_work(violated)
@@ -202,7 +204,7 @@ class _Problem:
             self.lp_solves += 1
             if solved is None:
                 raise EngineError("the nucleolus linear program did not reach an optimum")
-            values, row_duals = solved
+            values, row_duals, col_duals = solved
             x = np.asarray(values[:n], dtype=np.float64)
             eps = float(values[n])
             found = _scan.excess_scan(
@@ -218,7 +220,7 @@ class _Problem:
             if found == 0:
                 masks = np.sort(self._in_lp)
                 duals = -row_duals[[self._row_of[m] for m in masks.tolist()]]
-                return _Stage(x, eps, masks, duals, self.lp_solves)
+                return _Stage(x, eps, masks, duals, self.lp_solves, np.asarray(col_duals[:n], dtype=np.float64))
             self._add_work(self._top_idx[:found].copy())
 
     def fix(self, stage: _Stage) -> int:
@@ -326,6 +328,10 @@ class NucleolusResult:
     domain: str
     lp_solves: int
     tight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The game's least-core epsilon where the first stage proves it (see `nucleolus`), else None,
+    # and the coalitions with a positive dual at that stage (the least core's tight ones).
+    least_core_epsilon: float | None = None
+    least_core_tight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarray | None = None) -> NucleolusResult:
@@ -336,6 +342,14 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
     draw's `tight` as the next draw's seed writes most of the coalitions the next draw's stage
     LPs need into the first LP, so most stages take one constraint-generation round; the result
     does not depend on the seed (each stage separates over every coalition).
+
+    The first stage is the least-core epsilon LP with the imputation bounds x_i <= c({i}) added,
+    so it proves the least-core epsilon (`least_core_epsilon` in the result) when the bounds
+    cannot matter: over pre-imputations there are none; at an epsilon of at most 0 the
+    singletons' rows x_i - c({i}) <= eps already imply them; and when none of them carries a dual
+    (at most DUAL_TOL), the stage's dual solution is feasible for the LP without them with the same
+    objective, so by weak duality that LP does no better. Otherwise the bounds bind, the least-core
+    epsilon may be lower, and it is left to the least core's own LP (None).
     """
     n = game.n
     alone = game.standalone()
@@ -358,15 +372,23 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
         problem.seed_from(start, 4 * n)
     levels: list[float] = []
     supports: list[np.ndarray] = []
+    least_core_eps: float | None = None
     while len(problem.eq_rows) < n:
         stage = problem.solve()
+        if not levels and (
+            not imputation or stage.eps <= 0.0 or float(np.abs(stage.bound_duals).max(initial=0.0)) <= DUAL_TOL
+        ):
+            least_core_eps = stage.eps * problem.scale
         levels.append(stage.eps)
         supports.append(stage.masks[stage.duals > DUAL_TOL])
         if problem.fix(stage) == 0:
             raise EngineError("the nucleolus computation stalled (no coalition could be fixed)")
     x = problem.final_x() * problem.scale
     tight = np.unique(np.concatenate([np.array(problem.basis, dtype=np.int64), *supports]).astype(np.int64))
-    return NucleolusResult(x, np.array(levels) * problem.scale, used, problem.lp_solves, tight)
+    first_tight = supports[0].astype(np.int64) if supports else np.zeros(0, dtype=np.int64)
+    return NucleolusResult(
+        x, np.array(levels) * problem.scale, used, problem.lp_solves, tight, least_core_eps, first_tight
+    )
 
 
 def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:
@@ -395,7 +417,7 @@ def least_core_epsilon_warm(game: ExplicitGame, seed: np.ndarray | None = None) 
 
 
 def least_core(
-    game: ExplicitGame, seed: np.ndarray | None = None, *, nucleolus_first: float | None = None
+    game: ExplicitGame, seed: np.ndarray | None = None, *, epsilon: float | None = None
 ) -> tuple[float, FloatArray]:
     """The least-core point nearest (Euclidean distance) to the proportional split, and the epsilon.
 
@@ -405,22 +427,17 @@ def least_core(
     the game: `seed` (coalition masks, as for the epsilon) changes how fast it is found, never
     what is found (a property test checks seeded against cold to 1e-12 of c(N)).
 
-    `nucleolus_first` is the first stage's epsilon of the same game's nucleolus (its `levels[0]`),
-    if known. When it is at most 0 it is the least-core epsilon, and the LP is not solved again:
-    that stage minimizes the same epsilon with x_i <= c({i}) added, and at an epsilon of at most 0
-    every singleton's row x_i - c({i}) <= epsilon already implies those bounds, so neither LP can
-    do better than the other. In Monte Carlo that saves the epsilon LP in every draw whose core is
-    not empty.
+    `epsilon` is the game's least-core epsilon, if known (the same game's
+    NucleolusResult.least_core_epsilon, which its first stage proves in most games): the epsilon
+    LP is then not solved again. In Monte Carlo that saves the LP in most draws, and seeding with
+    the nucleolus's least_core_tight starts the projection from the coalitions that pin it.
     """
     if game.n == 1:
         return 0.0, np.array([game.grand_cost()])
     problem = _Problem(game, imputation=False)
     if seed is not None and len(seed):
         problem.seed_with(seed)
-    if nucleolus_first is not None and nucleolus_first <= 0.0:
-        eps = nucleolus_first / problem.scale
-    else:
-        eps = problem.solve().eps
+    eps = epsilon / problem.scale if epsilon is not None else problem.solve().eps
     alone = game.standalone()
     anchor = alone / max(alone.sum(), 1e-300) * game.grand_cost() / problem.scale
     point = problem.project(anchor, eps + FEAS_TOL)
