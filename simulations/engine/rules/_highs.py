@@ -19,9 +19,11 @@ try:  # pragma: no cover - depends on the installed scipy
 
     _HIGHS: Any = _hc._Highs
     _OPTIMAL: Any = _hc.HighsModelStatus.kOptimal
+    _OK: Any = _hc.HighsStatus.kOk
 except (ImportError, AttributeError):  # pragma: no cover
     _HIGHS = None
     _OPTIMAL = None
+    _OK = None
 
 
 def available() -> bool:
@@ -82,8 +84,11 @@ class IncrementalLP:
     def delete_rows(self, rows: np.ndarray) -> None:
         """Remove the given rows; the others keep their order and move down to fill the gaps."""
         if len(rows):
-            self._h.deleteRows(len(rows), np.asarray(rows, dtype=np.int32))
-            self.rows -= len(rows)
+            # HiGHS takes a set of rows in increasing order, and ignores one that is not (an error status).
+            index = np.unique(np.asarray(rows, dtype=np.int32))
+            if self._h.deleteRows(len(index), index) != _OK:
+                raise RuntimeError("HiGHS could not delete the rows")
+            self.rows -= len(index)
 
     def solve(self) -> tuple[FloatArray, FloatArray, FloatArray] | None:
         """(column values, row duals, column duals) at the optimum, or None if HiGHS did not reach one."""

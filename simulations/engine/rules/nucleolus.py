@@ -7,7 +7,8 @@ imputations (x(N) = c(N), x_i <= c({i})), or over pre-imputations when no imputa
 Steps (Maschler, Peleg & Shapley 1979; constraint generation as in Benedek, Fliege & Nguyen 2021):
 1. Stage LP: minimize eps subject to x(S) - c(S) <= eps for the free coalitions, x(B) - c(B) = e_B
    for the fixed basis B, and the domain's bounds. Only a working set of coalitions is written
-   into the LP: singletons, their complements and the most violated coalitions so far.
+   into the LP: singletons, their complements and the most violated coalitions so far (between
+   stages only the KEEP_ROWS * n of least slack stay).
 2. Separation: evaluate every excess (one compiled pass over all 2^n coalitions, _scan.excess_scan:
    a float32 copy of the costs filters, the float64 costs decide); add the most violated free
    coalitions and their complements, and re-solve until none exceeds eps. The restricted
@@ -37,6 +38,12 @@ FEAS_TOL = 1e-9
 DUAL_TOL = 1e-8
 SPAN_TOL = 1e-7
 BATCH = 32
+# Between stages, the LP keeps the KEEP_ROWS * n free rows of least slack at the last stage's
+# solution (and every singleton and its complement); the others are deleted, and the scan adds any
+# back that a later stage violates. At 20 players a draw's rows fell from a median of 364 a solve
+# to 214, a solve from 0.46 to 0.32 ms, and a nucleolus from 16.5-16.9 to 14.8-15.2 ms (best of 6
+# passes over 40 draws, two runs each); keeping 2n or 4n rows cost more solves than it saved.
+KEEP_ROWS = 8
 
 
 @dataclass
@@ -83,6 +90,7 @@ class _Problem:
         self._top_idx = np.empty(BATCH, dtype=np.int64)
         self._top_val = np.empty(BATCH)
         self._eq_in_lp = 0
+        self._last: tuple[FloatArray, float] | None = None  # the last stage's solution
 
     @property
     def c(self) -> FloatArray:
@@ -161,7 +169,9 @@ class _Problem:
 
     def _solve_incremental(self) -> _Stage:
         """The stage LP on one warm-started HiGHS model: rows are added and, once their coalition
-        leaves the free set, deleted; the model is never rebuilt."""
+        leaves the free set or falls beyond KEEP_ROWS at a stage's start, deleted; the model is
+        never rebuilt. Each stage still ends only when no free coalition is violated, so the
+        deleted rows change how fast a stage is solved, never its optimum."""
         n = self.n
         if self._lp is None:
             lower = np.full(n + 1, -np.inf)
@@ -177,6 +187,12 @@ class _Problem:
             self._lp_keys.extend([-1] * len(new))
             self._eq_in_lp = len(self.eq_rows)
         stale = self._in_lp[~self.free[self._in_lp]]
+        self._in_lp = self._in_lp[self.free[self._in_lp]]
+        slack = self._slack_rows()
+        if slack.size:
+            self.in_work[slack] = False  # the scan may add them again
+            self._in_lp = np.setdiff1d(self._in_lp, slack)
+            stale = np.concatenate([stale, slack])
         if stale.size:
             # Deleted rather than relaxed: the model stays small and each later solve is cheaper
             # (a third of the per-draw HiGHS time at 20 players, measured; see the module docstring).
@@ -184,7 +200,6 @@ class _Problem:
             gone = set(stale.tolist())
             self._lp_keys = [k for k in self._lp_keys if k not in gone]
             self._row_of = {k: i for i, k in enumerate(self._lp_keys) if k >= 0}
-        self._in_lp = self._in_lp[self.free[self._in_lp]]
         while True:
             pending = np.unique(np.concatenate(self._pending)) if self._pending else np.zeros(0, dtype=np.int64)
             self._pending = []
@@ -218,10 +233,28 @@ class _Problem:
                 self._top_val,
             )
             if found == 0:
+                self._last = (x, eps)
                 masks = np.sort(self._in_lp)
                 duals = -row_duals[[self._row_of[m] for m in masks.tolist()]]
                 return _Stage(x, eps, masks, duals, self.lp_solves, np.asarray(col_duals[:n], dtype=np.float64))
+            before = sum(len(p) for p in self._pending)
             self._add_work(self._top_idx[:found].copy())
+            if sum(len(p) for p in self._pending) == before:  # every violated coalition is in the working set
+                raise EngineError("the nucleolus stalled: its violated coalitions are already in its working set")
+
+    def _slack_rows(self) -> np.ndarray:
+        """Free coalitions of the LP beyond the KEEP_ROWS * n of least slack at the last stage's
+        solution (singletons and their complements always stay: they keep the LP bounded)."""
+        live = self._in_lp
+        if self._last is None or len(live) <= KEEP_ROWS * self.n + 2 * self.n:
+            return np.zeros(0, dtype=np.int64)
+        x, eps = self._last
+        members = masks_to_bool(live, self.n)
+        size = members.sum(axis=1)
+        slack = eps - (members.astype(np.float64) @ x - self.costs_of(live))
+        slack[(size == 1) | (size == self.n - 1)] = -np.inf
+        order = np.argsort(slack, kind="stable")
+        return np.sort(live[order[KEEP_ROWS * self.n + 2 * self.n :]])
 
     def fix(self, stage: _Stage) -> int:
         """Fix the positive-dual coalitions; return how many independent rows were added."""

@@ -25,6 +25,45 @@ def test_linprog_fallback_matches_the_incremental_solver(game, monkeypatch: pyte
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9 * max(1.0, game.grand_cost()))
 
 
+def test_deleting_rows_in_any_order_deletes_exactly_those_rows() -> None:
+    """HiGHS ignores a set of rows that is not in increasing order (an error status, no exception):
+    the nucleolus's LP once kept every row it meant to delete between stages. Rows 0..4 bound z
+    from below by 1..5; deleting rows 4, 1 and 3 leaves the bounds 1 and 3, so min z is 3."""
+    lp = _highs.IncrementalLP(np.array([-10.0]), np.array([10.0]), np.array([1.0]))
+    lp.add_rows(np.ones((5, 1)), np.arange(1.0, 6.0), np.full(5, np.inf))
+    assert lp.solve()[0][0] == pytest.approx(5.0)
+    lp.delete_rows(np.array([4, 1, 3]))
+    assert lp.rows == 2
+    values, row_duals, _ = lp.solve()
+    assert values[0] == pytest.approx(3.0)
+    assert len(row_duals) == 2
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pruning_slack_rows_between_stages_does_not_change_the_nucleolus(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keeping only the singletons and their complements between stages (KEEP_ROWS = 0, so rows
+    are deleted at every stage) gives the nucleolus of keeping every row, to 1e-9 of c(N)."""
+    from simulations.engine.rules import nucleolus as module
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 13))
+    game = build_game(random_labs(n, 300 + seed), Params()).to_explicit() if seed % 2 else random_game(n, seed)
+    monkeypatch.setattr(module, "KEEP_ROWS", 1 << 20)
+    kept = module.nucleolus(game).values
+    monkeypatch.setattr(module, "KEEP_ROWS", 0)
+    deleted = []
+    original = _highs.IncrementalLP.delete_rows
+    monkeypatch.setattr(
+        _highs.IncrementalLP, "delete_rows", lambda lp, rows: (deleted.append(len(rows)), original(lp, rows))[1]
+    )
+    pruned = module.nucleolus(game)
+    np.testing.assert_allclose(pruned.values, kept, rtol=0, atol=1e-9 * abs(game.grand_cost()))
+    if len(pruned.levels) > 1:  # a second stage started, so rows were pruned
+        assert sum(deleted) > 0
+
+
 @pytest.mark.parametrize("deficit", [0.0, 1e-10, 5e-10, 9e-10, 1e-8, 1e-3])
 def test_nucleolus_exists_when_going_alone_is_cheaper_by_a_rounding_error(deficit: float) -> None:
     """Regression: c(N) above sum c({i}) by less than the 1e-9 tolerance kept the imputation domain
