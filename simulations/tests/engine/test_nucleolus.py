@@ -19,10 +19,17 @@ from .helpers import concave_game, random_game, random_labs
 def test_linprog_fallback_matches_the_incremental_solver(game, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without scipy's private HiGHS binding the engine falls back to linprog, same answer."""
     assert _highs.available()
+    from simulations.engine.rules.nucleolus import nucleolus
+
     fast = allocate(game, "nucleolus").values
+    fast_eps = nucleolus(game).least_core_epsilon
     monkeypatch.setattr(_highs, "available", lambda: False)
     slow = allocate(game, "nucleolus").values
+    slow_eps = nucleolus(game).least_core_epsilon
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9 * max(1.0, game.grand_cost()))
+    # Both paths read the imputation bounds' duals (HiGHS's column duals, linprog's upper marginals).
+    assert fast_eps is not None and slow_eps is not None
+    assert slow_eps == pytest.approx(fast_eps, abs=1e-9 * max(1.0, game.grand_cost()))
 
 
 def test_deleting_rows_in_any_order_deletes_exactly_those_rows() -> None:
@@ -39,29 +46,38 @@ def test_deleting_rows_in_any_order_deletes_exactly_those_rows() -> None:
     assert len(row_duals) == 2
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_pruning_slack_rows_between_stages_does_not_change_the_nucleolus(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Keeping only the singletons and their complements between stages (KEEP_ROWS = 0, so rows
-    are deleted at every stage) gives the nucleolus of keeping every row, to 1e-9 of c(N)."""
+def _pruned_against_kept(seed: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Solve one game keeping every row, then keeping only the singletons and their complements
+    between stages (KEEP_ROWS = 0); assert the same nucleolus to 1e-9 of c(N) and return how many
+    slack rows each stage's start deleted."""
     from simulations.engine.rules import nucleolus as module
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(6, 13))
     game = build_game(random_labs(n, 300 + seed), Params()).to_explicit() if seed % 2 else random_game(n, seed)
-    monkeypatch.setattr(module, "KEEP_ROWS", 1 << 20)
-    kept = module.nucleolus(game).values
-    monkeypatch.setattr(module, "KEEP_ROWS", 0)
-    deleted = []
-    original = _highs.IncrementalLP.delete_rows
-    monkeypatch.setattr(
-        _highs.IncrementalLP, "delete_rows", lambda lp, rows: (deleted.append(len(rows)), original(lp, rows))[1]
-    )
-    pruned = module.nucleolus(game)
-    np.testing.assert_allclose(pruned.values, kept, rtol=0, atol=1e-9 * abs(game.grand_cost()))
-    if len(pruned.levels) > 1:  # a second stage started, so rows were pruned
-        assert sum(deleted) > 0
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "KEEP_ROWS", 1 << 20)
+        kept = module.nucleolus(game).values
+        patch.setattr(module, "KEEP_ROWS", 0)
+        pruned_rows: list[int] = []
+        original = module._Problem._slack_rows
+        patch.setattr(module._Problem, "_slack_rows", lambda p: pruned_rows.append(len(r := original(p))) or r)
+        pruned = module.nucleolus(game).values
+    np.testing.assert_allclose(pruned, kept, rtol=0, atol=1e-9 * abs(game.grand_cost()))
+    return pruned_rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pruning_slack_rows_between_stages_does_not_change_the_nucleolus(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pruned_against_kept(seed, monkeypatch)
+
+
+def test_the_pruning_games_do_prune(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The games of the test above exercise the pruning: slack rows are deleted in most of them."""
+    pruning = [sum(_pruned_against_kept(seed, monkeypatch)) > 0 for seed in range(12)]
+    assert sum(pruning) >= 6, pruning
 
 
 @pytest.mark.parametrize("deficit", [0.0, 1e-10, 5e-10, 9e-10, 1e-8, 1e-3])
