@@ -33,9 +33,9 @@
   function gpuhShort(v) { return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(v) + " GPU-h"; }
   function pct(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " %"; }
 
-  // On a phone (a window under NARROW px), members' names under a chart stand upright, cut to
-  // LABEL_CHARS characters (the tooltip keeps the whole name): tilted, the first one ran past the
-  // chart's left edge.
+  // On a phone (a window under NARROW px), the names under a chart of members or scenarios
+  // (namesBelow) stand upright, cut to LABEL_CHARS characters (the tooltip keeps the whole name):
+  // tilted, the first one ran past the chart's left edge.
   var NARROW = 560;
   var LABEL_CHARS = 14;
   function narrowLabels(config) {
@@ -55,7 +55,8 @@
     if (!canvas) { return; }
     config.options = config.options || {};
     config.options.plugins = config.options.plugins || {};
-    if (config.options.indexAxis !== "y" && window.innerWidth < NARROW) { narrowLabels(config); }
+    if (config.namesBelow && window.innerWidth < NARROW) { narrowLabels(config); }
+    delete config.namesBelow;
     config.plugins = (config.plugins || []).concat([{
       id: "mark-drawn",
       afterRender: function (chart) { chart.canvas.dataset.drawn = "true"; }
@@ -66,6 +67,7 @@
   var contributions = data("data-contributions");
   if (contributions) {
     draw("chart-contributions", {
+      namesBelow: true,
       type: "bar",
       data: {
         labels: contributions.labels,
@@ -84,6 +86,7 @@
   var costs = data("data-costs");
   if (costs) {
     draw("chart-costs", {
+      namesBelow: true,
       type: "bar",
       data: {
         labels: costs.labels,
@@ -102,6 +105,7 @@
   var savings = data("data-savings");
   if (savings) {
     draw("chart-savings", {
+      namesBelow: true,
       type: "bar",
       data: {
         labels: savings.labels,
@@ -190,6 +194,7 @@
   var compare = data("data-compare");
   if (compare) {
     draw("chart-compare", {
+      namesBelow: true,
       type: "bar",
       data: {
         labels: compare.labels,
