@@ -108,12 +108,20 @@ class _Problem:
         """c(S) / scale of the given coalitions (the same values as self.c[masks])."""
         return np.asarray(self.costs[masks] / self.scale, dtype=np.float64)
 
-    def _add_work(self, masks: np.ndarray) -> None:
+    def _add_work(self, masks: np.ndarray) -> int:
+        """Put the coalitions and their complements into the working set; return how many were new."""
         masks = np.asarray(masks, dtype=np.int64)
         both = np.concatenate([masks, self.full ^ masks])
         both = both[~self.in_work[both]]
         self.in_work[both] = True
         self._pending.append(both)
+        return len(both)
+
+    def _add_violated(self, masks: np.ndarray) -> None:
+        """Add a round's violated coalitions; if all are in the working set already, re-solving
+        the same LP would find the same violations, so stop."""
+        if self._add_work(masks) == 0:
+            raise EngineError("the nucleolus stalled: its violated coalitions are already in its working set")
 
     def seed_with(self, seed: np.ndarray) -> None:
         """Start the working set from `seed` (coalition masks; the empty and grand ones are dropped)."""
@@ -165,10 +173,7 @@ class _Problem:
                 return _Stage(x, eps, masks, duals, self.lp_solves, bound_duals)
             if violated.size > BATCH:
                 violated = violated[np.argpartition(excess[violated], -BATCH)[-BATCH:]]
-            if not self.in_work[violated].all() or not self.in_work[self.full ^ violated].all():
-                self._add_work(violated)
-            else:  # re-solving the same LP would find the same violations
-                raise EngineError("the nucleolus stalled: its violated coalitions are already in its working set")
+            self._add_violated(violated)
 
     def _solve_incremental(self) -> _Stage:
         """The stage LP on one warm-started HiGHS model: rows are added and, once their coalition
@@ -240,16 +245,14 @@ class _Problem:
                 masks = np.sort(self._in_lp)
                 duals = -row_duals[[self._row_of[m] for m in masks.tolist()]]
                 return _Stage(x, eps, masks, duals, self.lp_solves, np.asarray(col_duals[:n], dtype=np.float64))
-            before = sum(len(p) for p in self._pending)
-            self._add_work(self._top_idx[:found].copy())
-            if sum(len(p) for p in self._pending) == before:  # every violated coalition is in the working set
-                raise EngineError("the nucleolus stalled: its violated coalitions are already in its working set")
+            self._add_violated(self._top_idx[:found].copy())
 
     def _slack_rows(self) -> np.ndarray:
         """Free coalitions of the LP beyond the KEEP_ROWS * n of least slack at the last stage's
         solution (singletons and their complements always stay: they keep the LP bounded)."""
         live = self._in_lp
-        if self._last is None or len(live) <= KEEP_ROWS * self.n + 2 * self.n:
+        keep = (KEEP_ROWS + 2) * self.n
+        if self._last is None or len(live) <= keep:
             return np.zeros(0, dtype=np.int64)
         x, eps = self._last
         members = masks_to_bool(live, self.n)
@@ -257,7 +260,7 @@ class _Problem:
         slack = eps - (members.astype(np.float64) @ x - self.costs_of(live))
         slack[(size == 1) | (size == self.n - 1)] = -np.inf
         order = np.argsort(slack, kind="stable")
-        return np.sort(live[order[KEEP_ROWS * self.n + 2 * self.n :]])
+        return np.sort(live[order[keep:]])
 
     def fix(self, stage: _Stage) -> int:
         """Fix the positive-dual coalitions; return how many independent rows were added."""
