@@ -33,13 +33,18 @@ def _inside(box: dict, width: int) -> bool:
     return box["x"] >= 0 and box["x"] + box["width"] <= width
 
 
-def test_on_a_phone_the_results_savings_and_settlement_are_inside_the_viewport(page, log_in):
+def _open_results(page, log_in, viewport: dict) -> None:
+    """Alice, at this viewport, on the results of a run of the three founders."""
     world = seed_world()
     scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
     run = seed_results(scenario)
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(viewport)
     log_in("alice", world.password)
     page.goto(run.get_absolute_url())
+
+
+def test_on_a_phone_the_results_savings_and_settlement_are_inside_the_viewport(page, log_in):
+    _open_results(page, log_in, PHONE)
     assert page.evaluate(PAGE_WIDTH) == PHONE["width"]
     savings = page.locator("table.members-table tbody tr").first.locator("td.savings")
     assert "%" in savings.inner_text()
@@ -67,12 +72,7 @@ def test_members_names_under_the_results_charts_stay_inside_them(page, log_in, v
     """Tilted, the first member's name ran past the chart's left edge on a phone: there the names
     stand upright, cut to 14 characters (the tooltip and the data keep them whole); on a desktop
     they are shown whole."""
-    world = seed_world()
-    scenario = f.ScenarioFactory(consortium=world.consortium, name="Three founders", labs=world.labs)
-    run = seed_results(scenario)
-    page.set_viewport_size(viewport)
-    log_in("alice", world.password)
-    page.goto(run.get_absolute_url())
+    _open_results(page, log_in, viewport)
     for chart in ("chart-costs", "chart-savings"):
         axis = page.evaluate(CHART_AXIS, chart)
         assert axis["drawn"] == "true"
